@@ -1,0 +1,126 @@
+"""App assembly: one aiohttp application serving Bolt, the carrier webhooks, the API and the workers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from typing import AsyncIterator
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+import handlers.health
+import handlers.media
+import handlers.slack
+import handlers.twilio
+from bot.carriers import build_carrier
+from bot.carriers.base import Carrier
+from bot.clock import Clock
+from bot.lines import sync_lines
+from bot.messaging.sender import SendWorker
+from bot.services import Services
+from bot.settings import Settings
+from bot.slack.ops import all_ops
+from bot.slack.outbox import OutboxWorker
+from handlers.common import SERVICES
+from storage.db import Database
+from storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+BOLT = web.AppKey("bolt", AsyncApp)
+LOCAL_SLACK_PREFIX = "/_local/slack"
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def slack_identity(settings: Settings) -> tuple[str, str, str]:
+    """(bot token, signing secret, Web API URL): the real ones, or the embedded workspace's in local mode."""
+    if settings.local_mode:
+        return "xoxb-local-workspace", secrets.token_hex(16), settings.public_url + LOCAL_SLACK_PREFIX + "/api/"
+    return settings.slack_bot_token, settings.slack_signing_secret or "", settings.slack_api_url
+
+
+def build_app(
+    settings: Settings,
+    *,
+    carrier: Carrier | None = None,
+    clock: Clock | None = None,
+    run_workers: bool = True,
+    sender_options: dict | None = None,
+    outbox_options: dict | None = None,
+) -> web.Application:
+    """Build the application. Collaborators default to what `settings` describes; tests may pass their own."""
+    token, signing_secret, api_url = slack_identity(settings)
+    services = Services(
+        settings=settings,
+        db=Database(settings.database_url),
+        carrier=carrier or build_carrier(settings),
+        slack=AsyncWebClient(token=token, base_url=api_url),
+        clock=clock or Clock(),
+    )
+    bolt = AsyncApp(
+        client=services.slack,
+        signing_secret=signing_secret or None,
+        request_verification_enabled=bool(signing_secret),
+        process_before_response=True,  # store before we acknowledge: listeners finish before Slack gets its 200
+        logger=logging.getLogger("slack_bolt"),
+    )
+    handlers.slack.register(bolt, services)
+
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[SERVICES] = services
+    app[BOLT] = bolt
+    app.router.add_post("/slack/events", _slack_events)
+    handlers.twilio.register(app)
+    handlers.health.register(app)
+    handlers.media.register(app)
+    if settings.local_mode:
+        from bot.local.workspace import LocalWorkspace
+
+        workspace = LocalWorkspace(token=token, signing_secret=signing_secret, bot_events_url=settings.callback_url("/slack/events"))
+        workspace.mount(app, LOCAL_SLACK_PREFIX)
+    app.cleanup_ctx.append(_lifecycle(services, run_workers, sender_options or {}, outbox_options or {}))
+    return app
+
+
+async def _slack_events(request: web.Request) -> web.Response:
+    bolt_response = await request.app[BOLT].async_dispatch(await to_bolt_request(request))
+    return await to_aiohttp_response(bolt_response)
+
+
+def _lifecycle(services: Services, run_workers: bool, sender_options: dict, outbox_options: dict):
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await upgrade(services.db.engine)
+        async with services.db.session() as session:
+            services.lines = await sync_lines(session, services.settings)
+        workers = []
+        if run_workers:
+            workers = [SendWorker(services, **sender_options), OutboxWorker(services, all_ops(), **outbox_options)]
+        tasks = [asyncio.create_task(worker.run()) for worker in workers]
+        socket_handler = await _start_socket_mode(app, services)
+        try:
+            yield
+        finally:
+            if socket_handler is not None:
+                await socket_handler.close_async()
+            for worker in workers:
+                await worker.stop()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await services.carrier.close()
+            await services.slack.session.close() if services.slack.session else None
+            await services.db.dispose()
+    return lifecycle
+
+
+async def _start_socket_mode(app: web.Application, services: Services):
+    if not services.settings.socket_mode:
+        return None
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(app[BOLT], services.settings.slack_app_token)
+    await handler.connect_async()
+    log.info("connected to Slack in Socket Mode")
+    return handler

@@ -1,0 +1,17 @@
+"""SMS carriers behind one interface (`Carrier`), chosen by settings."""
+
+from __future__ import annotations
+
+from bot.carriers.base import Carrier
+from bot.settings import Settings
+
+
+def build_carrier(settings: Settings) -> Carrier:
+    """The carrier `SMS_PROVIDER` names."""
+    if settings.sms_provider == "twilio":
+        from bot.carriers.twilio import TwilioCarrier
+
+        return TwilioCarrier(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_url)
+    from bot.carriers.simulator import SimulatorCarrier
+
+    return SimulatorCarrier()

@@ -1,0 +1,119 @@
+"""The `sms-bridge` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import sys
+
+import aiohttp
+from aiohttp import web
+
+from bot.settings import ConfigError, load_settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from bot.app import build_app
+    from bot.logs import setup_logging
+
+    settings = load_settings()
+    setup_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    mode = "local mode (embedded Slack workspace, simulator carrier)" if settings.local_mode else "Slack"
+    print(f"sms-bridge listening on http://{settings.host}:{settings.port} — {mode}", flush=True)
+    if settings.local_mode:
+        print(f"  see the Slack side: {settings.public_url}/_local/slack/state", flush=True)
+    web.run_app(build_app(settings), host=settings.host, port=settings.port, print=None, access_log=None)
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    async def run() -> None:
+        db = Database(load_settings().database_url)
+        try:
+            await upgrade(db.engine)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    print("database is at the newest migration")
+    return 0
+
+
+def _segments(args: argparse.Namespace) -> int:
+    from bot.compliance.segments import analyze
+
+    print(json.dumps(analyze(args.text, smart_encoding=args.smart).as_dict()))
+    return 0
+
+
+def _simulate_inbound(args: argparse.Namespace) -> int:
+    """Post a signed inbound-SMS webhook to the running server, exactly as Twilio would."""
+    from bot.carriers.simulator import SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN
+    from bot.phone import InvalidPhoneNumber, parse_e164
+    from twilio.request_validator import RequestValidator
+
+    settings = load_settings()
+    try:
+        sender, to = parse_e164(args.from_), parse_e164(args.to)
+    except InvalidPhoneNumber as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    url = settings.callback_url("/sms/twilio/inbound")
+    sid = "SM" + secrets.token_hex(16)
+    params = {"MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid, "AccountSid": SIMULATOR_ACCOUNT_SID,
+              "From": sender, "To": to, "Body": args.text, "NumMedia": "0", "NumSegments": "1",
+              "SmsStatus": "received", "ApiVersion": "2010-04-01"}
+    token = settings.twilio_auth_token if settings.sms_provider == "twilio" else SIMULATOR_AUTH_TOKEN
+    signature = RequestValidator(token).compute_signature(url, params)
+
+    async def post() -> tuple[int, str]:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, data=params, headers={"X-Twilio-Signature": signature}) as resp:
+                return resp.status, await resp.text()
+
+    try:
+        status, body = asyncio.run(post())
+    except aiohttp.ClientError as exc:
+        print(f"error: cannot reach the server at {url}: {exc}. Is `sms-bridge serve` running?", file=sys.stderr)
+        return 1
+    print(f"{status} {sid}")
+    return 0 if status == 200 else 1
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="sms-bridge", description="Business texting run from Slack.")
+    commands = root.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the service (applies pending migrations first)").set_defaults(func=_serve)
+    db = commands.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply pending migrations").set_defaults(func=_db_upgrade)
+    segments = commands.add_parser("segments", help="print encoding, segments and characters of TEXT as JSON")
+    segments.add_argument("text")
+    segments.add_argument("--smart", action="store_true", help="apply smart encoding first")
+    segments.set_defaults(func=_segments)
+    simulate = commands.add_parser("simulate", help="send test traffic to the running server")
+    sim = simulate.add_subparsers(dest="simulate_command", required=True)
+    inbound = sim.add_parser("inbound", help="a customer texts a line")
+    inbound.add_argument("--from", dest="from_", required=True, help="the customer's number")
+    inbound.add_argument("--to", required=True, help="the line's number")
+    inbound.add_argument("text")
+    inbound.set_defaults(func=_simulate_inbound)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

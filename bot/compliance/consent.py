@@ -1,0 +1,94 @@
+"""The consent ledger: append-only events per number (and line); a number's state is derived from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ConsentEvent
+
+ACTIONS = ("opt_in", "opt_out")
+SCOPES = ("marketing", "transactional", "all")
+SOURCES = ("keyword", "slack", "import", "api", "carrier")
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    """Where a number stands for one kind of traffic on one line."""
+
+    status: str  # opted_in | opted_out | unknown
+    source: str | None = None
+    at: datetime | None = None
+    evidence: str = ""
+
+    @property
+    def opted_out(self) -> bool:
+        return self.status == "opted_out"
+
+    @property
+    def opted_in(self) -> bool:
+        return self.status == "opted_in"
+
+
+UNKNOWN = ConsentState("unknown")
+
+
+def scopes_for(purpose: str) -> tuple[str, ...]:
+    """Which ledger scopes govern a message of this purpose."""
+    return ("marketing", "all") if purpose == "marketing" else ("transactional", "all")
+
+
+def state_from(events: Iterable[ConsentEvent], purpose: str) -> ConsentState:
+    """The state that `events` (newest first) give for `purpose`: the newest event whose scope governs it."""
+    governing = scopes_for(purpose)
+    for event in events:
+        if event.scope in governing:
+            status = "opted_out" if event.action == "opt_out" else "opted_in"
+            return ConsentState(status, event.source, event.created_at, event.evidence)
+    return UNKNOWN
+
+
+async def history(session: AsyncSession, phone: str, line_id: int | None = None, limit: int = 200) -> list[ConsentEvent]:
+    """Events for a number, newest first; with `line_id`, that line's events and the all-line ones."""
+    query = select(ConsentEvent).where(ConsentEvent.phone == phone)
+    if line_id is not None:
+        query = query.where(or_(ConsentEvent.line_id == line_id, ConsentEvent.line_id.is_(None)))
+    return list((await session.scalars(query.order_by(ConsentEvent.id.desc()).limit(limit))).all())
+
+
+async def current(session: AsyncSession, phone: str, line_id: int | None, purpose: str) -> ConsentState:
+    """A number's consent state on a line for a purpose (conversational counts as transactional)."""
+    return state_from(await history(session, phone, line_id), purpose)
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    phone: str,
+    action: str,
+    source: str,
+    line_id: int | None = None,
+    scope: str = "all",
+    evidence: str = "",
+    actor: str | None = None,
+    at: datetime | None = None,
+) -> ConsentEvent:
+    """Append one event to the ledger. Existing events are never changed."""
+    if action not in ACTIONS:
+        raise ValueError(f"consent action {action!r} must be one of {', '.join(ACTIONS)}")
+    if scope not in SCOPES:
+        raise ValueError(f"consent scope {scope!r} must be one of {', '.join(SCOPES)}")
+    if source not in SOURCES:
+        raise ValueError(f"consent source {source!r} must be one of {', '.join(SOURCES)}")
+    event = ConsentEvent(
+        phone=phone, line_id=line_id, action=action, scope=scope, source=source, evidence=evidence, actor=actor
+    )
+    if at is not None:
+        event.created_at = at
+    session.add(event)
+    await session.flush()
+    return event

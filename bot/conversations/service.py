@@ -1,0 +1,231 @@
+"""Conversations: a customer's texts into their Slack thread, an agent's thread replies out as SMS."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.carriers.base import InboundSMS
+from bot.compliance import consent
+from bot.compliance.inbound import handle_keywords
+from bot.conversations import queries
+from bot.lines import KnownLine
+from bot.messaging.outbound import queue_sms
+from bot.phone import InvalidPhoneNumber, mask, parse_e164
+from bot.services import Services
+from bot.slack import outbox
+from bot.slack.files import slack_file_item
+from bot.slack.format import escape
+from storage.models import Conversation, Message, ProcessedEvent
+
+log = logging.getLogger(__name__)
+
+NOTE_PREFIX = "note:"
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    stored: bool  # False: a retried delivery of a message we already have, or an unknown line
+    message_id: int | None = None
+    reason: str = ""
+
+
+def normalize_sender(raw: str) -> str:
+    """Customer numbers as E.164; short codes and alphanumeric senders are kept as given."""
+    try:
+        return parse_e164(raw)
+    except InvalidPhoneNumber:
+        return raw.strip()
+
+
+async def receive_inbound(services: Services, inbound: InboundSMS) -> InboundResult:
+    """Store an inbound text once (per carrier id), in its conversation, with everything Slack must show.
+
+    The Slack posts are outbox rows in the same transaction: when this returns, nothing can be lost.
+    """
+    line = services.lines.by_key(inbound.to) or services.lines.by_key(inbound.messaging_service)
+    if line is None:
+        log.warning("inbound %s to %s: no line configured for that number", inbound.carrier_sid, mask(inbound.to))
+        return InboundResult(stored=False, reason="no line is configured for that number")
+    phone = normalize_sender(inbound.from_)
+    try:
+        async with services.db.session() as session:
+            if await session.scalar(select(Message.id).where(Message.carrier_sid == inbound.carrier_sid)):
+                return InboundResult(stored=False, reason="duplicate delivery")
+            message_id = await _store_inbound(session, services, line, phone, inbound)
+    except IntegrityError:
+        return InboundResult(stored=False, reason="duplicate delivery")  # a concurrent retry won the race
+    services.wakeups.poke_outbox()
+    services.wakeups.poke_sender()
+    return InboundResult(stored=True, message_id=message_id)
+
+
+async def _store_inbound(session: AsyncSession, services: Services, line: KnownLine, phone: str, inbound: InboundSMS) -> int:
+    conversation, created = await queries.get_or_create(
+        session, line_id=line.id, phone=phone, channel=line.config.channel
+    )
+    now = services.clock.now()
+    message = Message(
+        line_id=line.id, conversation_id=conversation.id, direction="in", phone=phone, body=inbound.body,
+        media=[{"url": url, "content_type": ctype} for url, ctype in inbound.media],
+        carrier_sid=inbound.carrier_sid, dedupe_key=f"carrier:{inbound.carrier_sid}", status="received",
+        origin="customer", slack_channel=line.config.channel, created_at=now,
+    )
+    session.add(message)
+    await session.flush()
+    outcome = await handle_keywords(
+        session, line=line, phone=phone, body=inbound.body, inbound_sid=inbound.carrier_sid,
+        conversation_id=conversation.id,
+    )
+    message.keyword = outcome.keyword.value if outcome.keyword else ("flagged" if outcome.flagged else None)
+    conversation.last_activity_at = now
+    channel = line.config.channel
+    if created:
+        await outbox.enqueue(session, channel=channel, op="post_root", conversation_id=conversation.id)
+    await outbox.enqueue(
+        session, channel=channel, op="post", conversation_id=conversation.id, message_id=message.id,
+        payload=inbound_post(inbound.body, len(inbound.media), outcome.note, outcome.flagged, phone),
+    )
+    if inbound.media:
+        await outbox.enqueue(session, channel=channel, op="upload_media", conversation_id=conversation.id,
+                             message_id=message.id)
+    if outcome.reply is not None:
+        await outbox.enqueue(
+            session, channel=channel, op="post", conversation_id=conversation.id, message_id=outcome.reply.id,
+            payload={"text": f":robot_face: Automatic answer: {escape(outcome.reply.body)}"},
+        )
+    if not created:
+        await outbox.enqueue(session, channel=channel, op="update_card", conversation_id=conversation.id)
+    return message.id
+
+
+def inbound_post(body: str, media_count: int, note: str, flagged: bool, phone: str) -> dict:
+    """The thread reply that shows a customer's text (and, for keywords, what it did)."""
+    text = escape(body) if body else "_(no text)_"
+    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    footer = ":iphone: Customer"
+    if media_count:
+        footer += f" · {media_count} attachment{'s' if media_count > 1 else ''} below"
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
+    if note:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+    if flagged:
+        blocks.append({"type": "actions", "elements": [{
+            "type": "button", "action_id": "conversation_opt_out", "style": "danger",
+            "text": {"type": "plain_text", "text": "Opt out"}, "value": phone,
+            "confirm": {"title": {"type": "plain_text", "text": "Opt this number out?"},
+                        "text": {"type": "mrkdwn", "text": "Nothing more will be sent to it from this line."},
+                        "confirm": {"type": "plain_text", "text": "Opt out"},
+                        "deny": {"type": "plain_text", "text": "Cancel"}},
+        }]})
+    return {"text": body or "(attachment)", "blocks": blocks}
+
+
+@dataclass(frozen=True)
+class ThreadReply:
+    """A person's message in a Slack thread, as the events API gave it."""
+
+    event_id: str | None
+    channel: str
+    thread_ts: str
+    ts: str
+    user: str
+    text: str
+    files: tuple[dict, ...] = ()
+
+
+async def reply_from_slack(services: Services, reply: ThreadReply) -> str:
+    """Queue an agent's thread reply as SMS. Returns what happened: sent, note, duplicate, not_ours, empty."""
+    if reply.text.strip().lower().startswith(NOTE_PREFIX):
+        return "note"
+    if not reply.text.strip() and not reply.files:
+        return "empty"
+    try:
+        async with services.db.session() as session:
+            if reply.event_id and not await _take_event(session, f"slack-event:{reply.event_id}"):
+                return "duplicate"
+            conversation = await queries.by_thread(session, reply.channel, reply.thread_ts)
+            if conversation is None:
+                return "not_ours"
+            line = services.lines.by_id(conversation.line_id)
+            queued = await queue_sms(
+                session, line=line, phone=conversation.phone, body=reply.text, origin="slack", origin_ref=reply.user,
+                conversation_id=conversation.id, media=[slack_file_item(f) for f in reply.files],
+                dedupe_key=f"slack:{reply.channel}:{reply.ts}", slack_channel=reply.channel, slack_ts=reply.ts,
+            )
+            if queued is None:
+                return "duplicate"
+            conversation.last_agent, conversation.last_activity_at = reply.user, services.clock.now()
+            await outbox.enqueue(session, channel=reply.channel, op="update_card", conversation_id=conversation.id)
+    except IntegrityError:
+        return "duplicate"
+    services.wakeups.poke_sender()
+    services.wakeups.poke_outbox()
+    return "sent"
+
+
+async def _take_event(session: AsyncSession, key: str) -> bool:
+    """Record a delivery key; False if it was taken before (a retried delivery)."""
+    if await session.get(ProcessedEvent, key) is not None:
+        return False
+    session.add(ProcessedEvent(key=key))
+    await session.flush()
+    return True
+
+
+async def start_from_command(services: Services, *, channel: str, user: str, number: str, text: str) -> str:
+    """`/sms send +1... TEXT`: open (or continue) the conversation with that number and text it.
+
+    Returns the answer for the person who ran the command.
+    """
+    line = services.lines.by_channel(channel)
+    if line is None:
+        return "`/sms send` works in a line's channel; this channel is not connected to a line."
+    try:
+        phone = parse_e164(number)
+    except InvalidPhoneNumber as exc:
+        return f":warning: {exc}. Write it like +14155550100."
+    if not text.strip():
+        return "Usage: `/sms send +14155550100 your message`"
+    async with services.db.session() as session:
+        state = await consent.current(session, phone, line.id, "conversational")
+        if state.opted_out:
+            return f":no_entry: Not sent: {phone} opted out of this line ({state.source}). Nothing is sent to it."
+        conversation, created = await queries.get_or_create(session, line_id=line.id, phone=phone, channel=channel)
+        conversation.last_agent, conversation.last_activity_at = user, services.clock.now()
+        message = await queue_sms(session, line=line, phone=phone, body=text, origin="slack", origin_ref=user,
+                                  conversation_id=conversation.id, slack_channel=channel)
+        if created:
+            await outbox.enqueue(session, channel=channel, op="post_root", conversation_id=conversation.id)
+        else:
+            await outbox.enqueue(session, channel=channel, op="update_card", conversation_id=conversation.id)
+        await outbox.enqueue(
+            session, channel=channel, op="post", conversation_id=conversation.id, message_id=message.id,
+            payload={"text": f"<@{user}> (via /sms send): {escape(text)}"},
+        )
+    services.wakeups.poke_sender()
+    services.wakeups.poke_outbox()
+    where = "a new thread" if created else "its thread"
+    return f"Texting {phone}; the conversation is in {where} in this channel."
+
+
+async def opt_out_from_slack(services: Services, *, channel: str, user: str, phone: str) -> str:
+    """The thread's "Opt out" button: record an opt-out on that line for that number, by that agent."""
+    line = services.lines.by_channel(channel)
+    if line is None:
+        return "This channel is not connected to a line."
+    async with services.db.session() as session:
+        await consent.record(session, phone=phone, line_id=line.id, action="opt_out", source="slack", actor=user,
+                             evidence=f"agent <@{user}> opted the number out from the conversation thread")
+        conversation = await session.scalar(
+            select(Conversation).where(Conversation.line_id == line.id, Conversation.phone == phone))
+        if conversation is not None:
+            await outbox.enqueue(session, channel=channel, op="update_card", conversation_id=conversation.id)
+            await outbox.enqueue(session, channel=channel, op="post", conversation_id=conversation.id,
+                                 payload={"text": f":no_entry: <@{user}> opted this number out. Nothing more will be sent to it."})
+    services.wakeups.poke_outbox()
+    return f"{phone} is opted out of this line."

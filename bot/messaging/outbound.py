@@ -1,0 +1,70 @@
+"""The one way any part of the bot asks for a text to be sent: store the intent, then the sender sends it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.compliance.segments import analyze
+from bot.lines import KnownLine
+from storage.models import Message
+
+# "compliance" is only for keyword answers (STOP/START confirmations, HELP): they go out even after an opt-out.
+PURPOSES = ("conversational", "marketing", "transactional", "compliance")
+
+
+async def queue_sms(
+    session: AsyncSession,
+    *,
+    line: KnownLine,
+    phone: str,
+    body: str,
+    origin: str,
+    purpose: str = "conversational",
+    origin_ref: str | None = None,
+    conversation_id: int | None = None,
+    media: list[dict] | None = None,
+    dedupe_key: str | None = None,
+    slack_channel: str | None = None,
+    slack_ts: str | None = None,
+    not_before: datetime | None = None,
+) -> Message | None:
+    """Store an outbound message as `queued` in the caller's transaction.
+
+    Returns None when `dedupe_key` was already used: the same request has been queued before.
+    Consent, quiet hours and caps are checked by the sender at send time, not here.
+    """
+    if purpose not in PURPOSES:
+        raise ValueError(f"purpose {purpose!r} must be one of {', '.join(PURPOSES)}")
+    if dedupe_key is not None:
+        existing = await session.scalar(select(Message.id).where(Message.dedupe_key == dedupe_key))
+        if existing is not None:
+            return None
+    info = analyze(body, smart_encoding=line.config.smart_encoding)
+    message = Message(
+        line_id=line.id,
+        conversation_id=conversation_id,
+        direction="out",
+        phone=phone,
+        body=info.text,
+        media=media or [],
+        dedupe_key=dedupe_key,
+        status="queued",
+        segments=max(1, info.segments),
+        encoding=info.encoding,
+        purpose=purpose,
+        origin=origin,
+        origin_ref=origin_ref,
+        slack_channel=slack_channel,
+        slack_ts=slack_ts,
+        next_attempt_at=not_before,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(message)
+    except IntegrityError:
+        return None  # a concurrent request with the same dedupe key won
+    return message

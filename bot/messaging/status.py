@@ -1,0 +1,130 @@
+"""Delivery status: what happens when a message is sent, refused, blocked, delivered or fails."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.carriers import twilio_errors
+from bot.carriers.base import StatusUpdate
+from bot.compliance import consent
+from bot.phone import mask
+from bot.services import Services
+from bot.slack import outbox
+from storage.models import Contact, Conversation, Message, StatusEvent
+
+log = logging.getLogger(__name__)
+
+# Later states never go back to earlier ones (callbacks can arrive out of order).
+_RANK = {"queued": 0, "sending": 1, "accepted": 2, "sent": 3, "delivered": 4, "undelivered": 5, "failed": 5}
+_REACTION_FOR = {"sent": "outbox_tray", "delivered": "white_check_mark", "undelivered": "x", "failed": "x"}
+# What each reaction replaces: only the reactions of earlier states can be on the message.
+_REPLACES = {"outbox_tray": [], "white_check_mark": ["outbox_tray"], "x": ["outbox_tray", "white_check_mark"],
+             "no_entry": []}
+
+
+async def record_status(services: Services, update: StatusUpdate) -> None:
+    """Store a delivery receipt, then apply it to its message if that message is known yet."""
+    async with services.db.session() as session:
+        session.add(StatusEvent(carrier_sid=update.carrier_sid, status=update.status, error_code=update.error_code))
+        await session.flush()
+        message = await session.scalar(select(Message).where(Message.carrier_sid == update.carrier_sid))
+        if message is not None:
+            await apply_stored_statuses(session, services, message)
+
+
+async def apply_stored_statuses(session: AsyncSession, services: Services, message: Message) -> None:
+    """Apply receipts that arrived for this message (possibly before we recorded its carrier id)."""
+    events = (await session.scalars(
+        select(StatusEvent).where(StatusEvent.carrier_sid == message.carrier_sid, StatusEvent.applied.is_(False))
+        .order_by(StatusEvent.id)
+    )).all()
+    for event in events:
+        event.applied = True
+        await _apply(session, services, message, event.status, event.error_code)
+
+
+async def _apply(session: AsyncSession, services: Services, message: Message, status: str, error_code: int | None) -> None:
+    if status not in _RANK or _RANK[status] <= _RANK.get(message.status, 0):
+        return
+    message.status = status
+    if status in ("failed", "undelivered"):
+        message.error_code = error_code
+        message.error_message = twilio_errors.describe(error_code)
+        await after_failure(session, services, message)
+        return
+    await _react(session, message, _REACTION_FOR.get(status))
+    await _tell_listeners(session, services, message)
+
+
+async def after_send(session: AsyncSession, services: Services, message: Message) -> None:
+    """The carrier accepted the message."""
+    await _react(session, message, "outbox_tray")
+    await _tell_listeners(session, services, message)
+
+
+async def after_failure(session: AsyncSession, services: Services, message: Message) -> None:
+    """The carrier refused the message or could not deliver it: record consequences, tell the thread."""
+    code = message.error_code
+    if code in twilio_errors.OPTED_OUT:
+        await consent.record(session, phone=message.phone, action="opt_out", source="carrier",
+                             line_id=message.line_id, evidence=f"Twilio error {code}: {twilio_errors.describe(code)}")
+    number_status = twilio_errors.number_status_for(code)
+    if number_status is not None:
+        await mark_number(session, message.phone, number_status, twilio_errors.describe(code))
+    await _react(session, message, "x")
+    conversation = await _conversation(session, message)
+    if conversation is not None:
+        await outbox.enqueue(
+            session, channel=conversation.channel, op="post", conversation_id=conversation.id,
+            payload={"text": f":x: Not delivered to the customer: {message.error_message or 'unknown error'}"},
+        )
+        if code in twilio_errors.OPTED_OUT or number_status is not None:
+            await outbox.enqueue(session, channel=conversation.channel, op="update_card", conversation_id=conversation.id)
+    log.info("message %s to %s failed: %s", message.id, mask(message.phone), message.error_message)
+    await _tell_listeners(session, services, message)
+
+
+async def notify_blocked(session: AsyncSession, services: Services, message: Message) -> None:
+    """The gate refused the message: show it on the message and tell the person who wrote it."""
+    await _react(session, message, "no_entry")
+    if message.origin == "slack" and message.slack_channel and message.origin_ref:
+        conversation = await _conversation(session, message)
+        await outbox.enqueue(
+            session, channel=message.slack_channel, op="ephemeral",
+            payload={"user": message.origin_ref, "thread_ts": conversation.thread_ts if conversation else None,
+                     "text": f":no_entry: Your text was not sent: {message.error_message}."},
+        )
+    await _tell_listeners(session, services, message)
+
+
+async def mark_number(session: AsyncSession, phone: str, status: str, reason: str) -> None:
+    """Remember that a number cannot take texts (invalid, landline); campaigns skip it."""
+    contact = await session.scalar(select(Contact).where(Contact.phone == phone))
+    if contact is None:
+        contact = Contact(phone=phone)
+        session.add(contact)
+    contact.number_status, contact.number_status_reason = status, reason
+    await session.flush()
+
+
+async def _conversation(session: AsyncSession, message: Message) -> Conversation | None:
+    if message.conversation_id is None:
+        return None
+    return await session.get(Conversation, message.conversation_id)
+
+
+async def _react(session: AsyncSession, message: Message, name: str | None) -> None:
+    if name is None or not message.slack_channel:
+        return
+    await outbox.enqueue(
+        session, channel=message.slack_channel, op="react", message_id=message.id,
+        payload={"name": name, "remove": _REPLACES[name]},
+    )
+
+
+async def _tell_listeners(session: AsyncSession, services: Services, message: Message) -> None:
+    for listener in services.status_listeners:
+        await listener(session, message)

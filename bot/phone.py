@@ -1,0 +1,42 @@
+"""Phone numbers: parse anything a person types into E.164, and mask numbers for logs."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+DEFAULT_REGION = "US"
+
+
+class InvalidPhoneNumber(ValueError):
+    """Raised when text cannot be read as a valid phone number; the message quotes the text."""
+
+    def __init__(self, raw: str, reason: str = "is not a valid phone number") -> None:
+        self.raw = raw
+        super().__init__(f"{raw!r} {reason}")
+
+
+def parse_e164(raw: str, default_region: str = DEFAULT_REGION) -> str:
+    """Return `raw` as an E.164 string (``+14155550100``) or raise :class:`InvalidPhoneNumber`."""
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidPhoneNumber(raw, "is empty, not a phone number")
+    if len(text) > 40:
+        raise InvalidPhoneNumber(text[:40] + "…", "is too long to be a phone number")
+    try:
+        number = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhoneNumber(text) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhoneNumber(text)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask(number: str | None) -> str:
+    """Mask a phone number for logs, keeping the country code and last two digits: ``+1*******00``."""
+    if not number:
+        return "<none>"
+    digits = number.lstrip("+")
+    if len(digits) <= 4:
+        return "+" + "*" * len(digits)
+    keep_head = 1 if digits.startswith("1") else 2
+    return "+" + digits[:keep_head] + "*" * (len(digits) - keep_head - 2) + digits[-2:]

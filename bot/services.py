@@ -1,0 +1,46 @@
+"""The collaborators every part of the bot works with, assembled once per process by `bot.app`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from dataclasses import dataclass, field
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.carriers.base import Carrier
+from bot.clock import Clock
+from bot.lines import LineDirectory
+from bot.settings import Settings
+from storage.db import Database
+
+
+@dataclass
+class Wakeups:
+    """Events that tell background workers there is new work, so they need not poll hard."""
+
+    outbox: asyncio.Event = field(default_factory=asyncio.Event)
+    sender: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def poke_outbox(self) -> None:
+        self.outbox.set()
+
+    def poke_sender(self) -> None:
+        self.sender.set()
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    carrier: Carrier
+    slack: AsyncWebClient
+    clock: Clock = field(default_factory=Clock)
+    wakeups: Wakeups = field(default_factory=Wakeups)
+    # Identifies this process when claiming shared work (several replicas may share one database).
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    bot_user_id: str | None = None
+    lines: LineDirectory = field(default_factory=lambda: LineDirectory([]))
+    # Called as listener(session, message) whenever an outbound message's status changes (campaigns, paging).
+    status_listeners: list = field(default_factory=list)

@@ -1,0 +1,386 @@
+"""One settings object, read from the environment (secrets, endpoints) and a TOML file (lines, people, policy).
+
+Anything unknown or malformed stops start-up with a :class:`ConfigError` that names the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from bot.phone import InvalidPhoneNumber, parse_e164
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or malformed. The message names the key."""
+
+
+LINE_KINDS = ("p2p", "a2p", "both")
+_SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_HHMM_RANGE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+
+
+@dataclass(frozen=True)
+class LineConfig:
+    """A business number (or Twilio Messaging Service) and the Slack channel its conversations live in."""
+
+    number: str | None
+    messaging_service: str | None
+    channel: str
+    kind: str = "p2p"
+    mps: float = 1.0
+    brand: str = ""
+    help_text: str = ""
+    smart_encoding: bool = False
+
+    @property
+    def key(self) -> str:
+        """The sender identity: the E.164 number, or the Messaging Service SID."""
+        return self.number or self.messaging_service or ""
+
+    @property
+    def sends_campaigns(self) -> bool:
+        return self.kind in ("a2p", "both")
+
+
+@dataclass(frozen=True)
+class ComplianceConfig:
+    quiet_hours: str = "08:00-21:00"
+    quiet_hours_by_region: Mapping[str, str] = field(
+        default_factory=lambda: {"US-FL": "08:00-20:00", "US-OK": "08:00-20:00"}
+    )
+    frequency_cap: int = 3  # marketing messages per number per rolling 24 hours
+    footer: str = "Reply STOP to opt out"
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    api_token_hashes: tuple[str, ...] = ()  # sha256 hex of each API bearer token
+    escalation_minutes: int = 10
+    escalation: Mapping[str, str] = field(default_factory=dict)  # group -> next group
+    alertmanager_routes: Mapping[str, str] = field(default_factory=dict)  # receiver or label value -> group
+    alertmanager_default_group: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service needs at run time. Build it with :func:`load_settings`."""
+
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    database_url: str = "sqlite+aiosqlite:///./sms-bridge.db"
+    sms_provider: str = "simulator"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_api_url: str = "https://api.twilio.com"
+    public_url: str = "http://localhost:3000"
+    host: str = "127.0.0.1"
+    port: int = 3000
+    media_secret: str = ""
+    admins: tuple[str, ...] = ()
+    approvers: tuple[str, ...] = ()
+    lines: tuple[LineConfig, ...] = ()
+    compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
+    teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    config_path: str | None = None
+
+    @property
+    def local_mode(self) -> bool:
+        """No Slack token: run against the embedded Slack workspace emulator."""
+        return not self.slack_bot_token
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.slack_app_token)
+
+    def line_for(self, key: str) -> LineConfig | None:
+        """The configured line whose number or Messaging Service SID is `key`."""
+        return next((line for line in self.lines if key in (line.number, line.messaging_service)), None)
+
+    def line_for_channel(self, channel: str) -> LineConfig | None:
+        return next((line for line in self.lines if line.channel == channel), None)
+
+    def callback_url(self, path: str) -> str:
+        return self.public_url.rstrip("/") + path
+
+
+def hash_token(token: str) -> str:
+    """How API bearer tokens are stored and compared: SHA-256, hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# -- environment -----------------------------------------------------------------------------------
+
+def _env(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name)
+    return value.strip() if value and value.strip() else None
+
+
+def _port(environ: Mapping[str, str]) -> int:
+    raw = _env(environ, "PORT") or "3000"
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ConfigError(f"PORT: {raw!r} is not a TCP port number (1-65535)")
+    return int(raw)
+
+
+def _url(name: str, value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ConfigError(f"{name}: {value!r} is not an http(s) URL")
+    return value
+
+
+def _database_url(value: str) -> str:
+    if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ConfigError(
+            f"DATABASE_URL: {value!r} must use an async driver: sqlite+aiosqlite:// or postgresql+asyncpg://"
+        )
+    return value
+
+
+# -- TOML file -------------------------------------------------------------------------------------
+
+_TOP_KEYS = {"admins", "approvers", "lines", "compliance", "teams", "notify", "alertmanager"}
+_LINE_KEYS = {"number", "messaging_service", "channel", "kind", "mps", "brand", "help_text", "smart_encoding"}
+_COMPLIANCE_KEYS = {"quiet_hours", "quiet_hours_by_region", "frequency_cap", "footer"}
+_NOTIFY_KEYS = {"api_tokens", "api_token_hashes", "escalation_minutes", "escalation"}
+_ALERTMANAGER_KEYS = {"routes", "default_group"}
+
+
+def _unknown(keys: Any, allowed: set[str], where: str) -> None:
+    extra = sorted(set(keys) - allowed)
+    if extra:
+        raise ConfigError(f"{where}{extra[0]}: unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def _users(value: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and _SLACK_USER.match(v) for v in value):
+        raise ConfigError(f"{key}: must be a list of Slack user IDs like \"U0ADMIN\", got {value!r}")
+    return tuple(value)
+
+
+def _hhmm_range(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not _HHMM_RANGE.match(value):
+        raise ConfigError(f"{key}: {value!r} is not a time range like \"08:00-21:00\"")
+    return value
+
+
+def _line(raw: Any, index: int) -> LineConfig:
+    where = f"lines[{index}]."
+    if not isinstance(raw, dict):
+        raise ConfigError(f"lines[{index}]: must be a table")
+    _unknown(raw, _LINE_KEYS, where)
+    number = raw.get("number")
+    service = raw.get("messaging_service")
+    if bool(number) == bool(service):
+        raise ConfigError(f"{where}number: give exactly one of number or messaging_service")
+    if number is not None:
+        try:
+            number = parse_e164(str(number))
+        except InvalidPhoneNumber as exc:
+            raise ConfigError(f"{where}number: {exc}") from None
+    if service is not None and not re.match(r"^MG[0-9a-fA-F]{32}$", str(service)):
+        raise ConfigError(f"{where}messaging_service: {service!r} is not a Messaging Service SID (MG + 32 hex)")
+    channel = raw.get("channel")
+    if not isinstance(channel, str) or not _SLACK_CHANNEL.match(channel):
+        raise ConfigError(f"{where}channel: {channel!r} is not a Slack channel ID like \"C0SUPPORT\"")
+    kind = raw.get("kind", "p2p")
+    if kind not in LINE_KINDS:
+        raise ConfigError(f"{where}kind: {kind!r} must be one of {', '.join(LINE_KINDS)}")
+    mps = raw.get("mps", 1)
+    if isinstance(mps, bool) or not isinstance(mps, (int, float)) or not 0 < mps <= 10000:
+        raise ConfigError(f"{where}mps: {mps!r} must be a number of messages per second above 0")
+    for text_key in ("brand", "help_text"):
+        if not isinstance(raw.get(text_key, ""), str):
+            raise ConfigError(f"{where}{text_key}: must be a string")
+    smart = raw.get("smart_encoding", False)
+    if not isinstance(smart, bool):
+        raise ConfigError(f"{where}smart_encoding: must be true or false")
+    return LineConfig(
+        number=number,
+        messaging_service=service,
+        channel=channel,
+        kind=kind,
+        mps=float(mps),
+        brand=raw.get("brand", ""),
+        help_text=raw.get("help_text", ""),
+        smart_encoding=smart,
+    )
+
+
+def _compliance(raw: Any) -> ComplianceConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError("compliance: must be a table")
+    _unknown(raw, _COMPLIANCE_KEYS, "compliance.")
+    defaults = ComplianceConfig()
+    quiet = _hhmm_range(raw.get("quiet_hours", defaults.quiet_hours), "compliance.quiet_hours")
+    by_region = dict(defaults.quiet_hours_by_region)
+    overrides = raw.get("quiet_hours_by_region", {})
+    if not isinstance(overrides, dict):
+        raise ConfigError("compliance.quiet_hours_by_region: must be a table like {\"US-FL\" = \"08:00-20:00\"}")
+    for region, window in overrides.items():
+        if not re.match(r"^[A-Z]{2}-[A-Z0-9]{1,3}$", region):
+            raise ConfigError(f"compliance.quiet_hours_by_region.{region}: not an ISO 3166-2 code like \"US-FL\"")
+        by_region[region] = _hhmm_range(window, f"compliance.quiet_hours_by_region.{region}")
+    cap = raw.get("frequency_cap", defaults.frequency_cap)
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+        raise ConfigError(f"compliance.frequency_cap: {cap!r} must be a whole number of at least 1")
+    footer = raw.get("footer", defaults.footer)
+    if not isinstance(footer, str) or "STOP" not in footer.upper():
+        raise ConfigError(f"compliance.footer: {footer!r} must be text that tells how to stop (mention STOP)")
+    return ComplianceConfig(quiet_hours=quiet, quiet_hours_by_region=by_region, frequency_cap=cap, footer=footer)
+
+
+def _teams(raw: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(raw, dict):
+        raise ConfigError("teams: must be a table of group = [user IDs]")
+    teams = {}
+    for group, members in raw.items():
+        if not re.match(r"^[a-z0-9][a-z0-9_-]{0,39}$", group):
+            raise ConfigError(f"teams.{group}: group names are lowercase letters, digits, - and _")
+        teams[group] = _users(members, f"teams.{group}")
+    return teams
+
+
+def _notify(raw: Any, alertmanager: Any) -> NotifyConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError("notify: must be a table")
+    _unknown(raw, _NOTIFY_KEYS, "notify.")
+    hashes = []
+    for token in raw.get("api_tokens", []):
+        if not isinstance(token, str) or len(token) < 16:
+            raise ConfigError("notify.api_tokens: each token must be a string of at least 16 characters")
+        hashes.append(hash_token(token))
+    for digest in raw.get("api_token_hashes", []):
+        if not isinstance(digest, str) or not re.match(r"^[0-9a-f]{64}$", digest):
+            raise ConfigError("notify.api_token_hashes: each entry must be a SHA-256 hex digest")
+        hashes.append(digest)
+    minutes = raw.get("escalation_minutes", 10)
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
+        raise ConfigError(f"notify.escalation_minutes: {minutes!r} must be a whole number of at least 1")
+    escalation = raw.get("escalation", {})
+    if not isinstance(escalation, dict) or not all(isinstance(v, str) for v in escalation.values()):
+        raise ConfigError("notify.escalation: must be a table of group = \"next group\"")
+    if not isinstance(alertmanager, dict):
+        raise ConfigError("alertmanager: must be a table")
+    _unknown(alertmanager, _ALERTMANAGER_KEYS, "alertmanager.")
+    routes = alertmanager.get("routes", {})
+    if not isinstance(routes, dict) or not all(isinstance(v, str) for v in routes.values()):
+        raise ConfigError("alertmanager.routes: must be a table of receiver-or-label = \"group\"")
+    default_group = alertmanager.get("default_group")
+    if default_group is not None and not isinstance(default_group, str):
+        raise ConfigError("alertmanager.default_group: must be a group name")
+    return NotifyConfig(
+        api_token_hashes=tuple(hashes),
+        escalation_minutes=minutes,
+        escalation=escalation,
+        alertmanager_routes=routes,
+        alertmanager_default_group=default_group,
+    )
+
+
+def parse_config(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate the TOML document; return the Settings fields it defines."""
+    _unknown(data, _TOP_KEYS, "")
+    lines_raw = data.get("lines", [])
+    if not isinstance(lines_raw, list):
+        raise ConfigError("lines: must be an array of tables ([[lines]])")
+    lines = tuple(_line(raw, i) for i, raw in enumerate(lines_raw))
+    seen: set[str] = set()
+    for i, line in enumerate(lines):
+        if line.key in seen:
+            raise ConfigError(f"lines[{i}].number: {line.key} is configured twice")
+        seen.add(line.key)
+    teams = _teams(data.get("teams", {}))
+    notify = _notify(data.get("notify", {}), data.get("alertmanager", {}))
+    for group in list(notify.escalation) + list(notify.escalation.values()) + list(notify.alertmanager_routes.values()):
+        if group not in teams:
+            raise ConfigError(f"notify/alertmanager: group {group!r} is not defined under [teams]")
+    return {
+        "admins": _users(data.get("admins", []), "admins"),
+        "approvers": _users(data.get("approvers", []), "approvers"),
+        "lines": lines,
+        "compliance": _compliance(data.get("compliance", {})),
+        "teams": teams,
+        "notify": notify,
+    }
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"SMS_BRIDGE_CONFIG: cannot read {str(path)!r}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"SMS_BRIDGE_CONFIG: {str(path)!r} is not valid TOML: {exc}") from None
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from `environ` (default: the process environment) and the TOML file it points at."""
+    env = os.environ if environ is None else environ
+    config_path = _env(env, "SMS_BRIDGE_CONFIG")
+    file_fields: dict[str, Any] = {}
+    if config_path:
+        file_fields = parse_config(_read_toml(Path(config_path)))
+    elif Path("sms-bridge.toml").exists():
+        config_path = "sms-bridge.toml"
+        file_fields = parse_config(_read_toml(Path(config_path)))
+
+    bot_token = _env(env, "SLACK_BOT_TOKEN")
+    signing_secret = _env(env, "SLACK_SIGNING_SECRET")
+    app_token = _env(env, "SLACK_APP_TOKEN")
+    if bot_token and not bot_token.startswith("xoxb-"):
+        raise ConfigError("SLACK_BOT_TOKEN: a bot token starts with xoxb-")
+    if app_token and not app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN: an app-level token starts with xapp-")
+    if bot_token and not signing_secret and not app_token:
+        raise ConfigError("SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN unless SLACK_APP_TOKEN (Socket Mode) is set")
+
+    account_sid = _env(env, "TWILIO_ACCOUNT_SID")
+    auth_token = _env(env, "TWILIO_AUTH_TOKEN")
+    provider = _env(env, "SMS_PROVIDER") or ("twilio" if account_sid else "simulator")
+    if provider not in ("twilio", "simulator"):
+        raise ConfigError(f"SMS_PROVIDER: {provider!r} must be twilio or simulator")
+    if provider == "twilio":
+        if not account_sid or not re.match(r"^AC[0-9a-fA-F]{32}$", account_sid):
+            raise ConfigError("TWILIO_ACCOUNT_SID: required for SMS_PROVIDER=twilio, AC followed by 32 hex digits")
+        if not auth_token:
+            raise ConfigError("TWILIO_AUTH_TOKEN: required for SMS_PROVIDER=twilio")
+
+    port = _port(env)
+    host = _env(env, "HOST") or "127.0.0.1"
+    public_url = _url("PUBLIC_URL", _env(env, "PUBLIC_URL") or f"http://localhost:{port}").rstrip("/")
+    slack_api_url = _url("SLACK_API_URL", _env(env, "SLACK_API_URL") or "https://slack.com/api/")
+    if not slack_api_url.endswith("/"):
+        slack_api_url += "/"
+    # Media links are signed with a key derived from secrets the operator already keeps.
+    media_secret = hashlib.sha256(
+        ("media:" + (signing_secret or "") + (auth_token or "") + (bot_token or "local")).encode()
+    ).hexdigest()
+
+    return Settings(
+        slack_bot_token=bot_token,
+        slack_signing_secret=signing_secret,
+        slack_app_token=app_token,
+        slack_api_url=slack_api_url,
+        database_url=_database_url(_env(env, "DATABASE_URL") or "sqlite+aiosqlite:///./sms-bridge.db"),
+        sms_provider=provider,
+        twilio_account_sid=account_sid,
+        twilio_auth_token=auth_token,
+        twilio_api_url=_url("TWILIO_API_URL", _env(env, "TWILIO_API_URL") or "https://api.twilio.com").rstrip("/"),
+        public_url=public_url,
+        host=host,
+        port=port,
+        media_secret=media_secret,
+        config_path=config_path,
+        **file_fields,
+    )

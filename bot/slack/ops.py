@@ -1,0 +1,179 @@
+"""What each kind of outbox row does in Slack (see `bot.slack.outbox`)."""
+
+from __future__ import annotations
+
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.carriers.base import CarrierError
+from bot.conversations.card import card_blocks, card_text
+from bot.conversations.queries import card_facts
+from bot.services import Services
+from bot.slack.outbox import Op, OpResult, Retry, post_metadata
+from storage.models import Conversation, Message, SlackOutbox
+
+class _NoThread:
+    async def thread_of(self, services: Services, row: SlackOutbox) -> str | None:
+        return None
+
+    async def record(self, session: AsyncSession, row: SlackOutbox, result: OpResult) -> None:
+        return None
+
+
+async def _conversation(services: Services, row: SlackOutbox) -> Conversation:
+    async with services.db.session() as session:
+        return await session.get(Conversation, row.conversation_id)
+
+
+async def _thread_ts(services: Services, row: SlackOutbox) -> str | None:
+    if row.conversation_id is None:
+        return (row.payload or {}).get("thread_ts")
+    conversation = await _conversation(services, row)
+    if conversation.thread_ts is None:
+        raise Retry("the thread root is not posted yet", 1.0)
+    return conversation.thread_ts
+
+
+async def _card(services: Services, conversation: Conversation) -> tuple[str, list[dict]]:
+    async with services.db.session() as session:
+        facts = await card_facts(session, services.lines, conversation)
+    return card_text(facts), card_blocks(facts)
+
+
+class PostRoot(_NoThread):
+    """Open a conversation's thread: post its card at channel level."""
+
+    async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
+        conversation = await _conversation(services, row)
+        if conversation.thread_ts:  # already open (e.g. two roots were queued by a race)
+            return OpResult(conversation.thread_ts)
+        text, blocks = await _card(services, conversation)
+        resp = await services.slack.chat_postMessage(
+            channel=row.channel, text=text, blocks=blocks, metadata=post_metadata(row), unfurl_links=False
+        )
+        return OpResult(resp["ts"])
+
+    async def record(self, session: AsyncSession, row: SlackOutbox, result: OpResult) -> None:
+        conversation = await session.get(Conversation, row.conversation_id)
+        if conversation.thread_ts is None:
+            conversation.thread_ts = result.ts
+
+
+class Post:
+    """A message in a conversation thread (or in `payload.thread_ts`, or at channel level)."""
+
+    async def thread_of(self, services: Services, row: SlackOutbox) -> str | None:
+        return await _thread_ts(services, row)
+
+    async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
+        payload = row.payload or {}
+        kwargs = {"channel": row.channel, "text": payload.get("text", ""), "metadata": post_metadata(row),
+                  "unfurl_links": False, "unfurl_media": False}
+        thread_ts = await _thread_ts(services, row)
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        if payload.get("blocks"):
+            kwargs["blocks"] = payload["blocks"]
+        resp = await services.slack.chat_postMessage(**kwargs)
+        return OpResult(resp["ts"])
+
+    async def record(self, session: AsyncSession, row: SlackOutbox, result: OpResult) -> None:
+        if row.message_id is not None:
+            message = await session.get(Message, row.message_id)
+            message.slack_channel, message.slack_ts = row.channel, result.ts
+
+
+class UpdateCard(_NoThread):
+    """Re-render a conversation's root card from the current state."""
+
+    async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
+        conversation = await _conversation(services, row)
+        if conversation.thread_ts is None:
+            raise Retry("the thread root is not posted yet", 1.0)
+        text, blocks = await _card(services, conversation)
+        await services.slack.chat_update(channel=row.channel, ts=conversation.thread_ts, text=text, blocks=blocks)
+        return OpResult(conversation.thread_ts)
+
+
+class React(_NoThread):
+    """Show a message's delivery state as a reaction on its Slack message, replacing the previous one."""
+
+    async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
+        async with services.db.session() as session:
+            message = await session.get(Message, row.message_id)
+        if not message.slack_ts:
+            return OpResult()  # nothing in Slack stands for this message (e.g. a campaign text)
+        for old in row.payload.get("remove", ()):
+            try:
+                await services.slack.reactions_remove(channel=message.slack_channel, timestamp=message.slack_ts, name=old)
+            except SlackApiError as exc:
+                if exc.response.get("error") != "no_reaction":  # the earlier reaction may never have been added
+                    raise
+        await services.slack.reactions_add(channel=message.slack_channel, timestamp=message.slack_ts, name=row.payload["name"])
+        return OpResult(message.slack_ts)
+
+
+class Ephemeral(_NoThread):
+    """A message only one person sees (why their text was not sent, a command's answer)."""
+
+    async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
+        payload = row.payload
+        kwargs = {"channel": row.channel, "user": payload["user"], "text": payload["text"]}
+        if payload.get("thread_ts"):
+            kwargs["thread_ts"] = payload["thread_ts"]
+        if payload.get("blocks"):
+            kwargs["blocks"] = payload["blocks"]
+        await services.slack.chat_postEphemeral(**kwargs)
+        return OpResult()
+
+
+class Update(_NoThread):
+    """Edit a message the bot posted earlier (progress messages, notification status)."""
+
+    async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
+        payload = row.payload
+        ts = payload.get("ts")
+        if not ts and payload.get("ref_outbox_id"):
+            async with services.db.session() as session:
+                ref = await session.get(SlackOutbox, payload["ref_outbox_id"])
+            ts = ref.result_ts if ref else None
+        if not ts:
+            raise Retry("the message to update is not posted yet", 1.0)
+        kwargs = {"channel": row.channel, "ts": ts, "text": payload.get("text", "")}
+        if payload.get("blocks"):
+            kwargs["blocks"] = payload["blocks"]
+        await services.slack.chat_update(**kwargs)
+        return OpResult(ts)
+
+
+class UploadMedia(_NoThread):
+    """Put an inbound MMS's pictures into the conversation thread (fetched with the carrier's credentials)."""
+
+    async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
+        async with services.db.session() as session:
+            message = await session.get(Message, row.message_id)
+        thread_ts = await _thread_ts(services, row)
+        uploads = []
+        for index, item in enumerate(message.media or []):
+            try:
+                content, content_type = await services.carrier.fetch_media(item["url"])
+            except CarrierError as exc:
+                raise Retry(f"cannot fetch inbound media: {exc}") from None
+            extension = content_type.split("/")[-1].split(";")[0] or "bin"
+            uploads.append({"content": content, "filename": f"mms-{message.id}-{index + 1}.{extension}",
+                            "title": f"MMS from the customer ({content_type})"})
+        if uploads:
+            await services.slack.files_upload_v2(channel=row.channel, thread_ts=thread_ts, file_uploads=uploads)
+        return OpResult()
+
+
+def all_ops() -> dict[str, Op]:
+    return {
+        "post_root": PostRoot(),
+        "post": Post(),
+        "update_card": UpdateCard(),
+        "react": React(),
+        "ephemeral": Ephemeral(),
+        "update": Update(),
+        "upload_media": UploadMedia(),
+    }

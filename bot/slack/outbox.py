@@ -1,0 +1,274 @@
+"""The durable Slack outbox: every post, update and reaction the bot owes Slack is a row first.
+
+A worker performs the rows of each channel strictly in id order, paced to Slack's per-channel limit,
+honouring 429 Retry-After, retrying transient failures with capped backoff for as long as Slack is away.
+Posts carry their outbox id as message metadata, so a post whose outcome is unknown (a crash or a timeout
+mid-call) is looked up in the channel before it is tried again: it is never posted twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import Services
+from storage.models import SlackOutbox
+
+log = logging.getLogger(__name__)
+
+POST_OPS = ("post_root", "post")
+METADATA_EVENT = "sms_bridge_post"
+TRANSIENT_ERRORS = {
+    "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout", "team_added_to_org",
+}
+IDEMPOTENT_ERRORS = {"already_reacted", "no_reaction", "message_not_found"}
+LEASE_SECONDS = 60
+MAX_BACKOFF = 60.0
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    channel: str,
+    op: str,
+    payload: dict | None = None,
+    conversation_id: int | None = None,
+    message_id: int | None = None,
+) -> SlackOutbox:
+    """Add a Slack call to the outbox in the caller's transaction (it happens only if that commits)."""
+    row = SlackOutbox(
+        channel=channel, op=op, payload=payload or {}, conversation_id=conversation_id, message_id=message_id
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+class Retry(Exception):
+    """Try the row again after `delay` seconds."""
+
+    def __init__(self, reason: str, delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+@dataclass
+class OpResult:
+    ts: str | None = None
+
+
+class Op(Protocol):
+    """How one kind of outbox row is carried out. `perform` makes the Slack call (holding no transaction
+    open meanwhile); `record` stores what came of it, in the transaction that marks the row done."""
+
+    async def perform(self, services: Services, row: SlackOutbox) -> OpResult: ...
+
+    async def record(self, session: AsyncSession, row: SlackOutbox, result: OpResult) -> None: ...
+
+    async def thread_of(self, services: Services, row: SlackOutbox) -> str | None:
+        """For posts: the thread the post goes to (None for a channel-level post)."""
+
+
+class OutboxWorker:
+    """Drains the outbox: one task per channel with due rows, rows of a channel strictly in order."""
+
+    def __init__(self, services: Services, ops: dict[str, Op], *, post_interval: float = 1.0) -> None:
+        self.services = services
+        self.ops = ops
+        self.post_interval = post_interval
+        self._channels: dict[str, asyncio.Task] = {}
+        self._last_post: dict[str, float] = {}
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        """Loop until `stop()`: find channels with due rows, drain each in its own task."""
+        wake = self.services.wakeups.outbox
+        while not self._stopping.is_set():
+            wake.clear()
+            try:
+                for channel in await self._due_channels():
+                    task = self._channels.get(channel)
+                    if task is None or task.done():
+                        self._channels[channel] = asyncio.create_task(self._drain(channel))
+            except Exception:  # the database may be briefly away; keep the worker alive and try again
+                log.exception("outbox: cannot read pending rows")
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=0.5)
+            except asyncio.TimeoutError:
+                pass
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self.services.wakeups.poke_outbox()
+        for task in self._channels.values():
+            task.cancel()
+        await asyncio.gather(*self._channels.values(), return_exceptions=True)
+
+    async def _due_channels(self) -> list[str]:
+        now = self.services.clock.now()
+        async with self.services.db.session() as session:
+            heads = (
+                select(SlackOutbox.channel, func.min(SlackOutbox.id).label("head"))
+                .where(SlackOutbox.status == "pending")
+                .group_by(SlackOutbox.channel)
+                .subquery()
+            )
+            rows = await session.execute(
+                select(SlackOutbox.channel)
+                .join(heads, SlackOutbox.id == heads.c.head)
+                .where(SlackOutbox.next_attempt_at <= now)
+                .where((SlackOutbox.claim_until.is_(None)) | (SlackOutbox.claim_until < now))
+            )
+            return [row.channel for row in rows]
+
+    async def _drain(self, channel: str) -> None:
+        while not self._stopping.is_set():
+            row = await self._claim_head(channel)
+            if row is None:
+                return
+            if row.op in POST_OPS:
+                await self._pace(channel)
+            try:
+                await self._perform(row)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox: row %s (%s) failed unexpectedly", row.id, row.op)
+                await self._reschedule(row, "unexpected error", None)
+                return
+
+    async def _claim_head(self, channel: str) -> SlackOutbox | None:
+        now = self.services.clock.now()
+        async with self.services.db.session() as session:
+            head = await session.scalar(
+                select(SlackOutbox)
+                .where(SlackOutbox.channel == channel, SlackOutbox.status == "pending")
+                .order_by(SlackOutbox.id)
+                .limit(1)
+            )
+            if head is None or head.next_attempt_at > now:
+                return None
+            claimed = await session.execute(
+                update(SlackOutbox)
+                .where(SlackOutbox.id == head.id, SlackOutbox.status == "pending")
+                .where((SlackOutbox.claim_until.is_(None)) | (SlackOutbox.claim_until < now))
+                .values(claim_until=now + timedelta(seconds=LEASE_SECONDS))
+            )
+            if claimed.rowcount != 1:
+                return None
+            return head
+
+    async def _pace(self, channel: str) -> None:
+        loop = asyncio.get_running_loop()
+        wait = self._last_post.get(channel, 0.0) + self.post_interval - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_post[channel] = loop.time()
+
+    async def _perform(self, row: SlackOutbox) -> None:
+        op = self.ops.get(row.op)
+        if op is None:
+            await self._finish(row, status="failed", error=f"unknown outbox op {row.op!r}")
+            return
+        if row.op in POST_OPS and row.attempt_started_at is not None:
+            found = await self._find_earlier_post(op, row)
+            if found:
+                await self._complete(op, row, OpResult(ts=found))
+                return
+        await self._mark_started(row)
+        try:
+            result = await op.perform(self.services, row)
+        except SlackApiError as exc:
+            await self._on_slack_error(row, exc)
+            return
+        except Retry as exc:
+            await self._reschedule(row, str(exc), exc.delay)
+            return
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            await self._reschedule(row, f"Slack unreachable: {type(exc).__name__}", None)
+            return
+        await self._complete(op, row, result)
+
+    async def _on_slack_error(self, row: SlackOutbox, exc: SlackApiError) -> None:
+        error = exc.response.get("error") if exc.response is not None else None
+        status = exc.response.status_code if exc.response is not None else 0
+        if status == 429 or error == "ratelimited":
+            retry_after = float(exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1)))
+            await self._reschedule(row, "rate limited by Slack", retry_after, count=False)
+        elif status >= 500 or error in TRANSIENT_ERRORS:
+            await self._reschedule(row, f"Slack error {error or status}", None)
+        elif error in IDEMPOTENT_ERRORS:
+            await self._complete(self.ops[row.op], row, OpResult())
+        else:
+            log.warning("outbox: row %s (%s) refused by Slack: %s", row.id, row.op, error)
+            await self._finish(row, status="failed", error=f"Slack refused: {error}")
+
+    async def _mark_started(self, row: SlackOutbox) -> None:
+        async with self.services.db.session() as session:
+            await session.execute(
+                update(SlackOutbox).where(SlackOutbox.id == row.id).values(attempt_started_at=self.services.clock.now())
+            )
+
+    async def _complete(self, op: Op, row: SlackOutbox, result: OpResult) -> None:
+        async with self.services.db.session() as session:
+            fresh = await session.get(SlackOutbox, row.id)
+            await op.record(session, fresh, result)
+            fresh.status, fresh.result_ts = "done", result.ts
+            fresh.claim_until = fresh.attempt_started_at = None
+            fresh.attempts += 1
+
+    async def _finish(self, row: SlackOutbox, *, status: str, error: str) -> None:
+        async with self.services.db.session() as session:
+            fresh = await session.get(SlackOutbox, row.id)
+            fresh.status, fresh.last_error = status, error
+            fresh.claim_until = fresh.attempt_started_at = None
+            fresh.attempts += 1
+
+    async def _reschedule(self, row: SlackOutbox, reason: str, delay: float | None, *, count: bool = True) -> None:
+        async with self.services.db.session() as session:
+            fresh = await session.get(SlackOutbox, row.id)
+            if count:
+                fresh.attempts += 1
+            backoff = delay if delay is not None else min(MAX_BACKOFF, 0.5 * 2 ** min(fresh.attempts, 8))
+            fresh.next_attempt_at = self.services.clock.now() + timedelta(seconds=backoff)
+            fresh.claim_until, fresh.last_error = None, reason
+            if row.op not in POST_OPS:
+                fresh.attempt_started_at = None
+        log.info("outbox: row %s (%s) retried in %.1fs: %s", row.id, row.op, backoff, reason)
+        self._last_post.pop(row.channel, None)
+
+    async def _find_earlier_post(self, op: Op, row: SlackOutbox) -> str | None:
+        """A previous attempt may have posted before we lost track: look for our metadata in the channel."""
+        oldest = (row.attempt_started_at - timedelta(seconds=30)).timestamp()
+        try:
+            thread_ts = await op.thread_of(self.services, row)
+            if thread_ts:
+                resp = await self.services.slack.conversations_replies(
+                    channel=row.channel, ts=thread_ts, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
+                )
+            else:
+                resp = await self.services.slack.conversations_history(
+                    channel=row.channel, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
+                )
+        except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            log.info("outbox: cannot check for an earlier post of row %s: %s", row.id, exc)
+            return None
+        for message in resp.get("messages", []):
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if str(payload.get("outbox_id")) == str(row.id):
+                return message.get("ts")
+        return None
+
+
+def post_metadata(row: SlackOutbox) -> dict[str, Any]:
+    """The metadata every post carries, so an uncertain post can be found again."""
+    return {"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row.id}}
+

@@ -1,0 +1,181 @@
+"""Lines, contacts, conversations, messages, the Slack outbox and processed-event keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models.base import Base, JSONDoc, UTCDateTime, utcnow
+
+# Integer primary keys that are BIGINT on PostgreSQL and still autoincrement (ROWID) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Line(Base):
+    """A business sender (number or Messaging Service), mirrored from the config file at start-up."""
+
+    __tablename__ = "lines"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(8), default="p2p")
+    mps: Mapped[float] = mapped_column(Float, default=1.0)
+    brand: Mapped[str] = mapped_column(Text, default="")
+    help_text: Mapped[str] = mapped_column(Text, default="")
+
+
+class Contact(Base):
+    """A phone number we know: name, tags, and whether the carrier told us it cannot take texts."""
+
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    first_name: Mapped[str] = mapped_column(Text, default="")
+    last_name: Mapped[str] = mapped_column(Text, default="")
+    # ok | invalid | landline: set from carrier errors; campaigns skip anything but ok.
+    number_status: Mapped[str] = mapped_column(String(16), default="ok")
+    number_status_reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ContactTag(Base):
+    __tablename__ = "contact_tags"
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class Conversation(Base):
+    """One customer number on one line: one Slack thread, whose root message is the live card."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("line_id", "phone"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"))
+    phone: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str | None] = mapped_column(String(32), index=True)
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_agent: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Message(Base):
+    """One SMS/MMS, inbound or outbound. Outbound rows are the send intent, stored before the carrier call."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_outbound_queue", "status", "next_attempt_at"),
+        Index("ix_messages_phone_created", "phone", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"))
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    phone: Mapped[str] = mapped_column(String(20))  # the remote party
+    body: Mapped[str] = mapped_column(Text, default="")
+    media: Mapped[list] = mapped_column(JSONDoc, default=list)
+    # Idempotency: one row per (kind of origin, origin id), e.g. "twilio:SM..", "slack:C1:1700.1", "campaign:7:+1..".
+    dedupe_key: Mapped[str | None] = mapped_column(String(160), unique=True)
+    carrier_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # in: received | out: queued, sending, sent, delivered, undelivered, failed, blocked, unknown
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    segments: Mapped[int] = mapped_column(Integer, default=1)
+    encoding: Mapped[str] = mapped_column(String(8), default="GSM-7")
+    purpose: Mapped[str] = mapped_column(String(16), default="conversational")  # conversational|marketing|transactional
+    origin: Mapped[str] = mapped_column(String(16))  # customer | slack | campaign | notification | system
+    origin_ref: Mapped[str | None] = mapped_column(String(64))
+    keyword: Mapped[str | None] = mapped_column(String(16))
+    slack_channel: Mapped[str | None] = mapped_column(String(32))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # While "sending": until when the claiming worker owns the row; past it, the row is reconciled.
+    claim_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SlackOutbox(Base):
+    """A Slack Web API call we owe. Rows of one channel are performed strictly in id order."""
+
+    __tablename__ = "slack_outbox"
+    __table_args__ = (Index("ix_slack_outbox_pending", "status", "channel", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    op: Mapped[str] = mapped_column(String(24))
+    payload: Mapped[dict] = mapped_column(JSONDoc, default=dict)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    status: Mapped[str] = mapped_column(String(8), default="pending")  # pending | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claim_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when a call starts; still set at the next claim means the outcome is unknown (crash, timeout).
+    attempt_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result_ts: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProcessedEvent(Base):
+    """Keys of deliveries already taken (Slack event_id, ...), so a retried delivery has effect once."""
+
+    __tablename__ = "processed_events"
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Media(Base):
+    """Bytes of an outbound MMS attachment, served to the carrier through a signed, expiring link."""
+
+    __tablename__ = "media"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(128))
+    filename: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StatusEvent(Base):
+    """Every delivery receipt as received, stored before it is acknowledged, applied to its message."""
+
+    __tablename__ = "status_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    carrier_sid: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    applied: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConsentEvent(Base):
+    """The append-only consent ledger. A number's state on a line is its latest event; rows are never changed."""
+
+    __tablename__ = "consent_events"
+    __table_args__ = (Index("ix_consent_events_phone_line", "phone", "line_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("lines.id"))  # None: every line
+    action: Mapped[str] = mapped_column(String(8))  # opt_in | opt_out
+    scope: Mapped[str] = mapped_column(String(16), default="all")  # marketing | transactional | all
+    source: Mapped[str] = mapped_column(String(16))  # keyword | slack | import | api | carrier
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,115 @@
+"""Fixtures shared by the integration tests: emulators, databases (SQLite and PostgreSQL), the bridge."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import Base
+from tests.emulators import SlackEmulator, TwilioEmulator
+from tests.support.bridge import Bridge
+
+PG_ADMIN_DSN = os.environ.get("TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+PG_TEST_DB = f"sms_bridge_test_{os.getpid()}"
+_pg_ready: dict[str, str] = {}
+
+
+async def _prepare_postgres() -> str:
+    """A database of our own for this test session, created once, migrated once."""
+    if "url" not in _pg_ready:
+        conn = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{PG_TEST_DB}"')
+        finally:
+            await conn.close()
+        host = PG_ADMIN_DSN.split("@", 1)[1].rsplit("/", 1)[0]
+        url = f"postgresql+asyncpg://postgres@{host}/{PG_TEST_DB}"
+        db = Database(url)
+        await upgrade(db.engine)
+        await db.dispose()
+        _pg_ready["url"] = url
+    return _pg_ready["url"]
+
+
+async def _truncate(url: str) -> None:
+    db = Database(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    async with db.engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await db.dispose()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if "url" in _pg_ready:
+        async def drop():
+            conn = await asyncpg.connect(PG_ADMIN_DSN)
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)')
+            finally:
+                await conn.close()
+        asyncio.run(drop())
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request, tmp_path):
+    """Every storage test runs twice: on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/bridge.db"
+        return
+    url = await _prepare_postgres()
+    await _truncate(url)
+    yield url
+
+
+@pytest.fixture
+async def database(database_url):
+    db = Database(database_url)
+    await upgrade(db.engine)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def slack():
+    emulator = SlackEmulator()
+    await emulator.start()
+    yield emulator
+    await emulator.stop()
+    assert not emulator.server_errors, emulator.server_errors
+
+
+@pytest.fixture
+async def twilio():
+    emulator = TwilioEmulator()
+    await emulator.start()
+    yield emulator
+    await emulator.stop()
+    assert not emulator.server_errors, emulator.server_errors
+
+
+@pytest.fixture
+async def make_bridge(database_url, slack, twilio, tmp_path):
+    """Factory: start a bridge (several options possible); all are stopped at the end of the test."""
+    started: list[Bridge] = []
+
+    async def make(**options) -> Bridge:
+        options.setdefault("outbox_options", {"post_interval": 0.0})
+        bridge = Bridge(database_url=database_url, slack=slack, twilio=twilio, tmp_path=tmp_path, **options)
+        started.append(bridge)
+        return await bridge.start()
+
+    yield make
+    for bridge in started:
+        await bridge.stop()
+
+
+@pytest.fixture
+async def bridge(make_bridge):
+    return await make_bridge()

@@ -1,0 +1,101 @@
+"""Run the real sms-bridge app on loopback, configured against the test emulators."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.app import build_app
+from bot.services import Services
+from bot.settings import load_settings
+from handlers.common import SERVICES
+from tests.emulators import SlackEmulator, TwilioEmulator
+
+LINE = "+14155550100"
+A2P_LINE = "+14155550199"
+CHANNEL = "C0SUPPORT"
+A2P_CHANNEL = "C0MARKETING"
+ADMIN, APPROVER, AGENT, STRANGER = "U0ADMIN", "U0LEAD", "U0AGENT", "U0STRANGER"
+
+DEFAULT_CONFIG = f"""
+admins = ["{ADMIN}"]
+approvers = ["{APPROVER}"]
+
+[[lines]]
+number = "{LINE}"
+channel = "{CHANNEL}"
+kind = "p2p"
+mps = 50
+brand = "Acme"
+help_text = "Acme: help@acme.example. Msg&data rates may apply. Reply STOP to opt out."
+
+[[lines]]
+number = "{A2P_LINE}"
+channel = "{A2P_CHANNEL}"
+kind = "both"
+mps = 50
+brand = "Acme Deals"
+help_text = "Acme Deals: deals@acme.example. Reply STOP to opt out."
+
+[teams]
+oncall = ["U0ALICE", "U0BOB"]
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Bridge:
+    """One sms-bridge process (in this event loop), serving HTTP on 127.0.0.1."""
+
+    def __init__(self, *, database_url: str, slack: SlackEmulator, twilio: TwilioEmulator, tmp_path: Path,
+                 config: str = DEFAULT_CONFIG, env: dict | None = None, **build_options) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config_path = tmp_path / "sms-bridge.toml"
+        config_path.write_text(config)
+        self.env = {
+            "SLACK_BOT_TOKEN": slack.bot_token,
+            "SLACK_SIGNING_SECRET": slack.signing_secret,
+            "SLACK_API_URL": slack.url,
+            "DATABASE_URL": database_url,
+            "TWILIO_ACCOUNT_SID": twilio.account_sid,
+            "TWILIO_AUTH_TOKEN": twilio.auth_token,
+            "TWILIO_API_URL": twilio.url,
+            "PUBLIC_URL": self.url,
+            "PORT": str(self.port),
+            "SMS_BRIDGE_CONFIG": str(config_path),
+            **(env or {}),
+        }
+        self.build_options = build_options
+        self._runner: web.AppRunner | None = None
+        self.app: web.Application | None = None
+
+    @property
+    def services(self) -> Services:
+        return self.app[SERVICES]
+
+    @property
+    def events_url(self) -> str:
+        return self.url + "/slack/events"
+
+    async def start(self) -> "Bridge":
+        self.app = build_app(load_settings(self.env), **self.build_options)
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def restart(self) -> "Bridge":
+        await self.stop()
+        return await self.start()
