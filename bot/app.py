@@ -16,6 +16,7 @@ import handlers.health
 import handlers.media
 import handlers.slack
 import handlers.twilio
+from bot import campaigns, notify
 from bot.carriers import build_carrier
 from bot.carriers.base import Carrier
 from bot.clock import Clock
@@ -82,7 +83,8 @@ def build_app(
 
         workspace = LocalWorkspace(token=token, signing_secret=signing_secret, bot_events_url=settings.callback_url("/slack/events"))
         workspace.mount(app, LOCAL_SLACK_PREFIX)
-    app.cleanup_ctx.append(_lifecycle(services, run_workers, sender_options or {}, outbox_options or {}))
+    domain_workers = [worker for domain in (campaigns, notify) for worker in domain.install(app, services)]
+    app.cleanup_ctx.append(_lifecycle(services, run_workers, sender_options or {}, outbox_options or {}, domain_workers))
     return app
 
 
@@ -91,14 +93,15 @@ async def _slack_events(request: web.Request) -> web.Response:
     return await to_aiohttp_response(bolt_response)
 
 
-def _lifecycle(services: Services, run_workers: bool, sender_options: dict, outbox_options: dict):
+def _lifecycle(services: Services, run_workers: bool, sender_options: dict, outbox_options: dict, domain_workers: list):
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await upgrade(services.db.engine)
         async with services.db.session() as session:
             services.lines = await sync_lines(session, services.settings)
         workers = []
         if run_workers:
-            workers = [SendWorker(services, **sender_options), OutboxWorker(services, all_ops(), **outbox_options)]
+            workers = [SendWorker(services, **sender_options), OutboxWorker(services, all_ops(), **outbox_options),
+                       *domain_workers]
         tasks = [asyncio.create_task(worker.run()) for worker in workers]
         socket_handler = await _start_socket_mode(app, services)
         try:

@@ -6,9 +6,14 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
 from handlers.slack import actions, commands, events
+# Subcommand modules add themselves to the `/sms` router when imported.
+from handlers.slack import campaign_commands, consent_commands, notify_commands  # noqa: F401
 
 
 def register(app: AsyncApp, services: Services) -> None:
     commands.register(app, services)
     events.register(app, services)
     actions.register(app, services)
+    campaign_commands.register(app, services)
+    consent_commands.register(app, services)
+    notify_commands.register(app, services)

@@ -28,3 +28,7 @@ __all__ = [
     "SlackOutbox",
     "StatusEvent",
 ]
+
+# Domain tables register themselves on Base.metadata when imported.
+from storage.models import campaigns as _campaigns  # noqa: E402,F401
+from storage.models import notify as _notify  # noqa: E402,F401

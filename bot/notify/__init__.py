@@ -1,0 +1,12 @@
+"""The notify domain. `install` wires it into the app: routes, status listeners, background workers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.services import Services
+
+
+def install(app: web.Application, services: Services) -> list:
+    """Register routes and listeners; return the background workers (objects with run() and stop())."""
+    return []
