@@ -86,6 +86,60 @@ def _simulate_inbound(args: argparse.Namespace) -> int:
     return 0 if status == 200 else 1
 
 
+def _contacts_import(args: argparse.Namespace) -> int:
+    """Import a contacts CSV: all or nothing; the report goes to stderr with exit code 2 on rejection."""
+    from bot.contacts import import_csv
+    from bot.contacts.csv_io import MAX_FILE_BYTES
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    settings = load_settings()
+    try:
+        with open(args.file, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+
+    async def run():
+        db = Database(settings.database_url)
+        try:
+            await upgrade(db.engine)
+            async with db.session() as session:
+                return await import_csv(session, data, filename=os.path.basename(args.file))
+        finally:
+            await db.dispose()
+
+    report = asyncio.run(run())
+    if not report.ok:
+        print(report.text(), file=sys.stderr)
+        return 2
+    print(report.text())
+    return 0
+
+
+def _contacts_export(args: argparse.Namespace) -> int:
+    """Print every contact with its consent state as CSV (formula-looking cells escaped)."""
+    from bot.contacts import export_csv
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    settings = load_settings()
+
+    async def run() -> str:
+        db = Database(settings.database_url)
+        try:
+            await upgrade(db.engine)
+            async with db.session() as session:
+                return await export_csv(session)
+        finally:
+            await db.dispose()
+
+    sys.stdout.write(asyncio.run(run()))
+    sys.stdout.flush()
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="sms-bridge", description="Business texting run from Slack.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -96,6 +150,15 @@ def parser() -> argparse.ArgumentParser:
     segments.add_argument("text")
     segments.add_argument("--smart", action="store_true", help="apply smart encoding first")
     segments.set_defaults(func=_segments)
+    contacts = commands.add_parser("contacts", help="import or export contacts as CSV")
+    contacts_commands = contacts.add_subparsers(dest="contacts_command", required=True)
+    contacts_import = contacts_commands.add_parser(
+        "import", help="import FILE.csv (phone, first_name, last_name, tags, consent, consent_source, consent_at); "
+                       "all or nothing: a rejected file prints its report and exits 2")
+    contacts_import.add_argument("file", metavar="FILE.csv")
+    contacts_import.set_defaults(func=_contacts_import)
+    contacts_commands.add_parser("export", help="print every contact and its consent state as CSV to stdout").set_defaults(
+        func=_contacts_export)
     simulate = commands.add_parser("simulate", help="send test traffic to the running server")
     sim = simulate.add_subparsers(dest="simulate_command", required=True)
     inbound = sim.add_parser("inbound", help="a customer texts a line")
