@@ -44,3 +44,5 @@ class Services:
     lines: LineDirectory = field(default_factory=lambda: LineDirectory([]))
     # Called as listener(session, message) whenever an outbound message's status changes (campaigns, paging).
     status_listeners: list = field(default_factory=list)
+    # Called as hook(session, line, message) for each new inbound text, in the transaction that stores it (paging ACKs).
+    inbound_hooks: list = field(default_factory=list)

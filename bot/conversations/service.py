@@ -100,6 +100,9 @@ async def _store_inbound(session: AsyncSession, services: Services, line: KnownL
         )
     if not created:
         await outbox.enqueue(session, channel=channel, op="update_card", conversation_id=conversation.id)
+    if outcome.keyword is None:
+        for hook in services.inbound_hooks:
+            await hook(session, line, message)
     return message.id
 
 

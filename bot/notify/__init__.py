@@ -9,4 +9,17 @@ from bot.services import Services
 
 def install(app: web.Application, services: Services) -> list:
     """Register routes and listeners; return the background workers (objects with run() and stop())."""
-    return []
+    import handlers.api
+    from bot.notify import service
+    from bot.notify.escalation import EscalationWorker
+
+    async def status_listener(session, message) -> None:
+        await service.on_status(session, services, message)
+
+    async def inbound_hook(session, line, message) -> None:
+        await service.on_inbound(session, services, line, message)
+
+    services.status_listeners.append(status_listener)
+    services.inbound_hooks.append(inbound_hook)
+    handlers.api.register(app)
+    return [EscalationWorker(services)]

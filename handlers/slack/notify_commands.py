@@ -1,10 +1,93 @@
-"""`/sms` subcommands, buttons and modals for the notify domain (registered with `handlers.slack.commands.subcommand`)."""
+"""`/sms` subcommands, buttons and modals for the notify domain (registered with `handlers.slack.commands.subcommand`).
+
+`/sms notify GROUP-or-@user TEXT` (anyone) · `/sms team add @user +1... [group]` · `/sms team list` (admins).
+"""
 
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.notify import roster, service
+from bot.notify.service import NotifyError
+from bot.permissions import is_admin, refusal
+from bot.phone import InvalidPhoneNumber, mask, parse_e164
 from bot.services import Services
+from handlers.slack.commands import CommandContext, subcommand
+
+NOTIFY_USAGE = "Usage: `/sms notify oncall|@user|+14155550100 your message`"
+TEAM_USAGE = "Usage: `/sms team add @user +14155550100 [group]` or `/sms team list`"
+
+
+@subcommand("notify", "notify GROUP-or-@user TEXT — page team members by SMS; delivery status is posted here")
+async def _notify(ctx: CommandContext) -> str:
+    target_text, _, text = ctx.args.partition(" ")
+    if not target_text or not text.strip():
+        return NOTIFY_USAGE
+    services = ctx.services
+    try:
+        target = service.parse_target(target_text, bare_group=True)
+        text = service.check_text(text)
+        members = await service.resolve(services, target)
+        created = await service.create(
+            services, target=target, members=members, text=text, source="slack", created_by=ctx.user,
+            line=service.paging_line(services, ctx.channel), channel=ctx.channel,
+        )
+    except NotifyError as exc:
+        return f":warning: {exc}. {NOTIFY_USAGE}"
+    n = len(members)
+    who = f"*{target.value}* ({n} member{'s' if n != 1 else ''})" if target.kind == "group" else target_text
+    return f"Paging {who}: page #{created.notification.id}. Delivery status is posted in this channel."
+
+
+@subcommand("team", "team add @user +14155550100 [group] / team list — the paging roster (admins)")
+async def _team(ctx: CommandContext) -> str:
+    if not is_admin(ctx.services.settings, ctx.user):
+        return refusal("admins")
+    action, _, rest = ctx.args.partition(" ")
+    if action == "add":
+        return await _team_add(ctx, rest.split())
+    if action == "list":
+        return await _team_list(ctx)
+    return TEAM_USAGE
+
+
+async def _team_add(ctx: CommandContext, words: list[str]) -> str:
+    if len(words) not in (2, 3):
+        return TEAM_USAGE
+    user = roster.parse_user(words[0])
+    if user is None:
+        return f":warning: {words[0]!r} is not a Slack user; mention them like @alice. {TEAM_USAGE}"
+    try:
+        phone = parse_e164(words[1])
+    except InvalidPhoneNumber as exc:
+        return f":warning: {exc}. Write it like +14155550100."
+    group = words[2].lower() if len(words) == 3 else None
+    if group is not None and not roster.GROUP_NAME.match(group):
+        return f":warning: {words[2]!r} is not a group name (lowercase letters, digits, - and _, up to 40)."
+    async with ctx.services.db.session() as session:
+        await roster.set_phone(session, user_id=user, phone=phone, added_by=ctx.user, group=group)
+    where = f" and in group *{group}*" if group else ""
+    return f"<@{user}> is paged at {phone}{where}."
+
+
+async def _team_list(ctx: CommandContext) -> str:
+    async with ctx.services.db.session() as session:
+        groups = await roster.groups(session, ctx.services.settings)
+        phones = await roster.roster(session)
+    if not groups and not phones:
+        return "No teams yet. Add people with `/sms team add @user +14155550100 group`."
+    lines = ["*Teams* (numbers from the roster; others are paged at the phone on their Slack profile):"]
+    for name, members in groups.items():
+        escalation = service.escalation_for(ctx.services, name)
+        suffix = f" — escalates to *{escalation}*" if escalation else ""
+        lines.append(f"• *{name}*{suffix}")
+        for user in members:
+            lines.append(f"    ◦ <@{user}>: {mask(phones[user]) if user in phones else 'Slack profile phone'}")
+    loose = [user for user in phones if not any(user in members for members in groups.values())]
+    if loose:
+        lines.append("• _in no group_")
+        lines += [f"    ◦ <@{user}>: {mask(phones[user])}" for user in loose]
+    return "\n".join(lines)
 
 
 def register(app: AsyncApp, services: Services) -> None:

@@ -1,0 +1,142 @@
+"""The HTTP API for other systems: pages (`POST /api/v1/notify`), their state, and Alertmanager webhooks.
+
+Every route needs `Authorization: Bearer <token>`; the token's SHA-256 is compared in constant time with
+`notify.api_token_hashes`. Errors are JSON `{"error": "..."}` naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from aiohttp import web
+
+from bot.notify import alertmanager, service
+from bot.notify.service import IdempotencyConflict, NotifyError
+from bot.settings import hash_token
+from handlers.common import SERVICES
+
+NOTIFY_FIELDS = {"to", "text"}
+MAX_IDEMPOTENCY_KEY = 150
+REALM = 'Bearer realm="sms-bridge"'
+
+
+def register(app: web.Application) -> None:
+    app.router.add_post("/api/v1/notify", post_notify)
+    app.router.add_get("/api/v1/notifications/{id}", get_notification)
+    app.router.add_post("/api/v1/alertmanager", post_alertmanager)
+
+
+def _error(cls: type[web.HTTPException], message: str, **headers: str) -> web.HTTPException:
+    return cls(text=json.dumps({"error": message}), content_type="application/json", headers=headers or None)
+
+
+def authorize(request: web.Request) -> str:
+    """The hash of the presented bearer token if it is one we know; 401 with WWW-Authenticate otherwise."""
+    header = request.headers.get("Authorization", "")
+    if not header.strip():
+        raise _error(web.HTTPUnauthorized, "missing Authorization: Bearer <token>", **{"WWW-Authenticate": REALM})
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _error(web.HTTPUnauthorized, "Authorization must use the Bearer scheme: Bearer <token>",
+                     **{"WWW-Authenticate": REALM + ', error="invalid_request"'})
+    presented = hash_token(token.strip())
+    matched = False
+    for known in request.app[SERVICES].settings.notify.api_token_hashes:
+        matched |= hmac.compare_digest(presented, known)  # no early exit: same work whichever token matches
+    if not matched:
+        raise _error(web.HTTPUnauthorized, "invalid token", **{"WWW-Authenticate": REALM + ', error="invalid_token"'})
+    return presented
+
+
+async def read_json(request: web.Request) -> tuple[Any, bytes]:
+    if request.content_type != "application/json":
+        raise _error(web.HTTPUnsupportedMediaType,
+                     f"Content-Type must be application/json, got {request.content_type or 'nothing'}")
+    raw = await request.read()
+    try:
+        return json.loads(raw.decode("utf-8")), raw
+    except UnicodeDecodeError:
+        raise _error(web.HTTPBadRequest, "body is not valid UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise _error(web.HTTPBadRequest, f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+
+
+def _notify_request(body: Any) -> tuple[service.Target, str]:
+    if not isinstance(body, dict):
+        raise NotifyError("body must be a JSON object like {\"to\": \"group:oncall\", \"text\": \"...\"}")
+    extra = sorted(set(body) - NOTIFY_FIELDS)
+    if extra:
+        raise NotifyError(f"unknown field(s): {', '.join(extra)} (allowed: to, text)")
+    for name in ("to", "text"):
+        if name not in body:
+            raise NotifyError(f"missing field {name!r}")
+        if not isinstance(body[name], str):
+            raise NotifyError(f"field {name!r} must be a string")
+    try:
+        target = service.parse_target(body["to"])
+    except NotifyError as exc:
+        raise NotifyError(f"to: {exc}") from None
+    try:
+        text = service.check_text(body["text"])
+    except NotifyError as exc:
+        raise NotifyError(f"text: {exc}") from None
+    return target, text
+
+
+async def post_notify(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    token_hash = authorize(request)
+    body, _raw = await read_json(request)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and (not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY):
+        raise _error(web.HTTPBadRequest, f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters")
+    try:
+        target, text = _notify_request(body)
+        members = await service.resolve(services, target)
+        request_hash = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        created = await service.create(
+            services, target=target, members=members, text=text, source="api",
+            line=service.paging_line(services), channel=service.default_channel(services),
+            created_by=f"api:{token_hash[:12]}",
+            # Keys are per API token: two clients cannot collide on the same key.
+            idempotency_key=f"api:{token_hash[:16]}:{key}" if key is not None else None,
+            request_hash=request_hash,
+        )
+    except IdempotencyConflict as exc:
+        raise _error(web.HTTPUnprocessableEntity, str(exc)) from None
+    except NotifyError as exc:
+        raise _error(web.HTTPBadRequest, str(exc)) from None
+    headers = {"Location": f"/api/v1/notifications/{created.notification.id}"}
+    if created.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return web.json_response({"id": created.notification.id, "recipients": created.recipients}, status=202,
+                             headers=headers)
+
+
+async def get_notification(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    authorize(request)
+    raw_id = request.match_info["id"]
+    if not raw_id.isdigit():
+        raise _error(web.HTTPNotFound, f"no notification {raw_id!r}")
+    state = await service.describe(services, int(raw_id))
+    if state is None:
+        raise _error(web.HTTPNotFound, f"no notification {raw_id!r}")
+    return web.json_response(state)
+
+
+async def post_alertmanager(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    authorize(request)
+    body, _raw = await read_json(request)
+    try:
+        created = await alertmanager.receive(services, body)
+    except alertmanager.NoRoute as exc:
+        raise _error(web.HTTPUnprocessableEntity, str(exc)) from None
+    except NotifyError as exc:
+        raise _error(web.HTTPBadRequest, str(exc)) from None
+    return web.json_response({"id": created.notification.id, "recipients": created.recipients,
+                              "duplicate": created.replayed})
