@@ -59,7 +59,7 @@ def build_app(
         settings=settings,
         db=Database(settings.database_url),
         carrier=carrier or build_carrier(settings),
-        slack=AsyncWebClient(token=token, base_url=api_url),
+        slack=AsyncWebClient(token=token, base_url=api_url, timeout=10),
         clock=clock or Clock(),
     )
     bolt = AsyncApp(

@@ -34,7 +34,7 @@ from storage.models import Message
 
 log = logging.getLogger(__name__)
 
-CLAIM_SECONDS = 60
+CLAIM_SECONDS = 30  # longer than one carrier call may take (the client times out at 15 s)
 MAX_TRANSIENT_ATTEMPTS = 10
 MAX_BACKOFF = 300.0
 
@@ -99,6 +99,7 @@ class SendWorker:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def stop(self) -> None:
+        """Stop claiming; `run` returns once the sends in flight have been recorded."""
         self._stopping.set()
         self.services.wakeups.poke_sender()
 

@@ -30,7 +30,8 @@ TRANSIENT_ERRORS = {
     "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout", "team_added_to_org",
 }
 IDEMPOTENT_ERRORS = {"already_reacted", "no_reaction", "message_not_found"}
-LEASE_SECONDS = 60
+LEASE_SECONDS = 20  # longer than one Slack call may take (the client times out at 10 s)
+STOP_GRACE_SECONDS = 5.0
 MAX_BACKOFF = 60.0
 
 
@@ -106,11 +107,15 @@ class OutboxWorker:
                 pass
 
     async def stop(self) -> None:
+        """Let each channel finish the call in flight (so no claim is left behind), then stop."""
         self._stopping.set()
         self.services.wakeups.poke_outbox()
-        for task in self._channels.values():
-            task.cancel()
-        await asyncio.gather(*self._channels.values(), return_exceptions=True)
+        tasks = [task for task in self._channels.values() if not task.done()]
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _due_channels(self) -> list[str]:
         now = self.services.clock.now()

@@ -123,6 +123,8 @@ class SlackEmulator(LoopbackServer):
             "reactions.remove": self._reactions_remove,
             "users.info": self._users_info,
             "conversations.info": self._conversations_info,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
             "files.info": self._files_info,
@@ -433,7 +435,42 @@ class SlackEmulator(LoopbackServer):
         self._check_rate(channel)
         broadcast = thread_ts is not None and _truthy(params.get("reply_broadcast"))
         message = self._bot_message(channel, text=text, blocks=blocks, thread_ts=thread_ts, subtype="thread_broadcast" if broadcast else None)
+        metadata = params.get("metadata")
+        if isinstance(metadata, str):
+            try:
+                metadata = json.loads(metadata)
+            except ValueError:
+                raise SlackError("invalid_metadata_format") from None
+        if metadata is not None:
+            message["metadata"] = metadata
         return {"channel": channel, "ts": message["ts"], "message": self._public(message)}
+
+    def _listing(self, messages: list[dict], params: dict) -> dict:
+        """conversations.history / replies: newest first, filtered by oldest/latest, metadata on request."""
+        oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or 9e12)
+        limit = int(params.get("limit") or 100)
+        with_metadata = _truthy(params.get("include_all_metadata"))
+        chosen = [m for m in messages if oldest < float(m["ts"]) <= latest]
+        chosen = sorted(chosen, key=lambda m: float(m["ts"]), reverse=True)[:limit]
+        out = []
+        for message in chosen:
+            public = self._public(message)
+            if not with_metadata:
+                public.pop("metadata", None)
+            out.append(public)
+        return {"messages": out, "has_more": False}
+
+    def _conversations_history(self, params: dict) -> dict:
+        channel = self._channel(params.get("channel"))
+        return self._listing([m for m in self.messages[channel] if not m["thread_ts"] or m["thread_ts"] == m["ts"]], params)
+
+    def _conversations_replies(self, params: dict) -> dict:
+        channel = self._channel(params.get("channel"))
+        root = str(params.get("ts") or "")
+        if self.message(channel, root) is None:
+            raise SlackError("thread_not_found")
+        return self._listing([m for m in self.messages[channel] if m["ts"] == root or m["thread_ts"] == root], params)
 
     def _chat_update(self, params: dict) -> dict:
         channel = self._channel(params.get("channel"))

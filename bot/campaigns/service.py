@@ -1,0 +1,589 @@
+"""Campaign lifecycle: create, preview, approve, schedule, dispatch, pause/resume/cancel, progress.
+
+draft -> pending_approval -> scheduled -> running <-> paused -> completed | cancelled.
+Every transition is a conditional update of the campaign row plus an audit row, in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.campaigns import template as tpl
+from bot.campaigns.audience import (
+    SKIP_REASONS,
+    AudienceError,
+    classify,
+    contact_batch,
+    parse_audience,
+)
+from bot.compliance import gate
+from bot.compliance.quiet_hours import next_allowed
+from bot.compliance.segments import analyze
+from bot.lines import KnownLine
+from bot.messaging.outbound import queue_sms
+from bot.permissions import is_admin, is_approver
+from bot.services import Services
+from bot.slack import outbox
+from storage.models import Message
+from storage.models.campaigns import Campaign, CampaignEvent, CampaignLink, CampaignRecipient
+
+# What one SMS segment costs, for the preview's estimate only: Twilio's US list price per outbound segment
+# (carrier surcharges not included). Change it here if your contract differs.
+PRICE_PER_SEGMENT_USD = 0.0083
+PURPOSES = ("marketing", "transactional")
+BATCH = 500  # contacts read per query: memory stays flat whatever the audience size
+MAX_WINDOW = 1000
+ACTIVE = ("queued", "sending", "held")
+SENT_LIKE = ("accepted", "sent", "delivered", "undelivered", "unknown")
+
+
+class CampaignError(ValueError):
+    """A refusal to show to the person who asked."""
+
+
+def window_for(line: KnownLine) -> int:
+    """How many messages a campaign keeps queued-and-due at once: about one second of the line's rate.
+
+    This is what makes pause and cancel take effect within a second: the sender never holds more than
+    that much of a campaign in hand (see `pause`). Deferred (quiet-hour) messages do not count."""
+    return max(2, min(MAX_WINDOW, math.ceil(line.config.mps)))
+
+
+# -- creating -------------------------------------------------------------------------------------
+
+@dataclass
+class Draft:
+    name: str
+    line: KnownLine
+    audience: str
+    purpose: str
+    text: str
+    send_at: datetime | None
+
+
+def _parse_time(value: str, now: datetime) -> datetime | None:
+    value = (value or "").strip()
+    if not value or value.lower() == "now":
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise CampaignError(f"at={value!r} is not `now` or an ISO time like 2030-06-01T15:00:00-04:00") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)  # a time without an offset is read as UTC
+    return when.astimezone(timezone.utc)
+
+
+def validate(services: Services, fields: dict[str, str], *, channel: str | None = None) -> tuple[Draft | None, dict[str, str]]:
+    """Check the fields of a new campaign; return (draft, {}) or (None, {field: error})."""
+    errors: dict[str, str] = {}
+    name = (fields.get("name") or "").strip()
+    if not name:
+        errors["name"] = "Give the campaign a name."
+    elif len(name) > 120:
+        errors["name"] = "Keep the name under 120 characters."
+    campaign_lines = [line for line in services.lines.all() if line.config.sends_campaigns]
+    line = None
+    line_key = (fields.get("line") or "").strip()
+    if line_key:
+        line = services.lines.by_key(line_key)
+        if line is None:
+            errors["line"] = f"{line_key!r} is not a configured line."
+        elif not line.config.sends_campaigns:
+            errors["line"] = f"{line_key} is a {line.config.kind} line; campaigns go out on a2p or both lines only."
+    else:
+        here = services.lines.by_channel(channel)
+        if here is not None and here.config.sends_campaigns:
+            line = here
+        elif len(campaign_lines) == 1:
+            line = campaign_lines[0]
+        else:
+            errors["line"] = ("No a2p line configured." if not campaign_lines
+                              else "Choose the line: line=" + " or line=".join(l.config.key for l in campaign_lines))
+    audience = ""
+    try:
+        audience = parse_audience(fields.get("to") or "")
+    except AudienceError as exc:
+        errors["to"] = str(exc)
+    purpose = (fields.get("purpose") or "marketing").strip().lower()
+    if purpose not in PURPOSES:
+        errors["purpose"] = "purpose must be marketing or transactional."
+    text = (fields.get("text") or "").strip()
+    if not text:
+        errors["text"] = "Write the message text."
+    elif tpl.unknown_fields(text):
+        errors["text"] = (f"Unknown field {{{tpl.unknown_fields(text)[0]}}}; use "
+                          + ", ".join("{" + f + "}" for f in tpl.FIELDS) + " (with a fallback: {first_name|there}).")
+    elif len(text) > 1400:
+        errors["text"] = "The text is too long (1400 characters at most, before the footer)."
+    send_at = None
+    try:
+        send_at = _parse_time(fields.get("at") or "now", services.clock.now())
+    except CampaignError as exc:
+        errors["at"] = str(exc)
+    if errors:
+        return None, errors
+    return Draft(name=name, line=line, audience=audience, purpose=purpose, text=text, send_at=send_at), {}
+
+
+async def audit(session: AsyncSession, campaign: Campaign, actor: str, action: str, *, from_state: str | None = None,
+                to_state: str | None = None, detail: str = "", now: datetime | None = None) -> None:
+    event = CampaignEvent(campaign_id=campaign.id, actor=actor, action=action, from_state=from_state,
+                          to_state=to_state, detail=detail)
+    if now is not None:
+        event.created_at = now
+    session.add(event)
+
+
+async def create(services: Services, user: str, draft: Draft) -> Campaign:
+    """Store a draft; the worker computes its preview and posts it for approval."""
+    if not is_admin(services.settings, user):
+        raise CampaignError("Only admins may create campaigns.")
+    async with services.db.session() as session:
+        campaign = Campaign(name=draft.name, line_id=draft.line.id, audience=draft.audience, purpose=draft.purpose,
+                            template=draft.text, send_at=draft.send_at, state="draft", created_by=user,
+                            channel=draft.line.config.channel, preview={}, skipped={}, cursor=0, exhausted=False,
+                            progress_text="")
+        session.add(campaign)
+        await session.flush()
+        await audit(session, campaign, user, "created", to_state="draft",
+                    detail=f"to={draft.audience} purpose={draft.purpose} at={draft.send_at.isoformat() if draft.send_at else 'now'}",
+                    now=services.clock.now())
+    services.wakeups_campaigns.set() if hasattr(services, "wakeups_campaigns") else None
+    return campaign
+
+
+# -- preview --------------------------------------------------------------------------------------
+
+def _cost(segments: int) -> str:
+    return f"${segments * PRICE_PER_SEGMENT_USD:,.2f}"
+
+
+def render_for(campaign: Campaign, contact, public_url: str, footer: str, make_code=None) -> str:
+    text = tpl.render(campaign.template, tpl.contact_fields(contact))
+    text = tpl.rewrite_links(text, public_url, make_code or (lambda url: "x" * 8))
+    return tpl.finish(text, campaign.purpose, footer)
+
+
+async def compute_preview(services: Services, campaign_id: int) -> dict:
+    """Counts, a rendered sample, segments, cost and send-time estimates, reading the audience in batches."""
+    settings = services.settings
+    now = services.clock.now()
+    async with services.db.session() as session:
+        campaign = await session.get(Campaign, campaign_id)
+    line = services.lines.by_id(campaign.line_id)
+    skipped: Counter = Counter()
+    eligible = total = total_segments = 0
+    encodings: Counter = Counter()
+    sample = None
+    starts: Counter = Counter()  # earliest allowed send time (to the minute) -> recipients
+    start = max(campaign.send_at or now, now)
+    policy = gate.quiet_policy(settings.compliance)
+    zone_cache: dict[str, datetime | None] = {}
+    seen_renormalised: set[str] = set()
+    cursor = 0
+    while True:
+        async with services.db.session() as session:
+            contacts = await contact_batch(session, campaign.audience, cursor, BATCH)
+            if not contacts:
+                break
+            cursor = contacts[-1].id
+            items = await classify(session, contacts, line_id=campaign.line_id, purpose=campaign.purpose, now=now,
+                                   frequency_cap=settings.compliance.frequency_cap)
+            # Two stored spellings of one number are one recipient: the non-canonical one is the duplicate.
+            odd = {i.phone for i in items if i.reason is None and i.phone != i.contact.phone}
+            canonical = set()
+            if odd:
+                from storage.models import Contact
+                from bot.campaigns.audience import audience_filter
+                query = select(Contact.phone).where(Contact.phone.in_(odd))
+                condition = audience_filter(campaign.audience)
+                if condition is not None:
+                    query = query.where(condition)
+                canonical = set((await session.scalars(query)).all())
+        for item in items:
+            total += 1
+            if item.reason is None and item.phone != item.contact.phone:
+                if item.phone in canonical or item.phone in seen_renormalised:
+                    item.reason = "duplicate"
+                else:
+                    seen_renormalised.add(item.phone)
+            if item.reason is not None:
+                skipped[item.reason] += 1
+                continue
+            eligible += 1
+            text = render_for(campaign, item.contact, settings.public_url, settings.compliance.footer)
+            info = analyze(text, smart_encoding=line.config.smart_encoding)
+            total_segments += max(1, info.segments)
+            encodings[info.encoding] += 1
+            if sample is None:
+                sample = {"text": text, "encoding": info.encoding, "segments": max(1, info.segments),
+                          "characters": len(info.text)}
+            if campaign.purpose == "marketing":
+                key = item.phone[:5] if item.phone.startswith("+1") else item.phone[:6]
+                if key not in zone_cache:
+                    zone_cache[key] = next_allowed(item.phone, start, policy)
+                allowed = zone_cache[key]
+                if allowed is None:
+                    continue
+                starts[allowed.replace(second=0, microsecond=0) if allowed > start else start] += 1
+            else:
+                starts[start] += 1
+        await asyncio.sleep(0)  # long audiences: let the loop breathe between batches
+    first = last = None
+    if starts:
+        moments = sorted(starts)
+        first = moments[0]
+        clock = moments[0]
+        for moment in moments:
+            clock = max(clock, moment) + timedelta(seconds=starts[moment] / line.config.mps)
+        last = clock
+    return {
+        "audience": total, "eligible": eligible, "skipped": dict(skipped), "sample": sample,
+        "encodings": dict(encodings), "total_segments": total_segments, "cost": _cost(total_segments),
+        "price_per_segment": PRICE_PER_SEGMENT_USD, "first_send": first.isoformat() if first else None,
+        "last_send": last.isoformat() if last else None, "mps": line.config.mps,
+    }
+
+
+def preview_text(campaign: Campaign, line: KnownLine) -> str:
+    p = campaign.preview
+    skipped = ", ".join(f"{SKIP_REASONS[k]} {v}" for k, v in sorted(p.get("skipped", {}).items())) or "none"
+    sample = p.get("sample") or {}
+    when = "as soon as approved" if campaign.send_at is None else f"at {campaign.send_at:%Y-%m-%d %H:%M} UTC"
+    lines = [
+        f"*Campaign #{campaign.id}: {campaign.name}* ({campaign.purpose}, from {line.config.key}, {when})",
+        f"Audience `{campaign.audience}`: {p.get('audience', 0)} contacts, *{p.get('eligible', 0)} eligible*",
+        f"Skipped: {skipped}",
+    ]
+    if sample:
+        lines += [f"Sample ({sample['encoding']}, {sample['characters']} characters, {sample['segments']} segment(s)):",
+                  "> " + sample["text"].replace("\n", "\n> ")]
+    lines += [
+        f"Total {p.get('total_segments', 0)} segments, estimated cost {p.get('cost', '$0.00')} "
+        f"(at ${p.get('price_per_segment', PRICE_PER_SEGMENT_USD)}/segment, a list-price estimate)",
+        f"First send {_fmt(p.get('first_send'))}, last send {_fmt(p.get('last_send'))} "
+        f"(quiet hours and {p.get('mps', line.config.mps):g} msg/s)",
+        f"Created by <@{campaign.created_by}>. Needs approval by an approver other than the creator.",
+    ]
+    return "\n".join(lines)
+
+
+def _fmt(iso: str | None) -> str:
+    return f"{datetime.fromisoformat(iso):%Y-%m-%d %H:%M:%S} UTC" if iso else "n/a"
+
+
+def preview_blocks(campaign: Campaign, line: KnownLine, *, buttons: bool = True, footer: str | None = None) -> list[dict]:
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": preview_text(campaign, line)[:2900]}}]
+    if buttons:
+        blocks.append({"type": "actions", "block_id": f"campaign_{campaign.id}", "elements": [
+            {"type": "button", "action_id": "campaign_approve", "style": "primary", "value": str(campaign.id),
+             "text": {"type": "plain_text", "text": "Approve"}},
+            {"type": "button", "action_id": "campaign_cancel", "style": "danger", "value": str(campaign.id),
+             "text": {"type": "plain_text", "text": "Cancel"}},
+        ]})
+    if footer:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
+    return blocks
+
+
+async def post_preview(services: Services, campaign_id: int) -> None:
+    """Compute the preview of a draft and post it with Approve / Cancel: draft -> pending_approval."""
+    preview = await compute_preview(services, campaign_id)
+    async with services.db.session() as session:
+        campaign = await session.get(Campaign, campaign_id, with_for_update=True)
+        if campaign.state != "draft":
+            return
+        campaign.preview = preview
+        line = services.lines.by_id(campaign.line_id)
+        row = await outbox.enqueue(session, channel=campaign.channel, op="post",
+                                   payload={"text": preview_text(campaign, line)[:3000],
+                                            "blocks": preview_blocks(campaign, line)})
+        campaign.preview_outbox_id = row.id
+        campaign.state = "pending_approval"
+        await audit(session, campaign, "system", "previewed", from_state="draft", to_state="pending_approval",
+                    detail=f"{preview['eligible']} eligible of {preview['audience']}", now=services.clock.now())
+    services.wakeups.poke_outbox()
+
+
+# -- transitions ----------------------------------------------------------------------------------
+
+async def _load(session: AsyncSession, campaign_id: int) -> Campaign:
+    campaign = await session.get(Campaign, campaign_id, with_for_update=True)
+    if campaign is None:
+        raise CampaignError(f"There is no campaign #{campaign_id}.")
+    return campaign
+
+
+async def _update_preview_message(session: AsyncSession, services: Services, campaign: Campaign, note: str) -> None:
+    if campaign.preview_outbox_id is None:
+        return
+    line = services.lines.by_id(campaign.line_id)
+    await outbox.enqueue(session, channel=campaign.channel, op="update", payload={
+        "ref_outbox_id": campaign.preview_outbox_id, "text": preview_text(campaign, line)[:3000],
+        "blocks": preview_blocks(campaign, line, buttons=False, footer=note)})
+
+
+def _may_manage(services: Services, user: str) -> None:
+    if not (is_admin(services.settings, user) or is_approver(services.settings, user)):
+        raise CampaignError("Only admins and approvers may manage campaigns.")
+
+
+async def approve(services: Services, campaign_id: int, user: str) -> str:
+    if not is_approver(services.settings, user):
+        raise CampaignError("Only approvers may approve campaigns.")
+    now = services.clock.now()
+    async with services.db.session() as session:
+        campaign = await _load(session, campaign_id)
+        if campaign.created_by == user:
+            raise CampaignError(f"You created campaign #{campaign.id}; another approver must approve it.")
+        if campaign.state != "pending_approval":
+            raise CampaignError(f"Campaign #{campaign.id} is {campaign.state}; only a campaign pending approval can be approved.")
+        campaign.state, campaign.approved_by = "scheduled", user
+        await audit(session, campaign, user, "approved", from_state="pending_approval", to_state="scheduled", now=now)
+        when = "now" if campaign.send_at is None or campaign.send_at <= now else f"{campaign.send_at:%Y-%m-%d %H:%M} UTC"
+        await _update_preview_message(session, services, campaign, f":white_check_mark: Approved by <@{user}>; starts {when}.")
+    services.wakeups.poke_outbox()
+    return f"Campaign #{campaign_id} approved; it starts {when}."
+
+
+async def pause(services: Services, campaign_id: int, user: str) -> str:
+    """running -> paused. Its queued messages are held (the sender only takes `queued` ones), so nothing more
+    of it goes out beyond what the sender already holds, at most about one second's worth (see window_for)."""
+    _may_manage(services, user)
+    async with services.db.session() as session:
+        campaign = await _load(session, campaign_id)
+        if campaign.state != "running":
+            raise CampaignError(f"Campaign #{campaign.id} is {campaign.state}; only a running campaign can be paused.")
+        campaign.state = "paused"
+        held = await _set_message_status(session, campaign.id, ("queued",), "held")
+        await audit(session, campaign, user, "paused", from_state="running", to_state="paused",
+                    detail=f"{held} queued messages held", now=services.clock.now())
+    return f"Campaign #{campaign_id} paused ({held} messages held)."
+
+
+async def resume(services: Services, campaign_id: int, user: str) -> str:
+    _may_manage(services, user)
+    async with services.db.session() as session:
+        campaign = await _load(session, campaign_id)
+        if campaign.state != "paused":
+            raise CampaignError(f"Campaign #{campaign.id} is {campaign.state}; only a paused campaign can be resumed.")
+        campaign.state = "running"
+        released = await _set_message_status(session, campaign.id, ("held",), "queued")
+        await audit(session, campaign, user, "resumed", from_state="paused", to_state="running",
+                    detail=f"{released} messages released", now=services.clock.now())
+    services.wakeups.poke_sender()
+    return f"Campaign #{campaign_id} resumed."
+
+
+async def cancel(services: Services, campaign_id: int, user: str) -> str:
+    _may_manage(services, user)
+    now = services.clock.now()
+    async with services.db.session() as session:
+        campaign = await _load(session, campaign_id)
+        if campaign.state in ("completed", "cancelled"):
+            raise CampaignError(f"Campaign #{campaign.id} is already {campaign.state}.")
+        before = campaign.state
+        campaign.state, campaign.finished_at = "cancelled", now
+        dropped = await _set_message_status(session, campaign.id, ("queued", "held"), "cancelled")
+        await audit(session, campaign, user, "cancelled", from_state=before, to_state="cancelled",
+                    detail=f"{dropped} unsent messages cancelled", now=now)
+        if before in ("draft", "pending_approval", "scheduled"):
+            await _update_preview_message(session, services, campaign, f":no_entry_sign: Cancelled by <@{user}>.")
+    services.wakeups.poke_outbox()
+    return f"Campaign #{campaign_id} cancelled ({dropped} unsent messages dropped)."
+
+
+async def _set_message_status(session: AsyncSession, campaign_id: int, old: tuple[str, ...], new: str) -> int:
+    ids = select(CampaignRecipient.message_id).where(CampaignRecipient.campaign_id == campaign_id,
+                                                      CampaignRecipient.message_id.is_not(None))
+    result = await session.execute(
+        update(Message).where(Message.id.in_(ids), Message.status.in_(old))
+        .values(status=new, claim_until=None).execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+# -- running --------------------------------------------------------------------------------------
+
+async def start_due(services: Services) -> list[int]:
+    """scheduled -> running for campaigns whose time has come; posts the progress message."""
+    now = services.clock.now()
+    started = []
+    async with services.db.session() as session:
+        due = list((await session.scalars(
+            select(Campaign).where(Campaign.state == "scheduled",
+                                   or_(Campaign.send_at.is_(None), Campaign.send_at <= now))
+            .order_by(Campaign.id).with_for_update(skip_locked=True)
+        )).all())
+        for campaign in due:
+            campaign.state, campaign.started_at = "running", now
+            row = await outbox.enqueue(session, channel=campaign.channel, op="post",
+                                       payload={"text": f"Campaign #{campaign.id} {campaign.name}: starting…"})
+            campaign.progress_outbox_id = row.id
+            await audit(session, campaign, "system", "started", from_state="scheduled", to_state="running", now=now)
+            started.append(campaign.id)
+    if started:
+        services.wakeups.poke_outbox()
+    return started
+
+
+async def take_lease(services: Services, campaign_id: int, seconds: float = 30.0) -> bool:
+    """Only one replica dispatches a campaign at a time; a dead replica's lease lapses."""
+    now = services.clock.now()
+    async with services.db.session() as session:
+        result = await session.execute(
+            update(Campaign).where(
+                Campaign.id == campaign_id,
+                or_(Campaign.lease_owner.is_(None), Campaign.lease_owner == services.worker_id, Campaign.lease_until < now),
+            ).values(lease_owner=services.worker_id, lease_until=now + timedelta(seconds=seconds))
+        )
+        return result.rowcount == 1
+
+
+async def dispatch_step(services: Services, campaign_id: int) -> int:
+    """Materialise and queue the next recipients, keeping about a second's worth in hand. Returns how many
+    contacts were read (0: nothing to do now). Cursor, recipients and messages commit together."""
+    settings = services.settings
+    now = services.clock.now()
+    async with services.db.session() as session:
+        campaign = await session.get(Campaign, campaign_id, with_for_update=True)
+        if campaign is None or campaign.state != "running" or campaign.exhausted:
+            return 0
+        line = services.lines.by_id(campaign.line_id)
+        in_hand = await session.scalar(
+            select(func.count(Message.id)).select_from(CampaignRecipient)
+            .join(Message, Message.id == CampaignRecipient.message_id)
+            .where(CampaignRecipient.campaign_id == campaign.id, Message.status.in_(("queued", "sending")),
+                   or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now))
+        )
+        room = window_for(line) - (in_hand or 0)
+        if room <= 0:
+            return 0
+        contacts = await contact_batch(session, campaign.audience, campaign.cursor, min(room, BATCH))
+        if not contacts:
+            campaign.exhausted = True
+            await audit(session, campaign, "system", "materialised", detail="every recipient is queued or skipped", now=now)
+            return 0
+        items = await classify(session, contacts, line_id=campaign.line_id, purpose=campaign.purpose, now=now,
+                               frequency_cap=settings.compliance.frequency_cap)
+        phones = [i.phone for i in items]
+        taken = set((await session.scalars(select(CampaignRecipient.phone).where(
+            CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.phone.in_(phones)))).all())
+        skipped = dict(campaign.skipped or {})
+        for item in items:
+            if item.phone in taken:
+                skipped["duplicate"] = skipped.get("duplicate", 0) + 1
+                continue
+            taken.add(item.phone)
+            recipient = CampaignRecipient(campaign_id=campaign.id, phone=item.phone, contact_id=item.contact.id)
+            if item.reason is not None:
+                recipient.status, recipient.skip_reason = "skipped", item.reason
+                skipped[item.reason] = skipped.get(item.reason, 0) + 1
+                session.add(recipient)
+                continue
+
+            def make_code(url: str, phone=item.phone) -> str:
+                code = tpl.new_code()
+                session.add(CampaignLink(code=code, campaign_id=campaign.id, phone=phone, url=url, clicks=0))
+                return code
+
+            body = render_for(campaign, item.contact, settings.public_url, settings.compliance.footer, make_code)
+            key = f"campaign:{campaign.id}:{item.phone}"
+            message = await queue_sms(session, line=line, phone=item.phone, body=body, origin="campaign",
+                                      purpose=campaign.purpose, origin_ref=str(campaign.id), dedupe_key=key)
+            message_id = message.id if message is not None else await session.scalar(
+                select(Message.id).where(Message.dedupe_key == key))
+            if message is not None:
+                await session.flush()
+                message_id = message.id
+            recipient.status, recipient.message_id = "queued", message_id
+            session.add(recipient)
+        campaign.skipped = skipped
+        campaign.cursor = contacts[-1].id
+    services.wakeups.poke_sender()
+    return len(contacts)
+
+
+async def counts(session: AsyncSession, campaign: Campaign, now: datetime) -> dict[str, int]:
+    rows = await session.execute(
+        select(Message.status, and_(Message.next_attempt_at.is_not(None), Message.next_attempt_at > now),
+               func.count(Message.id))
+        .select_from(CampaignRecipient).join(Message, Message.id == CampaignRecipient.message_id)
+        .where(CampaignRecipient.campaign_id == campaign.id)
+        .group_by(Message.status, and_(Message.next_attempt_at.is_not(None), Message.next_attempt_at > now))
+    )
+    c = Counter()
+    for status, later, n in rows:
+        if status in SENT_LIKE:
+            c["sent"] += n
+        if status == "delivered":
+            c["delivered"] += n
+        if status in ("failed", "undelivered"):
+            c["failed"] += n
+        if status == "blocked":
+            c["blocked"] += n
+        if status == "cancelled":
+            c["cancelled"] += n
+        if status == "held":
+            c["held"] += n
+        if status in ("queued", "sending"):
+            c["deferred" if (status == "queued" and later) else "pending"] += n
+        c["queued_total"] += n
+    c["skipped"] = sum((campaign.skipped or {}).values()) + c["blocked"]
+    return dict(c)
+
+
+def progress_text(campaign: Campaign, c: dict[str, int], *, done: bool = False) -> str:
+    total = max(campaign.preview.get("audience", 0), c.get("queued_total", 0) + sum((campaign.skipped or {}).values()))
+    finished = (c.get("sent", 0) + c.get("failed", 0) - c.get("undelivered_double", 0) + c.get("skipped", 0)
+                + c.get("cancelled", 0))
+    finished = min(total, finished) if total else finished
+    fraction = 1.0 if done else (finished / total if total else 0.0)
+    bar = "█" * round(fraction * 20) + "░" * (20 - round(fraction * 20))
+    head = {"completed": ":checkered_flag: completed", "cancelled": ":no_entry_sign: cancelled",
+            "paused": ":double_vertical_bar: paused"}.get(campaign.state, ":rocket: running")
+    return (f"*Campaign #{campaign.id} {campaign.name}* — {head}\n`{bar}` {fraction:.0%}\n"
+            f"sent {c.get('sent', 0)} · delivered {c.get('delivered', 0)} · failed {c.get('failed', 0)} · "
+            f"skipped {c.get('skipped', 0)} · deferred {c.get('deferred', 0)}"
+            + (f" · held {c['held']}" if c.get("held") else "")
+            + (f" · cancelled {c['cancelled']}" if c.get("cancelled") else ""))
+
+
+async def refresh(services: Services, campaign_id: int, *, interval: float) -> None:
+    """Complete a finished campaign; push its progress message when it changed and `interval` has passed."""
+    now = services.clock.now()
+    async with services.db.session() as session:
+        campaign = await session.get(Campaign, campaign_id, with_for_update=True)
+        if campaign is None or campaign.progress_outbox_id is None:
+            return
+        c = await counts(session, campaign, now)
+        done = False
+        if campaign.state == "running" and campaign.exhausted and not (
+                c.get("pending", 0) or c.get("deferred", 0) or c.get("held", 0)):
+            campaign.state, campaign.finished_at, done = "completed", now, True
+            await audit(session, campaign, "system", "completed", from_state="running", to_state="completed",
+                        detail=f"sent {c.get('sent', 0)}, failed {c.get('failed', 0)}, skipped {c.get('skipped', 0)}",
+                        now=now)
+        text = progress_text(campaign, c, done=done)
+        final = campaign.state in ("completed", "cancelled")
+        due = campaign.progress_at is None or (now - campaign.progress_at).total_seconds() >= interval
+        if text == campaign.progress_text or not (due or final):
+            return
+        campaign.progress_text, campaign.progress_at = text, now
+        await outbox.enqueue(session, channel=campaign.channel, op="update",
+                             payload={"ref_outbox_id": campaign.progress_outbox_id, "text": text,
+                                      "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]})
+        if done:
+            await outbox.enqueue(session, channel=campaign.channel, op="post", payload={
+                "text": f":checkered_flag: Campaign #{campaign.id} {campaign.name} completed: sent {c.get('sent', 0)}, "
+                        f"delivered {c.get('delivered', 0)}, failed {c.get('failed', 0)}, skipped {c.get('skipped', 0)}. "
+                        f"`/sms campaign report {campaign.id}` for the details."})
+    services.wakeups.poke_outbox()

@@ -1,0 +1,137 @@
+"""Signatures, restarts, outages and crashes: nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from bot.carriers.base import OutboundSMS
+from bot.lines import KnownLine
+from bot.messaging.outbound import queue_sms
+from storage.models import Conversation, Message, SlackOutbox
+from tests.support.bridge import AGENT, CHANNEL, LINE
+
+CUSTOMER = "+14155550125"
+
+
+async def count(bridge, model) -> int:
+    async with bridge.services.db.session() as session:
+        return await session.scalar(select(func.count()).select_from(model))
+
+
+async def outbox_drained(bridge) -> None:
+    for _ in range(100):
+        async with bridge.services.db.session() as session:
+            pending = await session.scalar(select(func.count()).select_from(SlackOutbox).where(SlackOutbox.status != "done"))
+        if not pending:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the outbox did not drain")
+
+
+async def test_bad_or_missing_twilio_signature_is_refused_and_nothing_stored(bridge, twilio):
+    status, _, _ = await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="forged", signature="bm9wZQ==")
+    assert status == 403
+    status, _, _ = await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="forged",
+                                             signed_url="https://evil.example/sms/twilio/inbound")
+    assert status == 403
+    status, _ = await twilio.send_status(bridge.url + "/sms/twilio/status", message_sid="SM" + "0" * 32,
+                                         status="delivered", signature="bm9wZQ==")
+    assert status == 403
+    assert await count(bridge, Message) == 0 and await count(bridge, Conversation) == 0
+
+
+async def test_bad_slack_signature_or_old_timestamp_is_refused(bridge, slack):
+    event = {"type": "message", "channel": CHANNEL, "user": AGENT, "text": "x", "ts": "1.1", "thread_ts": "1.0"}
+    status, _ = await slack.send_event(bridge.events_url, event, signature="v0=deadbeef")
+    assert status == 401
+    import time
+    status, _ = await slack.send_event(bridge.events_url, event, timestamp=int(time.time()) - 6 * 60)
+    assert status == 401
+    assert await count(bridge, Message) == 0
+
+
+async def test_thread_survives_a_restart(bridge, slack, twilio):
+    await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="before restart")
+    await slack.wait_for(lambda: len(slack.messages.get(CHANNEL, [])) == 2)
+    await bridge.restart()
+    await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="after restart")
+    await slack.wait_for(lambda: len(slack.messages.get(CHANNEL, [])) >= 3)
+    roots = slack.roots(CHANNEL)
+    assert len(roots) == 1
+    assert [m["text"] for m in slack.thread(CHANNEL, roots[0]["ts"])] == ["before restart", "after restart"]
+
+
+async def test_slack_outage_loses_nothing_and_keeps_order(bridge, slack, twilio):
+    slack.fail("500", 1.5)
+    for i in range(5):
+        status, _, _ = await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body=f"text {i}")
+        assert status == 200
+    await slack.wait_for(lambda: len(slack.messages.get(CHANNEL, [])) == 6, timeout=20)
+    root = slack.roots(CHANNEL)[0]
+    assert [m["text"] for m in slack.thread(CHANNEL, root["ts"])] == [f"text {i}" for i in range(5)]
+    assert slack.faults_injected
+
+
+async def test_slack_rate_limit_is_honoured(bridge, slack, twilio):
+    slack.fail("429", 1.0, retry_after=1)
+    await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="after the limit")
+    await slack.wait_for(lambda: len(slack.messages.get(CHANNEL, [])) == 2, timeout=10)
+    assert [m["text"] for m in slack.messages[CHANNEL]][1] == "after the limit"
+
+
+async def test_post_whose_outcome_was_lost_is_not_posted_twice(bridge, slack, twilio):
+    await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="one")
+    await slack.wait_for(lambda: len(slack.messages.get(CHANNEL, [])) == 2)
+    await outbox_drained(bridge)
+    # Pretend the last post's answer was lost: the row is pending again with its attempt on record.
+    async with bridge.services.db.session() as session:
+        row = await session.scalar(select(SlackOutbox).where(SlackOutbox.op == "post"))
+        row.status, row.attempt_started_at, row.result_ts = "pending", bridge.services.clock.now(), None
+    bridge.services.wakeups.poke_outbox()
+    await slack.wait_for(lambda: slack.method_calls("conversations.replies"))
+    async with bridge.services.db.session() as session:
+        await asyncio.sleep(0.2)
+        row = await session.scalar(select(SlackOutbox).where(SlackOutbox.op == "post"))
+        assert row.status == "done"
+    assert [m["text"] for m in slack.messages[CHANNEL]].count("one") == 1
+
+
+async def _stuck_message(bridge, *, at_carrier: bool) -> Message:
+    """A message left `sending` by a crash, accepted by the carrier or not."""
+    services = bridge.services
+    line: KnownLine = services.lines.by_key(LINE)
+    async with services.db.session() as session:
+        message = await queue_sms(session, line=line, phone=CUSTOMER, body="exactly once", origin="system",
+                                  purpose="transactional", dedupe_key="crash-test")
+        message.status = "sending"
+        message.claim_until = services.clock.now() + timedelta(seconds=2)
+    if at_carrier:
+        await services.carrier.send(OutboundSMS(to=CUSTOMER, sender=LINE, body="exactly once"))
+    return message
+
+
+async def test_crash_after_carrier_accepted_is_not_sent_again(bridge, twilio):
+    message = await _stuck_message(bridge, at_carrier=True)
+    assert len(twilio.sent) == 1
+    await bridge.restart()
+    async def recorded():
+        async with bridge.services.db.session() as session:
+            return (await session.get(Message, message.id)).status
+    for _ in range(100):
+        if await recorded() != "sending":
+            break
+        await asyncio.sleep(0.1)
+    assert await recorded() in ("sent", "delivered")
+    await asyncio.sleep(0.3)
+    assert len(twilio.sent) == 1
+
+
+async def test_crash_before_carrier_call_sends_once_on_restart(bridge, twilio):
+    await _stuck_message(bridge, at_carrier=False)
+    await bridge.restart()
+    await twilio.wait_for(lambda: len(twilio.sent) == 1, timeout=10)
+    await asyncio.sleep(0.3)
+    assert [m["body"] for m in twilio.sent] == ["exactly once"]

@@ -1,0 +1,107 @@
+"""What an agent writes in a conversation thread, and what is never texted."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import func, select
+
+from bot.compliance import consent
+from storage.models import Message
+from tests.support.bridge import AGENT, CHANNEL, LINE
+
+CUSTOMER = "+14155550124"
+
+
+async def open_thread(bridge, slack, twilio, body="hello") -> str:
+    await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body=body)
+    await slack.wait_for(lambda: slack.roots(CHANNEL) and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"]))
+    return slack.roots(CHANNEL)[0]["ts"]
+
+
+async def outbound_count(bridge) -> int:
+    async with bridge.services.db.session() as session:
+        return await session.scalar(select(func.count(Message.id)).where(Message.direction == "out"))
+
+
+async def test_note_reply_stays_internal(bridge, slack, twilio):
+    thread = await open_thread(bridge, slack, twilio)
+    await slack.user_message(bridge.events_url, channel=CHANNEL, user=AGENT, text="note: VIP, be nice", thread_ts=thread)
+    await slack.user_message(bridge.events_url, channel=CHANNEL, user=AGENT, text="Hello there", thread_ts=thread)
+    await twilio.wait_for(lambda: len(twilio.sent) == 1)
+    await asyncio.sleep(0.3)
+    assert [m["body"] for m in twilio.sent] == ["Hello there"]
+
+
+async def test_retried_slack_event_sends_once(bridge, slack, twilio):
+    thread = await open_thread(bridge, slack, twilio)
+    event = {"type": "message", "channel": CHANNEL, "user": AGENT, "text": "once please", "ts": "1800000000.000100",
+             "thread_ts": thread, "channel_type": "channel", "event_ts": "1800000000.000100"}
+    first = await slack.send_event(bridge.events_url, event, event_id="Ev0RETRY1")
+    again = await slack.send_event(bridge.events_url, event, event_id="Ev0RETRY1", retry_num=1)
+    assert first[0] == 200 and again[0] == 200
+    await twilio.wait_for(lambda: len(twilio.sent) == 1)
+    await asyncio.sleep(0.3)
+    assert len(twilio.sent) == 1 and await outbound_count(bridge) == 1
+
+
+async def test_bot_posts_edits_deletions_and_broadcasts_are_not_sent(bridge, slack, twilio):
+    thread = await open_thread(bridge, slack, twilio)
+    base = {"type": "message", "channel": CHANNEL, "thread_ts": thread, "channel_type": "channel"}
+    await slack.send_event(bridge.events_url, {**base, "ts": "1800000001.000001", "text": "bot echo",
+                                               "bot_id": slack.bot_id, "user": slack.bot_user_id})
+    await slack.send_event(bridge.events_url, {**base, "ts": "1800000001.000002", "subtype": "message_changed",
+                                               "message": {"text": "edited", "user": AGENT, "ts": "1800000001.000009"}})
+    await slack.send_event(bridge.events_url, {**base, "ts": "1800000001.000003", "subtype": "message_deleted",
+                                               "deleted_ts": "1800000001.000009"})
+    await slack.send_event(bridge.events_url, {**base, "ts": "1800000001.000004", "subtype": "thread_broadcast",
+                                               "user": AGENT, "text": "broadcast"})
+    await slack.user_message(bridge.events_url, channel=CHANNEL, user=AGENT, text="marker")
+    await asyncio.sleep(0.5)
+    assert twilio.sent == []
+    assert await outbound_count(bridge) == 0
+
+
+async def test_opted_out_number_gets_nothing_and_agent_is_told(bridge, slack, twilio):
+    thread = await open_thread(bridge, slack, twilio)
+    async with bridge.services.db.session() as session:
+        line = bridge.services.lines.by_key(LINE)
+        await consent.record(session, phone=CUSTOMER, action="opt_out", source="slack", line_id=line.id,
+                             evidence="test")
+    await slack.user_message(bridge.events_url, channel=CHANNEL, user=AGENT, text="Are you there?", thread_ts=thread)
+    await slack.wait_for(lambda: any(e["user"] == AGENT for e in slack.ephemerals))
+    ephemeral = next(e for e in slack.ephemerals if e["user"] == AGENT)
+    assert "opted out" in ephemeral["text"]
+    assert ephemeral["thread_ts"] == thread
+    assert twilio.sent == []
+    async with bridge.services.db.session() as session:
+        message = await session.scalar(select(Message).where(Message.direction == "out"))
+    assert message.status == "blocked" and "opted out" in message.error_message
+
+
+async def test_slash_send_opens_a_conversation(bridge, slack, twilio):
+    status, body = await slack.send_command(bridge.events_url, text=f"send {CUSTOMER} Your order shipped",
+                                            user_id=AGENT, channel_id=CHANNEL)
+    assert status == 200 and "new thread" in body
+    await twilio.wait_for(lambda: len(twilio.sent) == 1)
+    assert (twilio.sent[0]["to"], twilio.sent[0]["body"]) == (CUSTOMER, "Your order shipped")
+    await slack.wait_for(lambda: slack.roots(CHANNEL) and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"]))
+    # The customer's answer lands in the same thread.
+    await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="thanks!")
+    await slack.wait_for(lambda: len(slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"])) == 2)
+    assert len(slack.roots(CHANNEL)) == 1
+
+
+async def test_slash_send_refuses_a_bad_number_and_stores_nothing(bridge, slack):
+    status, body = await slack.send_command(bridge.events_url, text="send 12ab hello", user_id=AGENT, channel_id=CHANNEL)
+    assert status == 200 and "'12ab'" in body
+    assert await outbound_count(bridge) == 0
+
+
+async def test_carrier_failure_is_posted_in_the_thread(bridge, slack, twilio):
+    thread = await open_thread(bridge, slack, twilio)
+    twilio.set_number_error(CUSTOMER, 30003, at="callback")
+    await slack.user_message(bridge.events_url, channel=CHANNEL, user=AGENT, text="ping", thread_ts=thread)
+    await slack.wait_for(lambda: any("30003" in m["text"] for m in slack.thread(CHANNEL, thread)))
+    agent_ts = next(m["ts"] for m in slack.thread(CHANNEL, thread) if m["text"] == "ping")
+    await slack.wait_for(lambda: "x" in slack.message(CHANNEL, agent_ts)["reactions"])
