@@ -326,10 +326,10 @@ class LocalWorkspace:
         root = channel.messages.get(str(thread_ts))
         if root is None and restore and re.fullmatch(r"\d{9,10}\.\d{6}", str(thread_ts)):
             # The bot's database outlives this in-memory workspace (a restarted `serve`): keep its old threads
-            # usable by standing in for the lost root, instead of refusing every later reply.
-            root = channel.messages[str(thread_ts)] = {
-                "type": "message", "subtype": "tombstone", "user": "USLACKBOT", "ts": str(thread_ts),
-                "channel": channel.id, "text": "(this thread started before the local workspace restarted)"}
+            # usable by standing in for the lost root (the bot's next card update fills it in again).
+            root = channel.messages[str(thread_ts)] = self._bot_message(
+                {"text": "(this thread started before the local workspace restarted)", "ts": str(thread_ts),
+                 "channel": channel.id})
         if root is None:
             raise ApiError("thread_not_found")
         if self._is_reply(root):
