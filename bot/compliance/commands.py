@@ -28,6 +28,7 @@ CONSENT_USAGE = "`/sms consent +14155550100`"
 HISTORY_LIMIT = 20
 MAX_EVIDENCE = 1000
 
+_PHONE_WORD = re.compile(r"[0-9+().\-]+")
 # key=value options; a value may be quoted to hold spaces: source="paper form"
 _OPTION = re.compile(r'(?<!\S)(source|scope)=("([^"]*)"|(\S*))', re.IGNORECASE)
 
@@ -54,12 +55,20 @@ def line_label(line: KnownLine | None) -> str:
 
 
 def _number(args: str, usage: str) -> tuple[str | None, str, str | None]:
-    """(E.164 number, the rest of the text, error answer)."""
-    raw, _, rest = args.strip().partition(" ")
-    if not raw:
+    """(E.164 number, the rest of the text, error answer). The number may be written with spaces: "(415) 555-0123"."""
+    words = args.split()
+    if not words:
         return None, "", f"Usage: {usage}"
+    phone_like = 0
+    while phone_like < len(words) and _PHONE_WORD.fullmatch(words[phone_like]):
+        phone_like += 1
+    for count in range(phone_like, 0, -1):  # the longest run of number-like words that reads as a number
+        try:
+            return parse_e164(" ".join(words[:count])), " ".join(words[count:]), None
+        except InvalidPhoneNumber:
+            continue
     try:
-        return parse_e164(raw), rest.strip(), None
+        return parse_e164(words[0]), " ".join(words[1:]), None
     except InvalidPhoneNumber as exc:
         return None, "", f":warning: {escape(str(exc))}. Write it like +14155550100. Nothing was changed."
 
