@@ -9,4 +9,10 @@ from bot.services import Services
 
 def install(app: web.Application, services: Services) -> list:
     """Register routes and listeners; return the background workers (objects with run() and stop())."""
-    return []
+    import handlers.links
+    from bot.campaigns.worker import CampaignWorker
+
+    handlers.links.register(app)
+    worker = CampaignWorker(services)
+    services.status_listeners.append(worker.on_status)
+    return [worker]

@@ -156,7 +156,6 @@ async def create(services: Services, user: str, draft: Draft) -> Campaign:
         await audit(session, campaign, user, "created", to_state="draft",
                     detail=f"to={draft.audience} purpose={draft.purpose} at={draft.send_at.isoformat() if draft.send_at else 'now'}",
                     now=services.clock.now())
-    services.wakeups_campaigns.set() if hasattr(services, "wakeups_campaigns") else None
     return campaign
 
 
@@ -366,6 +365,7 @@ async def pause(services: Services, campaign_id: int, user: str) -> str:
         held = await _set_message_status(session, campaign.id, ("queued",), "held")
         await audit(session, campaign, user, "paused", from_state="running", to_state="paused",
                     detail=f"{held} queued messages held", now=services.clock.now())
+    await refresh(services, campaign_id, interval=0)
     return f"Campaign #{campaign_id} paused ({held} messages held)."
 
 
@@ -380,6 +380,7 @@ async def resume(services: Services, campaign_id: int, user: str) -> str:
         await audit(session, campaign, user, "resumed", from_state="paused", to_state="running",
                     detail=f"{released} messages released", now=services.clock.now())
     services.wakeups.poke_sender()
+    await refresh(services, campaign_id, interval=0)
     return f"Campaign #{campaign_id} resumed."
 
 
@@ -397,6 +398,7 @@ async def cancel(services: Services, campaign_id: int, user: str) -> str:
                     detail=f"{dropped} unsent messages cancelled", now=now)
         if before in ("draft", "pending_approval", "scheduled"):
             await _update_preview_message(session, services, campaign, f":no_entry_sign: Cancelled by <@{user}>.")
+    await refresh(services, campaign_id, interval=0)
     services.wakeups.poke_outbox()
     return f"Campaign #{campaign_id} cancelled ({dropped} unsent messages dropped)."
 
@@ -528,6 +530,8 @@ async def counts(session: AsyncSession, campaign: Campaign, now: datetime) -> di
             c["delivered"] += n
         if status in ("failed", "undelivered"):
             c["failed"] += n
+        if status == "failed":
+            c["failed_unsent"] += n
         if status == "blocked":
             c["blocked"] += n
         if status == "cancelled":
@@ -543,7 +547,7 @@ async def counts(session: AsyncSession, campaign: Campaign, now: datetime) -> di
 
 def progress_text(campaign: Campaign, c: dict[str, int], *, done: bool = False) -> str:
     total = max(campaign.preview.get("audience", 0), c.get("queued_total", 0) + sum((campaign.skipped or {}).values()))
-    finished = (c.get("sent", 0) + c.get("failed", 0) - c.get("undelivered_double", 0) + c.get("skipped", 0)
+    finished = (c.get("sent", 0) + c.get("failed_unsent", 0) + c.get("skipped", 0)
                 + c.get("cancelled", 0))
     finished = min(total, finished) if total else finished
     fraction = 1.0 if done else (finished / total if total else 0.0)

@@ -167,6 +167,30 @@ class UploadMedia(_NoThread):
         return OpResult()
 
 
+class UploadFile(_NoThread):
+    """Upload a text file (e.g. a campaign's per-recipient CSV) to a channel, in `payload.thread_ts` or in the
+    thread of the message another outbox row posted (`payload.ref_outbox_id`)."""
+
+    async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
+        payload = row.payload
+        thread_ts = payload.get("thread_ts")
+        if not thread_ts and payload.get("ref_outbox_id"):
+            async with services.db.session() as session:
+                ref = await session.get(SlackOutbox, payload["ref_outbox_id"])
+            thread_ts = ref.result_ts if ref else None
+            if not thread_ts:
+                raise Retry("the thread to upload into is not posted yet", 1.0)
+        upload = {"content": payload.get("content", ""), "filename": payload["filename"],
+                  "title": payload.get("title") or payload["filename"]}
+        kwargs = {"channel": row.channel, "file_uploads": [upload]}
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        if payload.get("initial_comment"):
+            kwargs["initial_comment"] = payload["initial_comment"]
+        await services.slack.files_upload_v2(**kwargs)
+        return OpResult(thread_ts)
+
+
 def all_ops() -> dict[str, Op]:
     return {
         "post_root": PostRoot(),
@@ -176,4 +200,5 @@ def all_ops() -> dict[str, Op]:
         "ephemeral": Ephemeral(),
         "update": Update(),
         "upload_media": UploadMedia(),
+        "upload_file": UploadFile(),
     }

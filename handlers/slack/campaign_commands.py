@@ -1,11 +1,219 @@
-"""`/sms` subcommands, buttons and modals for the campaign domain (registered with `handlers.slack.commands.subcommand`)."""
+"""`/sms campaign ...` subcommands, the Approve/Cancel buttons and the campaign modal."""
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncApp
+import logging
 
+from slack_bolt.async_app import AsyncApp
+from sqlalchemy import select
+
+from bot.campaigns import report, service
+from bot.campaigns.service import CampaignError
+from bot.campaigns.template import ArgumentError, parse_kv
+from bot.permissions import is_admin, is_approver, refusal
 from bot.services import Services
+from bot.slack import outbox
+from handlers.slack.commands import CommandContext, subcommand
+from storage.models.campaigns import Campaign, CampaignEvent
+
+log = logging.getLogger(__name__)
+
+MODAL_CALLBACK = "campaign_create"
+USAGE = ("campaign [create name=... to=all|tag:X|list:NAME at=now|ISO text=... [line=+1...] "
+         "[purpose=marketing|transactional]] | list | show ID | approve ID | pause ID | resume ID | cancel ID | report ID")
+CREATE_KEYS = {"name", "to", "at", "text", "line", "purpose"}
+
+
+@subcommand("campaign", USAGE)
+async def campaign_command(ctx: CommandContext) -> str | dict:
+    action, _, rest = ctx.args.partition(" ")
+    action = action.lower()
+    settings = ctx.services.settings
+    try:
+        if action == "":
+            if not is_admin(settings, ctx.user):
+                return refusal("admins")
+            return await open_modal(ctx)
+        if action == "create":
+            if not is_admin(settings, ctx.user):
+                return refusal("admins")
+            return await _create(ctx, rest)
+        if not (is_admin(settings, ctx.user) or is_approver(settings, ctx.user)):
+            return refusal("admins and approvers")
+        if action == "list":
+            return await _list(ctx.services)
+        handler = {"show": _show, "approve": service.approve, "pause": service.pause, "resume": service.resume,
+                   "cancel": service.cancel, "report": _report}.get(action)
+        if handler is None:
+            return f"Unknown campaign action {action!r}. Usage: `/sms {USAGE}`"
+        campaign_id = _campaign_id(rest)
+        if handler in (_show,):
+            return await _show(ctx.services, campaign_id)
+        if handler is _report:
+            return await _report(ctx.services, campaign_id, ctx.user)
+        return await handler(ctx.services, campaign_id, ctx.user)
+    except (CampaignError, ArgumentError) as exc:
+        return f":warning: {exc}"
+
+
+def _campaign_id(text: str) -> int:
+    raw = text.strip().lstrip("#")
+    if not raw.isdigit():
+        raise CampaignError(f"{text.strip()!r} is not a campaign number; `/sms campaign list` shows them.")
+    return int(raw)
+
+
+async def _create(ctx: CommandContext, rest: str) -> str:
+    fields = parse_kv(rest)
+    unknown = sorted(set(fields) - CREATE_KEYS)
+    if unknown:
+        raise CampaignError(f"unknown key {unknown[0]}= (allowed: {', '.join(sorted(CREATE_KEYS))})")
+    draft, errors = service.validate(ctx.services, fields, channel=ctx.channel)
+    if errors:
+        return ":warning: " + " ".join(f"{key}=: {error}" for key, error in errors.items())
+    campaign = await service.create(ctx.services, ctx.user, draft)
+    return (f"Draft campaign #{campaign.id} *{campaign.name}* created. Its preview, with Approve/Cancel, "
+            f"is being posted in <#{campaign.channel}>.")
+
+
+async def _list(services: Services) -> str:
+    async with services.db.session() as session:
+        rows = (await session.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(25))).all()
+    if not rows:
+        return "No campaigns yet. `/sms campaign` creates one."
+    return "\n".join(
+        f"#{c.id} *{c.name}* — {c.state}, to `{c.audience}`, {c.purpose}, by <@{c.created_by}>" for c in rows)
+
+
+async def _show(services: Services, campaign_id: int) -> str:
+    async with services.db.session() as session:
+        campaign = await session.get(Campaign, campaign_id)
+        if campaign is None:
+            raise CampaignError(f"There is no campaign #{campaign_id}.")
+        events = (await session.scalars(select(CampaignEvent).where(CampaignEvent.campaign_id == campaign_id)
+                                        .order_by(CampaignEvent.id))).all()
+    line = services.lines.by_id(campaign.line_id)
+    text = [f"State: *{campaign.state}*", service.preview_text(campaign, line) if campaign.preview else
+            f"*Campaign #{campaign.id}: {campaign.name}* (preview not computed yet)"]
+    if campaign.progress_text:
+        text.append(campaign.progress_text)
+    text.append("Audit trail:")
+    text += [f"• {e.created_at:%Y-%m-%d %H:%M:%S} UTC <@{e.actor}> {e.action}"
+             + (f" ({e.from_state} → {e.to_state})" if e.to_state else "") + (f": {e.detail}" if e.detail else "")
+             for e in events]
+    return "\n".join(text)
+
+
+async def _report(services: Services, campaign_id: int, user: str) -> str:
+    campaign, text, csv_text = await report.build(services, campaign_id)
+    ref = campaign.progress_outbox_id or campaign.preview_outbox_id
+    async with services.db.session() as session:
+        await outbox.enqueue(session, channel=campaign.channel, op="upload_file", payload={
+            "ref_outbox_id": ref, "filename": f"campaign-{campaign.id}-recipients.csv",
+            "title": f"Campaign #{campaign.id} recipients", "content": csv_text,
+            "initial_comment": f"Per-recipient report of campaign #{campaign.id}, requested by <@{user}>."})
+    services.wakeups.poke_outbox()
+    return text + f"\nThe per-recipient CSV is being uploaded to the campaign's thread in <#{campaign.channel}>."
+
+
+# -- the modal ------------------------------------------------------------------------------------
+
+def _input(block_id: str, label: str, element: dict, hint: str | None = None, optional: bool = False) -> dict:
+    block = {"type": "input", "block_id": block_id, "label": {"type": "plain_text", "text": label},
+             "element": {**element, "action_id": "value"}, "optional": optional}
+    if hint:
+        block["hint"] = {"type": "plain_text", "text": hint}
+    return block
+
+
+def _option(value: str, text: str | None = None) -> dict:
+    return {"text": {"type": "plain_text", "text": text or value}, "value": value}
+
+
+def modal_view(services: Services, channel: str | None) -> dict:
+    lines = [line for line in services.lines.all() if line.config.sends_campaigns]
+    here = services.lines.by_channel(channel)
+    default = here if here is not None and here.config.sends_campaigns else (lines[0] if lines else None)
+    line_select = {"type": "static_select", "options": [_option(l.config.key, f"{l.config.key} {l.config.brand}".strip())
+                                                          for l in lines] or [_option("none", "no a2p line configured")]}
+    if default is not None:
+        line_select["initial_option"] = _option(default.config.key, f"{default.config.key} {default.config.brand}".strip())
+    purposes = [_option("marketing", "Marketing (needs opt-in, quiet hours)"), _option("transactional", "Transactional")]
+    return {
+        "type": "modal", "callback_id": MODAL_CALLBACK, "private_metadata": channel or "",
+        "title": {"type": "plain_text", "text": "New SMS campaign"},
+        "submit": {"type": "plain_text", "text": "Create draft"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            _input("name", "Name", {"type": "plain_text_input", "max_length": 120}),
+            _input("line", "Send from", line_select),
+            _input("to", "Audience", {"type": "plain_text_input", "initial_value": "all"},
+                   "all, tag:NAME or list:NAME"),
+            _input("purpose", "Purpose", {"type": "static_select", "options": purposes, "initial_option": purposes[0]}),
+            _input("text", "Message", {"type": "plain_text_input", "multiline": True, "max_length": 1400},
+                   "Fields: {first_name|there}, {last_name}, {name}. Links are tracked. The STOP footer is added."),
+            _input("at", "Send time", {"type": "plain_text_input", "initial_value": "now"},
+                   "now, or an ISO time like 2030-06-01T15:00:00-04:00"),
+        ],
+    }
+
+
+async def open_modal(ctx: CommandContext) -> str:
+    if not ctx.trigger_id:
+        return "Cannot open the campaign form here; use `/sms campaign create name=... to=... at=... text=...`."
+    await ctx.services.slack.views_open(trigger_id=ctx.trigger_id, view=modal_view(ctx.services, ctx.channel))
+    return ""
+
+
+def _submitted(view: dict) -> dict[str, str]:
+    fields = {}
+    for block_id, actions in (view.get("state") or {}).get("values", {}).items():
+        element = actions.get("value") or {}
+        if element.get("type") == "static_select":
+            fields[block_id] = ((element.get("selected_option") or {}).get("value")) or ""
+        else:
+            fields[block_id] = element.get("value") or ""
+    return fields
 
 
 def register(app: AsyncApp, services: Services) -> None:
     """Buttons and modal submissions of this domain."""
+
+    @app.view(MODAL_CALLBACK)
+    async def on_submit(ack, body: dict, view: dict) -> None:
+        user = body["user"]["id"]
+        if not is_admin(services.settings, user):
+            await ack(response_action="errors", errors={"name": "Only admins may create campaigns."})
+            return
+        draft, errors = service.validate(services, _submitted(view), channel=view.get("private_metadata") or None)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        campaign = await service.create(services, user, draft)
+        await ack()
+        async with services.db.session() as session:
+            await outbox.enqueue(session, channel=campaign.channel, op="ephemeral", payload={
+                "user": user, "text": f"Draft campaign #{campaign.id} *{campaign.name}* created; its preview follows here."})
+        services.wakeups.poke_outbox()
+
+    async def _button(body: dict, action: dict, func) -> None:
+        user = body["user"]["id"]
+        channel = (body.get("channel") or {}).get("id") or ""
+        try:
+            text = await func(services, int(action.get("value", "0")), user)
+        except (CampaignError, ValueError) as exc:
+            text = f":warning: {exc}"
+        if channel:
+            async with services.db.session() as session:
+                await outbox.enqueue(session, channel=channel, op="ephemeral", payload={"user": user, "text": text})
+            services.wakeups.poke_outbox()
+
+    @app.action("campaign_approve")
+    async def on_approve(ack, body: dict, action: dict) -> None:
+        await ack()
+        await _button(body, action, service.approve)
+
+    @app.action("campaign_cancel")
+    async def on_cancel(ack, body: dict, action: dict) -> None:
+        await ack()
+        await _button(body, action, service.cancel)
