@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns import template as tpl
@@ -515,13 +515,17 @@ async def dispatch_step(services: Services, campaign_id: int) -> int:
 
 
 async def counts(session: AsyncSession, campaign: Campaign, now: datetime) -> dict[str, int]:
-    rows = await session.execute(
-        select(Message.status, and_(Message.next_attempt_at.is_not(None), Message.next_attempt_at > now),
-               func.count(Message.id))
-        .select_from(CampaignRecipient).join(Message, Message.id == CampaignRecipient.message_id)
-        .where(CampaignRecipient.campaign_id == campaign.id)
-        .group_by(Message.status, and_(Message.next_attempt_at.is_not(None), Message.next_attempt_at > now))
-    )
+    mine = (select(Message.status, func.count(Message.id)).select_from(CampaignRecipient)
+            .join(Message, Message.id == CampaignRecipient.message_id)
+            .where(CampaignRecipient.campaign_id == campaign.id))
+    rows = [(status, False, n) for status, n in await session.execute(mine.group_by(Message.status))]
+    later = await session.scalar(
+        select(func.count(Message.id)).select_from(CampaignRecipient)
+        .join(Message, Message.id == CampaignRecipient.message_id)
+        .where(CampaignRecipient.campaign_id == campaign.id, Message.status == "queued",
+               Message.next_attempt_at.is_not(None), Message.next_attempt_at > now))
+    if later:
+        rows = [(s, False, n - later if s == "queued" else n) for s, _, n in rows] + [("queued", True, later)]
     c = Counter()
     for status, later, n in rows:
         if status in SENT_LIKE:
