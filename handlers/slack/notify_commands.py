@@ -52,18 +52,21 @@ async def _team(ctx: CommandContext) -> str:
 
 
 async def _team_add(ctx: CommandContext, words: list[str]) -> str:
-    if len(words) not in (2, 3):
+    if len(words) < 2:
         return TEAM_USAGE
     user = roster.parse_user(words[0])
     if user is None:
         return f":warning: {words[0]!r} is not a Slack user; mention them like @alice. {TEAM_USAGE}"
+    rest = words[1:]
+    # The number may be typed with spaces (+1 415 555 0100); a last word with a letter in it is the group.
+    group = rest.pop().lower() if len(rest) > 1 and any(c.isalpha() for c in rest[-1]) else None
+    raw_phone = " ".join(rest)
     try:
-        phone = parse_e164(words[1])
+        phone = parse_e164(raw_phone)
     except InvalidPhoneNumber as exc:
         return f":warning: {exc}. Write it like +14155550100."
-    group = words[2].lower() if len(words) == 3 else None
     if group is not None and not roster.GROUP_NAME.match(group):
-        return f":warning: {words[2]!r} is not a group name (lowercase letters, digits, - and _, up to 40)."
+        return f":warning: {group!r} is not a group name (lowercase letters, digits, - and _, up to 40)."
     async with ctx.services.db.session() as session:
         await roster.set_phone(session, user_id=user, phone=phone, added_by=ctx.user, group=group)
     where = f" and in group *{group}*" if group else ""
