@@ -324,6 +324,23 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"SMS_BRIDGE_CONFIG: {str(path)!r} is not valid TOML: {exc}") from None
 
 
+# Local mode with no config file: one demo line and people the embedded workspace knows, so that
+# `sms-bridge serve` shows the whole product at once.
+LOCAL_DEMO_CONFIG = """
+admins = ["U0ADMIN"]
+approvers = ["U0LEAD"]
+[[lines]]
+number = "+14155550100"
+channel = "C0SUPPORT"
+kind = "both"
+mps = 5
+brand = "Acme"
+help_text = "Acme: help@acme.example. Msg&data rates may apply. Reply STOP to opt out."
+[teams]
+oncall = ["U0ALICE", "U0BOB"]
+"""
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read settings from `environ` (default: the process environment) and the TOML file it points at."""
     env = os.environ if environ is None else environ
@@ -336,6 +353,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         file_fields = parse_config(_read_toml(Path(config_path)))
 
     bot_token = _env(env, "SLACK_BOT_TOKEN")
+    if not bot_token and not config_path:
+        file_fields = parse_config(tomllib.loads(LOCAL_DEMO_CONFIG))
+        config_path = "(built-in local demo)"
     signing_secret = _env(env, "SLACK_SIGNING_SECRET")
     app_token = _env(env, "SLACK_APP_TOKEN")
     if bot_token and not bot_token.startswith("xoxb-"):

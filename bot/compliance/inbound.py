@@ -58,5 +58,6 @@ async def handle_keywords(
     reply = await queue_sms(
         session, line=line, phone=phone, body=confirmation(line, keyword), origin="system", purpose="compliance",
         origin_ref=keyword.value, conversation_id=conversation_id, dedupe_key=f"keyword-reply:{inbound_sid}",
+        slack_channel=line.config.channel,
     )
     return KeywordOutcome(keyword=keyword, reply=reply)

@@ -47,6 +47,7 @@ __all__ = [
     "QuietHoursPolicy",
     "is_allowed",
     "next_allowed",
+    "parse_window",
     "region_of",
     "time_zones",
     "window_for",

@@ -296,11 +296,11 @@ async def import_csv(
     if not report.ok:
         return report
     report.rows = len(rows)
-    await _apply(session, rows, report, filename)
+    await _apply(session, rows, report, filename, now)
     return report
 
 
-async def _apply(session: AsyncSession, rows: list[_Row], report: ImportReport, filename: str) -> None:
+async def _apply(session: AsyncSession, rows: list[_Row], report: ImportReport, filename: str, now: datetime) -> None:
     phones = [row.phone for row in rows]
     contacts: dict[str, Contact] = {}
     for start in range(0, len(phones), _CHUNK):
@@ -347,12 +347,14 @@ async def _apply(session: AsyncSession, rows: list[_Row], report: ImportReport, 
             events.setdefault(event.phone, []).append(event)
     for row in with_consent:
         known = events.get(row.phone, [])
-        at = row.consent_at or datetime.now(timezone.utc)
+        at = row.consent_at or now
         if row.consent_at is not None and any(
             e.action == row.consent and e.source == "import" and e.line_id is None and _same_time(e.created_at, at)
             for e in known
         ):
             continue  # this very consent was imported before
+        if row.consent_at is None and known and (known[0].action, known[0].scope, known[0].line_id) == (row.consent, "all", None):
+            continue  # an undated opt-out of a number already opted out everywhere adds nothing
         if row.consent == "opt_in":
             later_out = next((e for e in known if e.action == "opt_out" and _utc(e.created_at) >= at), None)
             if later_out is not None:

@@ -19,7 +19,7 @@ from bot.phone import InvalidPhoneNumber, mask, parse_e164
 from bot.services import Services
 from bot.slack import outbox
 from bot.slack.files import slack_file_item
-from bot.slack.format import escape
+from bot.slack.format import escape, to_plain_text
 from storage.models import Conversation, Message, ProcessedEvent
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,8 @@ async def reply_from_slack(services: Services, reply: ThreadReply) -> str:
                 return "not_ours"
             line = services.lines.by_id(conversation.line_id)
             queued = await queue_sms(
-                session, line=line, phone=conversation.phone, body=reply.text, origin="slack", origin_ref=reply.user,
+                session, line=line, phone=conversation.phone, body=to_plain_text(reply.text), origin="slack",
+                origin_ref=reply.user,
                 conversation_id=conversation.id, media=[slack_file_item(f) for f in reply.files],
                 dedupe_key=f"slack:{reply.channel}:{reply.ts}", slack_channel=reply.channel, slack_ts=reply.ts,
             )

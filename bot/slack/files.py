@@ -28,7 +28,7 @@ def _allowed(services: Services, url: str | None) -> bool:
     if not url:
         return False
     parts = urlsplit(url)
-    hosts = SLACK_FILE_HOSTS | {urlsplit(services.settings.slack_api_url).netloc}
+    hosts = SLACK_FILE_HOSTS | {urlsplit(str(services.slack.base_url)).netloc}
     return parts.scheme in ("https", "http") and parts.netloc in hosts
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import phonenumbers
@@ -25,3 +26,15 @@ def slack_date(when: datetime) -> str:
     """A timestamp every reader sees in their own time zone."""
     epoch = int(when.timestamp())
     return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{when:%Y-%m-%d %H:%M} UTC>"
+
+
+_LINK = re.compile(r"<((?:https?|mailto|tel):[^|>]+)(?:\|([^>]*))?>")
+_SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
+
+
+def to_plain_text(text: str) -> str:
+    """What a person typed in Slack, as the customer should read it: links and entities undone."""
+    text = _LINK.sub(lambda m: m.group(1).removeprefix("mailto:").removeprefix("tel:") if not m.group(2)
+                     or m.group(2) == m.group(1) or m.group(1).endswith(m.group(2)) else f"{m.group(2)} ({m.group(1)})", text)
+    text = _SPECIAL.sub(lambda m: "@" + m.group(1), text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.conversations.service import start_from_command
 from bot.services import Services
+from bot.slack.format import to_plain_text
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,8 @@ async def _send(ctx: CommandContext) -> str:
     number, _, text = ctx.args.partition(" ")
     if not number:
         return "Usage: `/sms send +14155550100 your message`"
-    return await start_from_command(ctx.services, channel=ctx.channel, user=ctx.user, number=number, text=text.strip())
+    return await start_from_command(ctx.services, channel=ctx.channel, user=ctx.user, number=to_plain_text(number),
+                                    text=to_plain_text(text.strip()))
 
 
 async def run(ctx_services: Services, command: dict) -> str | dict:
