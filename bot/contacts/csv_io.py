@@ -85,8 +85,13 @@ class ImportReport:
     def summary(self) -> str:
         name = f"{self.filename}: " if self.filename else ""
         if not self.ok:
-            rows = {e.row for e in self.errors if e.row}
-            what = f"{len(rows)} row{'s' if len(rows) != 1 else ''} rejected" if rows else "file rejected"
+            rows = {e.row for e in self.errors if e.row > 1}
+            if any(e.row == 1 for e in self.errors):
+                what = "the header is wrong"
+            elif rows:
+                what = f"{len(rows)} row{'s' if len(rows) != 1 else ''} rejected"
+            else:
+                what = "file rejected"
             return f"{name}{what}; nothing was imported."
         text = (f"{name}imported {self.rows} row{'s' if self.rows != 1 else ''}: {self.created} new contact"
                 f"{'s' if self.created != 1 else ''}, {self.updated} updated, {self.tags_added} tag"
