@@ -8,8 +8,10 @@ import secrets
 from typing import AsyncIterator
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers.health
@@ -33,6 +35,7 @@ from storage.migrate import upgrade
 log = logging.getLogger(__name__)
 
 BOLT = web.AppKey("bolt", AsyncApp)
+SLACK_VERIFIER = web.AppKey("slack_verifier", object)
 LOCAL_SLACK_PREFIX = "/_local/slack"
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -74,6 +77,7 @@ def build_app(
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[SERVICES] = services
     app[BOLT] = bolt
+    app[SLACK_VERIFIER] = SignatureVerifier(signing_secret) if signing_secret else None
     app.router.add_post("/slack/events", _slack_events)
     handlers.twilio.register(app)
     handlers.health.register(app)
@@ -83,14 +87,29 @@ def build_app(
 
         workspace = LocalWorkspace(token=token, signing_secret=signing_secret, bot_events_url=settings.callback_url("/slack/events"))
         workspace.mount(app, LOCAL_SLACK_PREFIX)
+        from bot.local.playground import Playground
+
+        Playground(slack_prefix=LOCAL_SLACK_PREFIX).mount(app)  # GET /: the page to try it all in a browser
     domain_workers = [worker for domain in (campaigns, notify) for worker in domain.install(app, services)]
     app.cleanup_ctx.append(_lifecycle(services, run_workers, sender_options or {}, outbox_options or {}, domain_workers))
     return app
 
 
 async def _slack_events(request: web.Request) -> web.Response:
-    bolt_response = await request.app[BOLT].async_dispatch(await to_bolt_request(request))
-    return await to_aiohttp_response(bolt_response)
+    """Every Slack HTTP request. Bolt checks the signature and the 5-minute window before any listener runs."""
+    raw = await request.read()
+    verifier = request.app[SLACK_VERIFIER]
+    timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+    if verifier is not None and not (
+        timestamp.isdigit() and verifier.is_valid(raw, timestamp, request.headers.get("X-Slack-Signature", ""))
+    ):
+        # Checked here too, before Bolt parses anything: a forged body is never even decoded.
+        raise web.HTTPUnauthorized(text="invalid or expired Slack signature")
+    try:
+        bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string, headers=request.headers)
+    except (UnicodeDecodeError, ValueError):
+        raise web.HTTPBadRequest(text="body is not a valid Slack payload (UTF-8 JSON or form)") from None
+    return await to_aiohttp_response(await request.app[BOLT].async_dispatch(bolt_request))
 
 
 def _lifecycle(services: Services, run_workers: bool, sender_options: dict, outbox_options: dict, domain_workers: list):

@@ -10,7 +10,7 @@ from bot.phone import mask
 _PHONE = re.compile(r"(?<![\w*])\+\d{8,15}\b")
 _SECRETS = re.compile(
     r"(xox[abprs]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|(?i:bearer)\s+[A-Za-z0-9._~+/=-]+|"
-    r"(?i:authorization)[\"']?\s*[:=]\s*[\"']?[^\s\"',}]+)"
+    r"(?i:authorization)[\"']?\s*[:=]\s*[\"']?(?:(?i:basic|bearer)\s+)?[^\s\"',}]+)"
 )
 
 

@@ -27,7 +27,8 @@ async def _verified_form(request: web.Request) -> dict[str, str]:
     if not services.carrier.signature_ok(url, form, signature):
         log.warning("twilio webhook %s: bad signature", request.path)
         raise web.HTTPForbidden(text="X-Twilio-Signature does not match")
-    return form
+    # NUL cannot be stored as text (PostgreSQL refuses it) and carries no meaning in an SMS.
+    return {key: value.replace("\x00", "") for key, value in form.items()}
 
 
 async def inbound(request: web.Request) -> web.Response:

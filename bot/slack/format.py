@@ -37,4 +37,4 @@ def to_plain_text(text: str) -> str:
     text = _LINK.sub(lambda m: m.group(1).removeprefix("mailto:").removeprefix("tel:") if not m.group(2)
                      or m.group(2) == m.group(1) or m.group(1).endswith(m.group(2)) else f"{m.group(2)} ({m.group(1)})", text)
     text = _SPECIAL.sub(lambda m: "@" + m.group(1), text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").replace("\x00", "")
