@@ -90,9 +90,6 @@ def build_app(
         from bot.local.playground import Playground
 
         Playground(slack_prefix=LOCAL_SLACK_PREFIX).mount(app)  # GET /: the page to try it all in a browser
-        from bot.local.playground import Playground
-
-        Playground(slack_prefix=LOCAL_SLACK_PREFIX).mount(app)  # GET /: the page to try it all in a browser
     domain_workers = [worker for domain in (campaigns, notify) for worker in domain.install(app, services)]
     app.cleanup_ctx.append(_lifecycle(services, run_workers, sender_options or {}, outbox_options or {}, domain_workers))
     return app
