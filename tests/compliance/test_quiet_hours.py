@@ -257,27 +257,35 @@ def test_toll_free_number_needs_every_nanp_zone():
         assert time(8) <= local < time(21)
 
 
-def _brute_force(number: str, at: datetime, policy: QuietHoursPolicy) -> datetime | None:
-    """Scan minute by minute (then second by second) — slow but obviously right."""
-    if is_allowed(number, at, policy):
+def _brute_force(number: str, at: datetime, policy: QuietHoursPolicy, days: int = 2) -> datetime | None:
+    """Scan minute by minute, then second by second: slow but obviously right."""
+    zones = [ZoneInfo(name) for name in time_zones(number)]
+    start, end = window_for(number, policy)
+
+    def ok(t: datetime) -> bool:
+        return all(start <= t.astimezone(z).time() < end for z in zones)
+
+    if ok(at):
         return at
-    t = at.replace(second=0, microsecond=0)
-    while t <= at + timedelta(days=2):
+    t = at.replace(second=0)
+    while t <= at + timedelta(days=days):
         t += timedelta(minutes=1)
-        if is_allowed(number, t, policy):
-            s = t - timedelta(minutes=1)
-            while not is_allowed(number, s, policy) or s <= at:
+        if ok(t):
+            s = max(t - timedelta(minutes=1), at)
+            while not ok(s):
                 s += timedelta(seconds=1)
             return s
-    raise AssertionError("no allowed minute within 2 days")
+    return None
 
 
-_instants = st.datetimes(
-    min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 31), timezones=st.just(UTC)
-).map(lambda d: d.replace(microsecond=0))
+_year = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 31))
+_around_dst = st.sampled_from([datetime(2026, 3, 7), datetime(2026, 10, 31)]).flatmap(
+    lambda d: st.datetimes(min_value=d, max_value=d + timedelta(days=2))
+)
+_instants = st.one_of(_year, _around_dst).map(lambda d: d.replace(microsecond=0, tzinfo=UTC))
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     _instants,
     st.sampled_from([NYC, MIAMI, PHOENIX, HONOLULU, SOUTH_DAKOTA, NEWFOUNDLAND]),
@@ -286,10 +294,14 @@ _instants = st.datetimes(
 )
 def test_next_allowed_matches_brute_force(at, number, policy):
     result = next_allowed(number, at, policy)
-    assert result == _brute_force(number, at, policy)
+    expected = _brute_force(number, at, policy)
+    if expected is None:  # nothing in 2 days: daily windows then never overlap
+        assert result is None
+    else:
+        assert result == expected
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(_instants, st.sampled_from([NYC, OKC, SF, SOUTH_DAKOTA]))
 def test_next_allowed_is_allowed_and_not_late(at, number):
     result = next_allowed(number, at, POLICY)
