@@ -125,7 +125,7 @@ def inbound_post(body: str, media_count: int, note: str, flagged: bool, phone: s
                         "confirm": {"type": "plain_text", "text": "Opt out"},
                         "deny": {"type": "plain_text", "text": "Cancel"}},
         }]})
-    return {"text": body or "(attachment)", "blocks": blocks}
+    return {"text": body or "(attachment)", "blocks": blocks, "inbound": True}
 
 
 @dataclass(frozen=True)

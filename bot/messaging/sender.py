@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
-from collections import deque
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -28,6 +26,7 @@ from bot.compliance import gate
 from bot.messaging import media as media_links
 from bot.messaging.status import after_failure, after_send, apply_stored_statuses, notify_blocked
 from bot.phone import mask
+from bot.ratelimit import SharedRate
 from bot.services import Services
 from bot.slack.files import materialize_slack_files
 from storage.models import Message
@@ -39,28 +38,6 @@ MAX_TRANSIENT_ATTEMPTS = 10
 MAX_BACKOFF = 300.0
 
 
-class SlidingWindowLimiter:
-    """At most `rate` sends in any one-second window (for rates under 1: one send per 1/rate seconds)."""
-
-    def __init__(self, rate: float) -> None:
-        self.capacity = max(1, math.floor(rate))
-        self.window = 1.0 if rate >= 1 else 1.0 / rate
-        self._times: deque[float] = deque()
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            loop = asyncio.get_running_loop()
-            while True:
-                now = loop.time()
-                while self._times and now - self._times[0] >= self.window:
-                    self._times.popleft()
-                if len(self._times) < self.capacity:
-                    self._times.append(now)
-                    return
-                await asyncio.sleep(self.window - (now - self._times[0]) + 0.001)
-
-
 class SendWorker:
     """Claims due messages in batches and sends them concurrently, each line at its own rate."""
 
@@ -70,7 +47,7 @@ class SendWorker:
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.rate_override = rate_override
-        self._limiters: dict[int, SlidingWindowLimiter] = {}
+        self._rates: dict[int, SharedRate] = {}
         self._stopping = asyncio.Event()
         self._policy = gate.quiet_policy(services.settings.compliance)
 
@@ -103,12 +80,13 @@ class SendWorker:
         self._stopping.set()
         self.services.wakeups.poke_sender()
 
-    def _limiter(self, line_id: int) -> SlidingWindowLimiter:
-        if line_id not in self._limiters:
+    def _rate(self, line_id: int) -> SharedRate:
+        """The line's carrier rate, shared with every other replica through the database."""
+        if line_id not in self._rates:
             line = self.services.lines.by_id(line_id)
             rate = self.rate_override or (line.config.mps if line else 1.0)
-            self._limiters[line_id] = SlidingWindowLimiter(rate)
-        return self._limiters[line_id]
+            self._rates[line_id] = SharedRate(self.services.db, self.services.clock, f"line:{line_id}", rate)
+        return self._rates[line_id]
 
     async def _claim_batch(self) -> list[int]:
         now = self.services.clock.now()
@@ -167,7 +145,7 @@ class SendWorker:
                 status_callback=self.services.settings.callback_url("/sms/twilio/status"),
             )
             message.attempts += 1
-        await self._limiter(message.line_id).acquire()
+        await self._rate(message.line_id).acquire()
         try:
             result = await self.services.carrier.send(outbound)
         except TransientCarrierError as exc:

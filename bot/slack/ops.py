@@ -9,7 +9,7 @@ from bot.carriers.base import CarrierError
 from bot.conversations.card import card_blocks, card_text
 from bot.conversations.queries import card_facts
 from bot.services import Services
-from bot.slack.outbox import Op, OpResult, Retry, post_metadata
+from bot.slack.outbox import Op, OpResult, Retry, post_metadata, slack_error
 from storage.models import Conversation, Message, SlackOutbox
 
 class _NoThread:
@@ -78,8 +78,9 @@ class Post:
         return OpResult(resp["ts"])
 
     async def record(self, session: AsyncSession, row: SlackOutbox, result: OpResult) -> None:
-        if row.message_id is not None:
-            message = await session.get(Message, row.message_id)
+        message_ids = (row.payload or {}).get("message_ids") or ([row.message_id] if row.message_id else [])
+        for message_id in message_ids:
+            message = await session.get(Message, message_id)
             message.slack_channel, message.slack_ts = row.channel, result.ts
 
 
@@ -107,7 +108,7 @@ class React(_NoThread):
             try:
                 await services.slack.reactions_remove(channel=message.slack_channel, timestamp=message.slack_ts, name=old)
             except SlackApiError as exc:
-                if exc.response.get("error") != "no_reaction":  # the earlier reaction may never have been added
+                if slack_error(exc) != "no_reaction":  # the earlier reaction may never have been added
                     raise
         await services.slack.reactions_add(channel=message.slack_channel, timestamp=message.slack_ts, name=row.payload["name"])
         return OpResult(message.slack_ts)

@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.ratelimit import SharedRate
 from bot.services import Services
 from storage.models import SlackOutbox
 
@@ -33,6 +34,7 @@ IDEMPOTENT_ERRORS = {"already_reacted", "no_reaction", "message_not_found"}
 LEASE_SECONDS = 20  # longer than one Slack call may take (the client times out at 10 s)
 STOP_GRACE_SECONDS = 5.0
 MAX_BACKOFF = 60.0
+MAX_COALESCED = 10  # customer texts in one Slack post at most
 
 
 async def enqueue(
@@ -86,7 +88,7 @@ class OutboxWorker:
         self.ops = ops
         self.post_interval = post_interval
         self._channels: dict[str, asyncio.Task] = {}
-        self._last_post: dict[str, float] = {}
+        self._rates: dict[str, SharedRate] = {}
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
@@ -139,6 +141,8 @@ class OutboxWorker:
             row = await self._claim_head(channel)
             if row is None:
                 return
+            if row.op == "post" and (row.payload or {}).get("inbound") and row.attempt_started_at is None:
+                row = await self._coalesce(row)
             if row.op in POST_OPS:
                 await self._pace(channel)
             try:
@@ -171,12 +175,55 @@ class OutboxWorker:
                 return None
             return head
 
+    async def _coalesce(self, head: SlackOutbox) -> SlackOutbox:
+        """Fold the customer texts queued right behind `head` for the same thread into one post.
+
+        Only texts waiting behind a post are folded, so this happens exactly when texts arrive faster
+        than Slack takes posts for the channel: the thread catches up instead of falling further behind.
+        Card refreshes between them are folded too and done once, after the post.
+        """
+        async with self.services.db.session() as session:
+            followers = (await session.scalars(
+                select(SlackOutbox)
+                .where(SlackOutbox.channel == head.channel, SlackOutbox.status == "pending", SlackOutbox.id > head.id)
+                .order_by(SlackOutbox.id)
+                .limit(MAX_COALESCED * 2)
+            )).all()
+            texts, folded, card = [], [], False
+            for row in followers:
+                same_thread = row.conversation_id == head.conversation_id and row.claim_until is None
+                if same_thread and row.op == "update_card":
+                    card = True
+                elif same_thread and row.op == "post" and (row.payload or {}).get("inbound") and len(texts) < MAX_COALESCED - 1:
+                    texts.append(row)
+                else:
+                    break
+                folded.append(row)
+            if not texts:
+                return head
+            fresh = await session.get(SlackOutbox, head.id)
+            payloads = [fresh.payload] + [row.payload for row in texts]
+            fresh.payload = {
+                "inbound": True,
+                "text": "\n".join(p.get("text", "") for p in payloads),
+                "blocks": [block for p in payloads for block in p.get("blocks", [])][:50],
+                "message_ids": [fresh.message_id] + [row.message_id for row in texts],
+            }
+            for row in folded:
+                row.status, row.last_error = "done", f"folded into outbox row {fresh.id}"
+            if card:
+                await enqueue(session, channel=fresh.channel, op="update_card", conversation_id=fresh.conversation_id)
+        log.info("outbox: %d customer texts folded into one post (row %s)", len(texts) + 1, head.id)
+        return fresh
+
     async def _pace(self, channel: str) -> None:
-        loop = asyncio.get_running_loop()
-        wait = self._last_post.get(channel, 0.0) + self.post_interval - loop.time()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        self._last_post[channel] = loop.time()
+        """Slack's per-channel post rate, held across replicas."""
+        if self.post_interval <= 0:
+            return
+        if channel not in self._rates:
+            self._rates[channel] = SharedRate(self.services.db, self.services.clock, f"slack:{channel}",
+                                              1.0 / self.post_interval)
+        await self._rates[channel].acquire()
 
     async def _perform(self, row: SlackOutbox) -> None:
         op = self.ops.get(row.op)
@@ -203,7 +250,7 @@ class OutboxWorker:
         await self._complete(op, row, result)
 
     async def _on_slack_error(self, row: SlackOutbox, exc: SlackApiError) -> None:
-        error = exc.response.get("error") if exc.response is not None else None
+        error = slack_error(exc)
         status = exc.response.status_code if exc.response is not None else 0
         if status == 429 or error == "ratelimited":
             retry_after = float(exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1)))
@@ -248,7 +295,6 @@ class OutboxWorker:
             if row.op not in POST_OPS:
                 fresh.attempt_started_at = None
         log.info("outbox: row %s (%s) retried in %.1fs: %s", row.id, row.op, backoff, reason)
-        self._last_post.pop(row.channel, None)
 
     async def _find_earlier_post(self, op: Op, row: SlackOutbox) -> str | None:
         """A previous attempt may have posted before we lost track: look for our metadata in the channel."""
@@ -271,6 +317,12 @@ class OutboxWorker:
             if str(payload.get("outbox_id")) == str(row.id):
                 return message.get("ts")
         return None
+
+
+def slack_error(exc: SlackApiError) -> str | None:
+    """The `error` field of a failed call, when Slack answered with JSON at all."""
+    data = exc.response.data if exc.response is not None else None
+    return data.get("error") if isinstance(data, dict) else None
 
 
 def post_metadata(row: SlackOutbox) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from storage.models.core import (
     Media,
     Message,
     ProcessedEvent,
+    RateSlot,
     SlackOutbox,
     StatusEvent,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "Media",
     "Message",
     "ProcessedEvent",
+    "RateSlot",
     "SlackOutbox",
     "StatusEvent",
 ]

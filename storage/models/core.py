@@ -179,3 +179,11 @@ class ConsentEvent(Base):
     evidence: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RateSlot(Base):
+    """The next free send slot of a rate-limited resource ("line:7", "slack:C0SUPPORT"), shared by replicas."""
+
+    __tablename__ = "rate_slots"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -11,7 +11,7 @@ from bot.carriers.base import OutboundSMS
 from bot.lines import KnownLine
 from bot.messaging.outbound import queue_sms
 from storage.models import Conversation, Message, SlackOutbox
-from tests.support.bridge import AGENT, CHANNEL, LINE
+from tests.support.bridge import AGENT, CHANNEL, LINE, thread_texts, thread_texts
 
 CUSTOMER = "+14155550125"
 
@@ -58,10 +58,10 @@ async def test_thread_survives_a_restart(bridge, slack, twilio):
     await slack.wait_for(lambda: len(slack.messages.get(CHANNEL, [])) == 2)
     await bridge.restart()
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="after restart")
-    await slack.wait_for(lambda: len(slack.messages.get(CHANNEL, [])) >= 3)
+    await slack.wait_for(lambda: len(thread_texts(slack, CHANNEL, slack.roots(CHANNEL)[0]["ts"])) == 2)
     roots = slack.roots(CHANNEL)
     assert len(roots) == 1
-    assert [m["text"] for m in slack.thread(CHANNEL, roots[0]["ts"])] == ["before restart", "after restart"]
+    assert thread_texts(slack, CHANNEL, roots[0]["ts"]) == ["before restart", "after restart"]
 
 
 async def test_slack_outage_loses_nothing_and_keeps_order(bridge, slack, twilio):
@@ -69,9 +69,10 @@ async def test_slack_outage_loses_nothing_and_keeps_order(bridge, slack, twilio)
     for i in range(5):
         status, _, _ = await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body=f"text {i}")
         assert status == 200
-    await slack.wait_for(lambda: len(slack.messages.get(CHANNEL, [])) == 6, timeout=20)
+    await slack.wait_for(lambda: slack.roots(CHANNEL) and len(thread_texts(slack, CHANNEL, slack.roots(CHANNEL)[0]["ts"])) == 5,
+                         timeout=20)
     root = slack.roots(CHANNEL)[0]
-    assert [m["text"] for m in slack.thread(CHANNEL, root["ts"])] == [f"text {i}" for i in range(5)]
+    assert thread_texts(slack, CHANNEL, root["ts"]) == [f"text {i}" for i in range(5)]
     assert slack.faults_injected
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from storage.models import Message
-from tests.support.bridge import AGENT, CHANNEL, LINE
+from tests.support.bridge import AGENT, CHANNEL, LINE, thread_texts
 
 CUSTOMER = "+14155550123"
 
@@ -35,10 +35,10 @@ async def test_inbound_opens_thread_and_reply_goes_out_as_sms(bridge, slack, twi
 async def test_second_text_goes_to_the_same_thread(bridge, slack, twilio):
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="first")
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="second")
-    await slack.wait_for(lambda: len(slack.messages.get(CHANNEL, [])) >= 3)
+    await slack.wait_for(lambda: slack.roots(CHANNEL) and len(thread_texts(slack, CHANNEL, slack.roots(CHANNEL)[0]["ts"])) == 2)
     roots = slack.roots(CHANNEL)
     assert len(roots) == 1
-    assert [m["text"] for m in slack.thread(CHANNEL, roots[0]["ts"])] == ["first", "second"]
+    assert thread_texts(slack, CHANNEL, roots[0]["ts"]) == ["first", "second"]
 
 
 async def test_duplicate_webhook_posts_once(bridge, slack, twilio):

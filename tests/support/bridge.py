@@ -99,3 +99,8 @@ class Bridge:
     async def restart(self) -> "Bridge":
         await self.stop()
         return await self.start()
+
+
+def thread_texts(slack: SlackEmulator, channel: str, thread_ts: str) -> list[str]:
+    """Customer texts in a thread, in order, whether Slack got them one post each or folded together."""
+    return [line for message in slack.thread(channel, thread_ts) for line in message["text"].split("\n")]
