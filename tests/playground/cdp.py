@@ -51,10 +51,11 @@ class Browser:
         if executable is None:
             raise CDPError("chromium is not installed")
         profile_dir.mkdir(parents=True, exist_ok=True)
+        port_file = profile_dir / "DevToolsActivePort"
+        port_file.unlink(missing_ok=True)  # a reused profile keeps the last run's port
         process = await asyncio.create_subprocess_exec(
             executable, *CHROMIUM_FLAGS, f"--user-data-dir={profile_dir}", "about:blank",
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        port_file = profile_dir / "DevToolsActivePort"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -69,7 +70,13 @@ class Browser:
                 raise CDPError(f"chromium did not write {port_file} within {timeout}s")
             await asyncio.sleep(0.05)
         http = aiohttp.ClientSession()
-        ws = await http.ws_connect(f"ws://127.0.0.1:{lines[0].strip()}{lines[1].strip()}", max_msg_size=0)
+        try:
+            ws = await http.ws_connect(f"ws://127.0.0.1:{lines[0].strip()}{lines[1].strip()}", max_msg_size=0)
+        except aiohttp.ClientError:
+            await http.close()
+            process.kill()
+            await process.wait()
+            raise
         return cls(process, http, ws)
 
     async def _read(self) -> None:

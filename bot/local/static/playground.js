@@ -82,6 +82,7 @@ function reference(inner) {  // <@U123>, <#C123|name>, <!here>, <https://...|lab
   const [target, label] = inner.split("|", 2);
   if (target.startsWith("@")) return el("span", {class: "mention"}, "@" + userName(target.slice(1)));
   if (target.startsWith("#")) return el("span", {class: "mention"}, "#" + (label || target.slice(1).toLowerCase()));
+  if (target.startsWith("!date^")) return unescapeSlack(label || "");  // <!date^...|fallback>: the fallback text
   if (target.startsWith("!")) return el("span", {class: "mention"}, "@" + (label || target.slice(1)));
   const url = unescapeSlack(target);
   const text = unescapeSlack(label || target);
