@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 
-import asyncpg
 import pytest
 from sqlalchemy import text
 
@@ -14,8 +13,8 @@ from storage.migrate import upgrade
 from storage.models import Base
 from tests.emulators import SlackEmulator, TwilioEmulator
 from tests.support.bridge import Bridge
+from tests.support.postgres import create_database_or_skip, drop_database
 
-PG_ADMIN_DSN = os.environ.get("TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 PG_TEST_DB = f"sms_bridge_test_{os.getpid()}"
 _pg_ready: dict[str, str] = {}
 
@@ -23,19 +22,7 @@ _pg_ready: dict[str, str] = {}
 async def _prepare_postgres() -> str:
     """A database of our own for this test session, created once, migrated once."""
     if "url" not in _pg_ready:
-        try:
-            conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
-        except (OSError, asyncpg.PostgresError) as exc:
-            if os.environ.get("REQUIRE_POSTGRES"):
-                raise
-            pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_DSN} ({exc}); set REQUIRE_POSTGRES=1 to fail instead")
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)')
-            await conn.execute(f'CREATE DATABASE "{PG_TEST_DB}"')
-        finally:
-            await conn.close()
-        host = PG_ADMIN_DSN.split("@", 1)[1].rsplit("/", 1)[0]
-        url = f"postgresql+asyncpg://postgres@{host}/{PG_TEST_DB}"
+        url = await create_database_or_skip(PG_TEST_DB)
         db = Database(url)
         await upgrade(db.engine)
         await db.dispose()
@@ -53,13 +40,7 @@ async def _truncate(url: str) -> None:
 
 def pytest_sessionfinish(session, exitstatus):
     if "url" in _pg_ready:
-        async def drop():
-            conn = await asyncpg.connect(PG_ADMIN_DSN)
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)')
-            finally:
-                await conn.close()
-        asyncio.run(drop())
+        asyncio.run(drop_database(PG_TEST_DB))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
