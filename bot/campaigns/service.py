@@ -565,13 +565,28 @@ def progress_text(campaign: Campaign, c: dict[str, int], *, done: bool = False) 
             + (f" · cancelled {c['cancelled']}" if c.get("cancelled") else ""))
 
 
-async def refresh(services: Services, campaign_id: int, *, interval: float) -> None:
-    """Complete a finished campaign; push its progress message when it changed and `interval` has passed."""
+_last_check: dict[int, float] = {}
+COMPLETION_CHECK_SECONDS = 0.5
+
+
+async def refresh(services: Services, campaign_id: int, *, interval: float) -> bool:
+    """Complete a finished campaign; push its progress message when it changed and `interval` has passed.
+    Counting is a grouped query over the campaign's messages, so it runs at most every `interval` (and
+    every half second once everything is queued, to notice completion). True once nothing is left to report."""
+    loop = asyncio.get_running_loop()
     now = services.clock.now()
     async with services.db.session() as session:
-        campaign = await session.get(Campaign, campaign_id, with_for_update=True)
+        campaign = await session.get(Campaign, campaign_id)
         if campaign is None or campaign.progress_outbox_id is None:
-            return
+            return campaign is None or campaign.state in ("completed", "cancelled")
+        final_state = campaign.state in ("completed", "cancelled")
+        due = interval == 0 or campaign.progress_at is None or (now - campaign.progress_at).total_seconds() >= interval
+        check = (campaign.state == "running" and campaign.exhausted
+                 and loop.time() - _last_check.get(campaign_id, float("-inf")) >= COMPLETION_CHECK_SECONDS)
+        if not (due or final_state or check):
+            return False
+        _last_check[campaign_id] = loop.time()
+        campaign = await session.get(Campaign, campaign_id, with_for_update=True, populate_existing=True)
         c = await counts(session, campaign, now)
         done = False
         if campaign.state == "running" and campaign.exhausted and not (
@@ -582,9 +597,8 @@ async def refresh(services: Services, campaign_id: int, *, interval: float) -> N
                         now=now)
         text = progress_text(campaign, c, done=done)
         final = campaign.state in ("completed", "cancelled")
-        due = campaign.progress_at is None or (now - campaign.progress_at).total_seconds() >= interval
         if text == campaign.progress_text or not (due or final):
-            return
+            return final and text == campaign.progress_text
         campaign.progress_text, campaign.progress_at = text, now
         await outbox.enqueue(session, channel=campaign.channel, op="update",
                              payload={"ref_outbox_id": campaign.progress_outbox_id, "text": text,
@@ -595,3 +609,4 @@ async def refresh(services: Services, campaign_id: int, *, interval: float) -> N
                         f"delivered {c.get('delivered', 0)}, failed {c.get('failed', 0)}, skipped {c.get('skipped', 0)}. "
                         f"`/sms campaign report {campaign.id}` for the details."})
     services.wakeups.poke_outbox()
+    return final

@@ -3,6 +3,10 @@
 All state is in the database, so a restarted process (or another replica) carries on where this one
 stopped; a per-campaign lease keeps two replicas from dispatching the same campaign at once (and the
 unique (campaign_id, phone) and message dedupe keys make even that harmless).
+
+It polls (every `tick`) rather than reacting to each sent message: on SQLite every transaction takes the
+write lock, so waking per message would compete with the sender it is feeding. A tick refills about one
+second of the line's rate (see `service.window_for`), which keeps the sender busy.
 """
 
 from __future__ import annotations
@@ -18,14 +22,21 @@ from storage.models.campaigns import Campaign
 
 log = logging.getLogger(__name__)
 
+LEASE_SECONDS = 30.0
+
 
 class CampaignWorker:
-    def __init__(self, services: Services, *, tick: float = 0.25, progress_interval: float = 3.0) -> None:
+    def __init__(self, services: Services, *, tick: float = 0.2, housekeeping: float = 0.5,
+                 progress_interval: float = 3.0) -> None:
         self.services = services
         self.tick = tick
+        self.housekeeping = housekeeping
         self.progress_interval = progress_interval
         self.wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._active: list[int] = []
+        self._last_housekeeping = float("-inf")
+        self._leases: dict[int, float] = {}  # campaign id -> loop time our lease needs renewing
 
     async def run(self) -> None:
         while not self._stopping.is_set():
@@ -48,17 +59,38 @@ class CampaignWorker:
         self.wake.set()
 
     async def run_once(self) -> bool:
-        """One pass over the campaigns that need something; True when there is more to do right away."""
+        """One pass; True when there is more to queue right away."""
+        services = self.services
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._last_housekeeping >= self.housekeeping:
+            self._last_housekeeping = loop.time()
+            await self._housekeeping()
+        busy = False
+        for campaign_id in list(self._active):
+            if self._stopping.is_set():
+                return False
+            if self._leases.get(campaign_id, float("-inf")) <= loop.time():
+                if not await service.take_lease(services, campaign_id, LEASE_SECONDS):
+                    continue
+                self._leases[campaign_id] = loop.time() + LEASE_SECONDS / 3
+            read = await service.dispatch_step(services, campaign_id)
+            busy = busy or read > 0
+            finished = await service.refresh(services, campaign_id, interval=self.progress_interval)
+            if finished:
+                self._active.remove(campaign_id)
+        return busy
+
+    async def _housekeeping(self) -> None:
         services = self.services
         async with services.db.session() as session:
             drafts = list((await session.scalars(select(Campaign.id).where(Campaign.state == "draft"))).all())
         for campaign_id in drafts:
             if self._stopping.is_set():
-                return False
+                return
             await service.post_preview(services, campaign_id)
         await service.start_due(services)
         async with services.db.session() as session:
-            active = list((await session.scalars(
+            self._active = list((await session.scalars(
                 select(Campaign.id).where(or_(Campaign.state.in_(("running", "paused")),
                                               Campaign.progress_outbox_id.is_not(None)
                                               & Campaign.state.in_(("completed", "cancelled"))
@@ -66,18 +98,7 @@ class CampaignWorker:
                                               & ~Campaign.progress_text.contains("cancelled")))
                 .order_by(Campaign.id)
             )).all())
-        busy = False
-        for campaign_id in active:
-            if self._stopping.is_set():
-                return False
-            if not await service.take_lease(services, campaign_id):
-                continue
-            read = await service.dispatch_step(services, campaign_id)
-            busy = busy or read > 0
-            await service.refresh(services, campaign_id, interval=self.progress_interval)
-        return busy
 
     async def on_status(self, session, message) -> None:
-        """Status listener: a campaign message moved on, so there may be room to queue more."""
-        if message.origin == "campaign":
-            self.wake.set()
+        """Status listener (kept cheap: no I/O). Campaign counts are read from the messages themselves."""
+        return None

@@ -85,7 +85,8 @@ async def test_mixed_audience_sends_exactly_to_the_eligible_and_defers_quiet_hou
 
     answer = await command(slack, bridge, f"campaign report {campaign_id}")
     assert "sent 3" in answer and "clicked 1" in answer and "opted out 1" in answer, answer
-    await slack.wait_for(lambda: any(f["name"] == f"campaign-{campaign_id}-recipients.csv" for f in slack.files.values()))
+    await slack.wait_for(lambda: any(f["name"] == f"campaign-{campaign_id}-recipients.csv" and f.get("channel")
+                                     for f in slack.files.values()))
     csv_file = next(f for f in slack.files.values() if f["name"].endswith("recipients.csv"))
     csv_text = csv_file["bytes"].decode()
     assert csv_text.count("\n") == 1 + 7  # header + every distinct recipient (the duplicate has no row)

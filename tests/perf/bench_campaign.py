@@ -1,0 +1,199 @@
+"""Campaign throughput benchmark (run on demand; pytest ignores tests/perf).
+
+    /work/venv/bin/python -m tests.perf.bench_campaign                 # 20,000 recipients, SQLite and PostgreSQL
+    /work/venv/bin/python -m tests.perf.bench_campaign --large         # 100,000 recipients
+    /work/venv/bin/python -m tests.perf.bench_campaign -n 5000 --db sqlite
+
+The Twilio emulator runs in a separate process (no delivery callbacks, so only the send path is measured).
+The bridge runs unthrottled (line mps 10000, sender rate override) with a transactional campaign, so every
+recipient is materialised, queued through queue_sms, claimed, gated and sent. In the same run a bare aiohttp
+client loop posts the same number of identical requests to the same emulator at the same concurrency; the
+ratio of the two throughputs is printed, with the bench process's peak RSS (the emulator process excluded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import resource
+import tempfile
+import time
+from types import SimpleNamespace
+
+import aiohttp
+import asyncpg
+from sqlalchemy import insert
+
+PG_ADMIN_DSN = os.environ.get("TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+CONCURRENCY = 50
+
+
+def _emulator_process(queue, stop) -> None:
+    from tests.emulators import TwilioEmulator
+
+    async def main():
+        emulator = TwilioEmulator(auto_status=None)
+        await emulator.start()
+        queue.put((emulator.url, emulator.account_sid, emulator.auth_token))
+        while not stop.is_set():
+            await asyncio.sleep(0.2)
+            if emulator.sent:  # keep memory flat in the emulator too: we only need the count
+                queue.put(("count", len(emulator.sent)))
+                emulator.sent.clear()
+                emulator.resources.clear()
+                emulator.requests.clear()
+        await emulator.stop()
+
+    asyncio.run(main())
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def bare_loop(url: str, sid: str, token: str, n: int) -> float:
+    endpoint = f"{url}/2010-04-01/Accounts/{sid}/Messages.json"
+    auth = aiohttp.BasicAuth(sid, token)
+    queue: asyncio.Queue = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(i)
+
+    async def client(http):
+        while not queue.empty():
+            i = queue.get_nowait()
+            form = {"To": f"+1212{5550000 + i % 10000:07d}", "From": "+14155550199",
+                    "Body": f"Hello P{i}\nReply STOP to opt out", "StatusCallback": "http://127.0.0.1:9/sms/twilio/status"}
+            async with http.post(endpoint, data=form, auth=auth) as resp:
+                assert resp.status == 201, await resp.text()
+                await resp.read()
+
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as http:
+        await asyncio.gather(*(client(http) for _ in range(CONCURRENCY)))
+    return n / (time.perf_counter() - started)
+
+
+async def database_url(kind: str, tmp: str) -> str:
+    if kind == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp}/bench.db"
+    name = f"sms_bridge_bench_{os.getpid()}"
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    host = PG_ADMIN_DSN.split("@", 1)[1].rsplit("/", 1)[0]
+    return f"postgresql+asyncpg://postgres@{host}/{name}"
+
+
+async def run_campaign(kind: str, n: int, twilio, counter) -> dict:
+    from bot.campaigns import service
+    from storage.db import Database
+    from storage.migrate import upgrade
+    from storage.models import Contact
+    from storage.models.campaigns import Campaign
+    from tests.emulators import SlackEmulator
+    from tests.support.bridge import ADMIN, APPROVER, DEFAULT_CONFIG, Bridge
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = await database_url(kind, tmp)
+        db = Database(url)
+        await upgrade(db.engine)
+        async with db.engine.begin() as conn:
+            for start in range(0, n, 5000):
+                await conn.execute(insert(Contact), [
+                    {"phone": f"+1212{5550000 + i:07d}" if i < 10000 else f"+1646{5550000 + i - 10000:07d}",
+                     "first_name": f"P{i}", "last_name": "", "number_status": "ok", "number_status_reason": ""}
+                    for i in range(start, min(n, start + 5000))])
+        await db.dispose()
+        slack = SlackEmulator()
+        await slack.start()
+        config = DEFAULT_CONFIG.replace("mps = 50", "mps = 10000")
+        bridge = Bridge(database_url=url, slack=slack, twilio=twilio, tmp_path=__import__("pathlib").Path(tmp),
+                        config=config, sender_options={"rate_override": 1e9, "concurrency": CONCURRENCY},
+                        outbox_options={"post_interval": 0.0})
+        await bridge.start()
+        services = bridge.services
+        rss_before = rss_mb()
+        draft, errors = service.validate(services, {"name": "bench", "to": "all", "purpose": "transactional",
+                                                    "text": "Hello {first_name}", "line": "+14155550199"})
+        assert not errors, errors
+        campaign = await service.create(services, ADMIN, draft)
+        t0 = time.perf_counter()
+        while True:
+            async with services.db.session() as session:
+                state = (await session.get(Campaign, campaign.id)).state
+            if state == "pending_approval":
+                break
+            await asyncio.sleep(0.1)
+        preview_s = time.perf_counter() - t0
+        counter["sent"] = 0
+        await service.approve(services, campaign.id, APPROVER)
+        started = time.perf_counter()
+        peak = rss_mb()
+        while counter["sent"] < n:
+            await asyncio.sleep(0.2)
+            peak = max(peak, rss_mb())
+            if time.perf_counter() - started > 3600:
+                raise RuntimeError(f"only {counter['sent']} of {n} sent")
+        elapsed = time.perf_counter() - started
+        await bridge.stop()
+        await slack.stop()
+        if kind == "postgres":
+            conn = await asyncpg.connect(PG_ADMIN_DSN)
+            await conn.execute(f'DROP DATABASE IF EXISTS "sms_bridge_bench_{os.getpid()}" WITH (FORCE)')
+            await conn.close()
+        return {"rate": n / elapsed, "elapsed": elapsed, "preview_s": preview_s, "rss_before": rss_before,
+                "rss_peak_campaign": peak}
+
+
+async def main(n: int, kinds: list[str]) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    queue, stop = ctx.Queue(), ctx.Event()
+    process = ctx.Process(target=_emulator_process, args=(queue, stop), daemon=True)
+    process.start()
+    url, sid, token = await asyncio.get_running_loop().run_in_executor(None, queue.get)
+    twilio = SimpleNamespace(url=url, account_sid=sid, auth_token=token)
+    counter = {"sent": 0}
+
+    async def count():
+        loop = asyncio.get_running_loop()
+        while True:
+            item = await loop.run_in_executor(None, queue.get)
+            if item is None:
+                return
+            counter["sent"] += item[1]
+
+    counting = asyncio.create_task(count())
+    try:
+        print(f"recipients: {n:,}; sender concurrency {CONCURRENCY}; emulator in process {process.pid}")
+        for kind in kinds:
+            result = await run_campaign(kind, n, twilio, counter)
+            bare = await bare_loop(url, sid, token, n)
+            print(f"[{kind}] campaign: {result['rate']:,.0f} msg/s ({result['elapsed']:.1f} s); "
+                  f"bare aiohttp loop: {bare:,.0f} req/s; ratio {result['rate'] / bare:.2f}; "
+                  f"preview {result['preview_s']:.1f} s; RSS {result['rss_before']:.0f} MB before, "
+                  f"{result['rss_peak_campaign']:.0f} MB peak during the campaign")
+        print(f"peak RSS of the bench process (bridge + Slack emulator + seeding): {peak_rss_mb():.0f} MB")
+    finally:
+        stop.set()
+        queue.put(None)
+        await counting
+        process.join(5)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=20_000, help="recipients (default 20,000)")
+    parser.add_argument("--large", action="store_true", help="100,000 recipients")
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    args = parser.parse_args()
+    asyncio.run(main(100_000 if args.large else args.n, ["sqlite", "postgres"] if args.db == "both" else [args.db]))
