@@ -113,7 +113,7 @@ def inbound_post(body: str, media_count: int, note: str, flagged: bool, phone: s
     footer = ":iphone: Customer"
     if media_count:
         footer += f" · {media_count} attachment{'s' if media_count > 1 else ''} below"
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
+    blocks.append({"type": "context", "block_id": "customer", "elements": [{"type": "mrkdwn", "text": footer}]})
     if note:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
     if flagged:

@@ -34,7 +34,7 @@ IDEMPOTENT_ERRORS = {"already_reacted", "no_reaction", "message_not_found"}
 LEASE_SECONDS = 20  # longer than one Slack call may take (the client times out at 10 s)
 STOP_GRACE_SECONDS = 5.0
 MAX_BACKOFF = 60.0
-MAX_COALESCED = 10  # customer texts in one Slack post at most
+MAX_COALESCED = 40  # customer texts in one Slack post at most (Slack allows 50 blocks)
 
 
 async def enqueue(
@@ -83,7 +83,7 @@ class Op(Protocol):
 class OutboxWorker:
     """Drains the outbox: one task per channel with due rows, rows of a channel strictly in order."""
 
-    def __init__(self, services: Services, ops: dict[str, Op], *, post_interval: float = 1.0) -> None:
+    def __init__(self, services: Services, ops: dict[str, Op], *, post_interval: float = 1.1) -> None:
         self.services = services
         self.ops = ops
         self.post_interval = post_interval
@@ -176,25 +176,29 @@ class OutboxWorker:
             return head
 
     async def _coalesce(self, head: SlackOutbox) -> SlackOutbox:
-        """Fold the customer texts queued right behind `head` for the same thread into one post.
+        """Fold the customer texts waiting behind `head` in the same thread into one post.
 
-        Only texts waiting behind a post are folded, so this happens exactly when texts arrive faster
-        than Slack takes posts for the channel: the thread catches up instead of falling further behind.
-        Card refreshes between them are folded too and done once, after the post.
+        Only texts already waiting are folded, so this happens exactly when texts arrive faster than Slack
+        takes posts for the channel: each thread catches up in one post instead of falling further behind.
+        Rows of other threads are passed over (their order among themselves is kept); within the thread,
+        folding stops at the first row that is not a customer text or a card refresh, so the thread's
+        own order never changes. Card refreshes are folded too and done once, after the post.
         """
         async with self.services.db.session() as session:
-            followers = (await session.scalars(
+            waiting = (await session.scalars(
                 select(SlackOutbox)
-                .where(SlackOutbox.channel == head.channel, SlackOutbox.status == "pending", SlackOutbox.id > head.id)
+                .where(SlackOutbox.channel == head.channel, SlackOutbox.status == "pending",
+                       SlackOutbox.conversation_id == head.conversation_id, SlackOutbox.id > head.id)
                 .order_by(SlackOutbox.id)
-                .limit(MAX_COALESCED * 2)
+                .limit(MAX_COALESCED * 3)
             )).all()
             texts, folded, card = [], [], False
-            for row in followers:
-                same_thread = row.conversation_id == head.conversation_id and row.claim_until is None
-                if same_thread and row.op == "update_card":
+            for row in waiting:
+                if row.claim_until is not None:
+                    break
+                if row.op == "update_card":
                     card = True
-                elif same_thread and row.op == "post" and (row.payload or {}).get("inbound") and len(texts) < MAX_COALESCED - 1:
+                elif row.op == "post" and (row.payload or {}).get("inbound") and len(texts) < MAX_COALESCED - 1:
                     texts.append(row)
                 else:
                     break
@@ -206,7 +210,7 @@ class OutboxWorker:
             fresh.payload = {
                 "inbound": True,
                 "text": "\n".join(p.get("text", "") for p in payloads),
-                "blocks": [block for p in payloads for block in p.get("blocks", [])][:50],
+                "blocks": folded_blocks(payloads),
                 "message_ids": [fresh.message_id] + [row.message_id for row in texts],
             }
             for row in folded:
@@ -317,6 +321,20 @@ class OutboxWorker:
             if str(payload.get("outbox_id")) == str(row.id):
                 return message.get("ts")
         return None
+
+
+def folded_blocks(payloads: list[dict]) -> list[dict]:
+    """One post for several customer texts: each text's own blocks, the repeated "Customer" line once."""
+    blocks, footer = [], None
+    for payload in payloads:
+        for block in payload.get("blocks", []):
+            if block.get("type") == "context" and block.get("block_id") == "customer":
+                footer = block
+            else:
+                blocks.append(block)
+    if footer is not None:
+        blocks.append(footer)
+    return blocks[:50]  # Slack's limit; the text field still carries every message
 
 
 def slack_error(exc: SlackApiError) -> str | None:

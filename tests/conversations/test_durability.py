@@ -136,3 +136,20 @@ async def test_crash_before_carrier_call_sends_once_on_restart(bridge, twilio):
     await twilio.wait_for(lambda: len(twilio.sent) == 1, timeout=10)
     await asyncio.sleep(0.3)
     assert [m["body"] for m in twilio.sent] == ["exactly once"]
+
+
+async def test_texts_arriving_faster_than_slack_takes_posts_are_folded_in_order(make_bridge, slack, twilio):
+    slack.channel_rate_per_sec = 1  # Slack's own per-channel limit, enforced by the emulator
+    bridge = await make_bridge(outbox_options={"post_interval": 1.0})
+    other = "+14155550129"
+    for i in range(12):
+        await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body=f"burst {i}")
+        if i % 4 == 0:
+            await twilio.send_inbound(bridge.url, from_=other, to=LINE, body=f"other {i}")
+    threads = lambda: {root["ts"]: thread_texts(slack, CHANNEL, root["ts"]) for root in slack.roots(CHANNEL)}
+    await slack.wait_for(lambda: sum(len(t) for t in threads().values()) == 15, timeout=30)
+    by_first = {texts[0].split()[0]: texts for texts in threads().values()}
+    assert by_first["burst"] == [f"burst {i}" for i in range(12)]
+    assert by_first["other"] == ["other 0", "other 4", "other 8"]
+    posts = [m for m in slack.messages[CHANNEL] if m["thread_ts"]]
+    assert len(posts) < 15, "a backlog should have been folded into fewer posts"
