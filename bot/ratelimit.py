@@ -2,15 +2,14 @@
 
 Each limited resource (a line's carrier rate, a Slack channel's post rate) has one row holding the next
 free slot. A process reserves a few slots at once with a short locked update (generic cell rate
-algorithm: `next = max(next, now) + n * interval`) and uses each slot at its time; a slot whose time
-has passed by more than one interval is dropped rather than used late, so no window ever holds more
-sends than the rate allows, whichever replica sends.
+algorithm: `next = max(next, now) + n * interval`) and uses each slot at its time. Slots are reserved only for callers already waiting, so each is
+used as soon as its time comes, and no window holds more sends than the rate allows, whichever replica
+sends.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -49,31 +48,41 @@ async def reserve(db: Database, key: str, interval: float, count: int, now: date
 
 
 class SharedRate:
-    """Hands out send slots for one key at `rate` per second, reserving a small batch at a time."""
+    """Hands out send slots for one key at `rate` per second.
+
+    Callers that ask while a reservation is under way wait together, and the next reservation takes
+    exactly as many slots as there are waiters: no slot is reserved for nobody, so none expires unused
+    and the shared schedule never runs ahead of the senders.
+    """
 
     def __init__(self, db: Database, clock: Clock, key: str, rate: float) -> None:
         self.db, self.clock, self.key = db, clock, key
         self.interval = interval_for(rate)
-        self.batch = max(1, min(200, int(rate * HEADROOM / 4)))  # about a quarter second of slots
-        self._slots: deque[datetime] = deque()
-        self._lock = asyncio.Lock()
+        self._waiting: list[asyncio.Future] = []
+        self._reserver: asyncio.Task | None = None
 
     async def acquire(self) -> None:
         """Wait for this caller's slot."""
-        async with self._lock:
-            slot = await self._next_slot()
-        wait = (slot - self.clock.now()).total_seconds()
+        slot: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._waiting.append(slot)
+        if self._reserver is None or self._reserver.done():
+            self._reserver = asyncio.create_task(self._reserve_for_waiters())
+        when = await slot
+        wait = (when - self.clock.now()).total_seconds()
         if wait > 0:
             await asyncio.sleep(wait)
 
-    async def _next_slot(self) -> datetime:
-        late = timedelta(seconds=self.interval)
-        while True:
-            now = self.clock.now()
-            while self._slots and self._slots[0] + late < now:
-                self._slots.popleft()  # missed: using it now could crowd a later slot
-            if self._slots:
-                return self._slots.popleft()
-            start = await reserve(self.db, self.key, self.interval, self.batch, now)
-            step = timedelta(seconds=self.interval)
-            self._slots.extend(start + step * i for i in range(self.batch))
+    async def _reserve_for_waiters(self) -> None:
+        step = timedelta(seconds=self.interval)
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                start = await reserve(self.db, self.key, self.interval, len(batch), self.clock.now())
+            except Exception as exc:  # noqa: BLE001 - each waiter gets the failure (e.g. the database is away)
+                for future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for index, future in enumerate(batch):
+                if not future.done():
+                    future.set_result(start + step * index)

@@ -43,7 +43,7 @@ def _create_engine(url: str, *, echo: bool) -> AsyncEngine:
         # Let SQLAlchemy issue BEGIN itself so write transactions lock up front (BEGIN IMMEDIATE).
         event.listen(engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(url, echo=echo, pool_size=20, max_overflow=10, pool_pre_ping=True)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -27,7 +27,7 @@ from bot.compliance import gate
 from bot.compliance.quiet_hours import next_allowed
 from bot.compliance.segments import analyze
 from bot.lines import KnownLine
-from bot.messaging.outbound import queue_sms
+from bot.messaging.outbound import queue_many
 from bot.permissions import is_admin, is_approver
 from bot.services import Services
 from bot.slack import outbox
@@ -480,16 +480,18 @@ async def dispatch_step(services: Services, campaign_id: int) -> int:
         taken = set((await session.scalars(select(CampaignRecipient.phone).where(
             CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.phone.in_(phones)))).all())
         skipped = dict(campaign.skipped or {})
+        to_queue: list[tuple[CampaignRecipient, dict]] = []
         for item in items:
             if item.phone in taken:
                 skipped["duplicate"] = skipped.get("duplicate", 0) + 1
                 continue
             taken.add(item.phone)
-            recipient = CampaignRecipient(campaign_id=campaign.id, phone=item.phone, contact_id=item.contact.id)
+            recipient = CampaignRecipient(campaign_id=campaign.id, phone=item.phone, contact_id=item.contact.id,
+                                          status="queued")
+            session.add(recipient)
             if item.reason is not None:
                 recipient.status, recipient.skip_reason = "skipped", item.reason
                 skipped[item.reason] = skipped.get(item.reason, 0) + 1
-                session.add(recipient)
                 continue
 
             def make_code(url: str, phone=item.phone) -> str:
@@ -498,16 +500,13 @@ async def dispatch_step(services: Services, campaign_id: int) -> int:
                 return code
 
             body = render_for(campaign, item.contact, settings.public_url, settings.compliance.footer, make_code)
-            key = f"campaign:{campaign.id}:{item.phone}"
-            message = await queue_sms(session, line=line, phone=item.phone, body=body, origin="campaign",
-                                      purpose=campaign.purpose, origin_ref=str(campaign.id), dedupe_key=key)
-            message_id = message.id if message is not None else await session.scalar(
-                select(Message.id).where(Message.dedupe_key == key))
-            if message is not None:
-                await session.flush()
-                message_id = message.id
-            recipient.status, recipient.message_id = "queued", message_id
-            session.add(recipient)
+            to_queue.append((recipient, {
+                "phone": item.phone, "body": body, "origin": "campaign", "purpose": campaign.purpose,
+                "origin_ref": str(campaign.id), "dedupe_key": f"campaign:{campaign.id}:{item.phone}",
+            }))
+        queued = await queue_many(session, line=line, requests=[request for _, request in to_queue])
+        for recipient, request in to_queue:
+            recipient.message_id = queued[request["dedupe_key"]]
         campaign.skipped = skipped
         campaign.cursor = contacts[-1].id
     services.wakeups.poke_sender()

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compliance import consent
 from bot.compliance.quiet_hours import QuietHoursPolicy, next_allowed
 from bot.settings import ComplianceConfig
-from storage.models import Contact, Message
+from storage.models import ConsentEvent, Contact, Message
 
 SENT_STATUSES = ("sending", "sent", "delivered", "undelivered", "unknown")
 
@@ -39,23 +39,47 @@ def quiet_policy(config: ComplianceConfig) -> QuietHoursPolicy:
 async def check(
     session: AsyncSession, message: Message, *, config: ComplianceConfig, policy: QuietHoursPolicy, now: datetime
 ) -> Decision:
-    """Decide whether `message` may go out now.
+    """Decide whether one message may go out now (see `check_many`)."""
+    return (await check_many(session, [message], config=config, policy=policy, now=now))[message.id]
+
+
+async def check_many(
+    session: AsyncSession, messages: list[Message], *, config: ComplianceConfig, policy: QuietHoursPolicy,
+    now: datetime,
+) -> dict[int, Decision]:
+    """Decide, for each message, whether it may go out now. A handful of queries for the whole batch.
 
     Every purpose: nothing to a number whose governing consent event is an opt-out.
     Marketing also needs an opt-in on record, a number not marked invalid/landline, the recipient's
-    local quiet hours and the rolling 24-hour frequency cap.
+    local quiet hours and the rolling 24-hour frequency cap. Keyword answers ("compliance") always go.
     """
-    if message.purpose == "compliance":
-        return SEND  # the one confirmation a STOP/START/HELP requires, sent whatever the consent state
-    state = await consent.current(session, message.phone, message.line_id, message.purpose)
-    if state.opted_out:
-        source = f" ({state.source})" if state.source else ""
-        return Decision("block", f"the number opted out{source}; nothing is sent to it")
-    if message.purpose != "marketing":
-        return SEND
+    governed = [m for m in messages if m.purpose != "compliance"]
+    events = await _consent_events(session, {m.phone for m in governed})
+    marketing = [m for m in governed if m.purpose == "marketing"]
+    contacts = await _contacts(session, {m.phone for m in marketing})
+    recent = await _recent_marketing(session, {m.phone for m in marketing}, now)
+    decisions: dict[int, Decision] = {}
+    for message in messages:
+        if message.purpose == "compliance":
+            decisions[message.id] = SEND  # the one answer a STOP/START/HELP requires, whatever the consent
+            continue
+        line_events = [e for e in events.get(message.phone, ()) if e.line_id in (None, message.line_id)]
+        state = consent.state_from(line_events, message.purpose)
+        if state.opted_out:
+            source = f" ({state.source})" if state.source else ""
+            decisions[message.id] = Decision("block", f"the number opted out{source}; nothing is sent to it")
+        elif message.purpose != "marketing":
+            decisions[message.id] = SEND
+        else:
+            decisions[message.id] = _marketing(message, state, contacts.get(message.phone),
+                                               recent.get(message.phone, []), config, policy, now)
+    return decisions
+
+
+def _marketing(message: Message, state: consent.ConsentState, contact: Contact | None, sent_at: list[datetime],
+               config: ComplianceConfig, policy: QuietHoursPolicy, now: datetime) -> Decision:
     if not state.opted_in:
         return Decision("block", "no marketing opt-in on record for this number")
-    contact = await session.scalar(select(Contact).where(Contact.phone == message.phone))
     if contact is not None and contact.number_status != "ok":
         return Decision("block", f"the number is marked {contact.number_status}: {contact.number_status_reason}")
     allowed_at = next_allowed(message.phone, now, policy)
@@ -63,27 +87,46 @@ async def check(
         return Decision("block", "no moment in the next 7 days falls inside quiet-hour rules in every time zone of the number")
     if allowed_at > now:
         return Decision("defer", "recipient's quiet hours", allowed_at)
-    sent_recently = await session.scalar(
-        select(func.count(Message.id)).where(
-            Message.phone == message.phone,
+    others = [at for at in sent_at if at is not None]
+    if len(others) >= config.frequency_cap:
+        return Decision(
+            "block", f"frequency cap: {len(others)} marketing texts in the last 24 hours "
+                     f"(limit {config.frequency_cap}); next possible after {min(others) + timedelta(hours=24):%Y-%m-%d %H:%M} UTC"
+        )
+    return SEND
+
+
+async def _consent_events(session: AsyncSession, phones: set[str]) -> dict[str, list[ConsentEvent]]:
+    """Every ledger event of these numbers, newest first, by number."""
+    by_phone: dict[str, list[ConsentEvent]] = {}
+    if phones:
+        rows = await session.scalars(
+            select(ConsentEvent).where(ConsentEvent.phone.in_(phones)).order_by(ConsentEvent.id.desc()))
+        for event in rows:
+            by_phone.setdefault(event.phone, []).append(event)
+    return by_phone
+
+
+async def _contacts(session: AsyncSession, phones: set[str]) -> dict[str, Contact]:
+    if not phones:
+        return {}
+    return {c.phone: c for c in await session.scalars(select(Contact).where(Contact.phone.in_(phones)))}
+
+
+async def _recent_marketing(session: AsyncSession, phones: set[str], now: datetime) -> dict[str, list[datetime]]:
+    """When each number was sent marketing in the last 24 hours."""
+    if not phones:
+        return {}
+    rows = await session.execute(
+        select(Message.phone, Message.sent_at).where(
+            Message.phone.in_(phones),
             Message.purpose == "marketing",
             Message.direction == "out",
             Message.status.in_(SENT_STATUSES),
             Message.sent_at > now - timedelta(hours=24),
-            Message.id != message.id,
         )
     )
-    if sent_recently >= config.frequency_cap:
-        oldest = await session.scalar(
-            select(func.min(Message.sent_at)).where(
-                Message.phone == message.phone,
-                Message.purpose == "marketing",
-                Message.status.in_(SENT_STATUSES),
-                Message.sent_at > now - timedelta(hours=24),
-            )
-        )
-        return Decision(
-            "block", f"frequency cap: {sent_recently} marketing texts in the last 24 hours "
-                     f"(limit {config.frequency_cap}); next possible after {oldest + timedelta(hours=24):%Y-%m-%d %H:%M} UTC"
-        )
-    return SEND
+    recent: dict[str, list[datetime]] = {}
+    for phone, sent_at in rows:
+        recent.setdefault(phone, []).append(sent_at)
+    return recent

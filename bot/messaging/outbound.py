@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,3 +70,34 @@ async def queue_sms(
     except IntegrityError:
         return None  # a concurrent request with the same dedupe key won
     return message
+
+
+async def queue_many(session: AsyncSession, *, line: KnownLine, requests: list[dict]) -> dict[str, int]:
+    """Queue many texts on one line in one statement; return {dedupe_key: message id} for every request.
+
+    Each request is a dict with phone, body, dedupe_key (required: that is what makes a retried batch
+    harmless), origin, purpose and optionally origin_ref. Keys queued before keep their first message.
+    """
+    if not requests:
+        return {}
+    rows = []
+    for request in requests:
+        if request.get("purpose", "conversational") not in PURPOSES:
+            raise ValueError(f"purpose {request['purpose']!r} must be one of {', '.join(PURPOSES)}")
+        info = analyze(request["body"], smart_encoding=line.config.smart_encoding)
+        rows.append({
+            "line_id": line.id, "direction": "out", "phone": request["phone"], "body": info.text, "media": [],
+            "dedupe_key": request["dedupe_key"], "status": "queued", "segments": max(1, info.segments),
+            "encoding": info.encoding, "purpose": request.get("purpose", "conversational"),
+            "origin": request["origin"], "origin_ref": request.get("origin_ref"),
+        })
+    dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    statement = (dialect_insert(Message).values(rows)
+                 .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                 .returning(Message.id, Message.dedupe_key))
+    ids = {key: message_id for message_id, key in (await session.execute(statement)).all()}
+    missing = [row["dedupe_key"] for row in rows if row["dedupe_key"] not in ids]
+    if missing:
+        found = await session.execute(select(Message.id, Message.dedupe_key).where(Message.dedupe_key.in_(missing)))
+        ids.update({key: message_id for message_id, key in found.all()})
+    return ids

@@ -4,12 +4,17 @@ the outcome. The only code that calls `carrier.send`.
 Exactly once: a message is marked `sending` (committed) before the carrier call. If the process dies
 or the call times out, the row stays `sending`; when its claim lapses it is reconciled against the
 carrier's own records — found means sent, not found means it is queued again.
+
+Work goes in batches: one transaction claims a batch, one gates it, the carrier calls run concurrently
+(each at its line's shared rate), one transaction records the outcomes. Per text, the database sees a
+row in a few multi-row statements rather than transactions of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -17,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.carriers.base import (
     AmbiguousCarrierError,
+    CarrierError,
     OutboundSMS,
     PermanentCarrierError,
     SendResult,
@@ -33,41 +39,57 @@ from storage.models import Message
 
 log = logging.getLogger(__name__)
 
-CLAIM_SECONDS = 30  # longer than one carrier call may take (the client times out at 15 s)
+CLAIM_SECONDS = 30  # longer than one batch may take to send (the carrier client times out at 15 s)
 MAX_TRANSIENT_ATTEMPTS = 10
 MAX_BACKOFF = 300.0
+RECOVERY_EVERY = 5.0  # seconds between looks for messages a crash left `sending`
+
+
+@dataclass
+class Outcome:
+    """What the carrier made of one message."""
+
+    message_id: int
+    result: SendResult | None = None
+    error: CarrierError | None = None
 
 
 class SendWorker:
-    """Claims due messages in batches and sends them concurrently, each line at its own rate."""
+    """Claims due messages in batches and sends them concurrently, each line at its own shared rate."""
 
-    def __init__(self, services: Services, *, batch_size: int = 100, concurrency: int = 50,
+    def __init__(self, services: Services, *, batch_size: int = 50, concurrency: int = 200,
                  rate_override: float | None = None) -> None:
         self.services = services
         self.batch_size = batch_size
-        self.concurrency = concurrency
+        self.batches_in_flight = max(1, concurrency // batch_size)
         self.rate_override = rate_override
         self._rates: dict[int, SharedRate] = {}
         self._stopping = asyncio.Event()
         self._policy = gate.quiet_policy(services.settings.compliance)
+        self._last_recovery = float("-inf")
 
     async def run(self) -> None:
         wake = self.services.wakeups.sender
-        slots = asyncio.Semaphore(self.concurrency)
+        slots = asyncio.Semaphore(self.batches_in_flight)
         tasks: set[asyncio.Task] = set()
+        loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
             wake.clear()
+            claimed: list[int] = []
             try:
-                await self.recover_stale()
+                if loop.time() - self._last_recovery > RECOVERY_EVERY:
+                    self._last_recovery = loop.time()
+                    await self.recover_stale()
+                await slots.acquire()
                 claimed = await self._claim_batch()
             except Exception:  # database away: keep the worker alive, try again shortly
                 log.exception("sender: cannot claim messages")
-                claimed = []
-            for message_id in claimed:
-                await slots.acquire()
-                task = asyncio.create_task(self._send_guarded(message_id, slots))
+            if claimed:
+                task = asyncio.create_task(self._batch_guarded(claimed, slots))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
+            else:
+                slots.release()
             if len(claimed) < self.batch_size:
                 try:
                     await asyncio.wait_for(wake.wait(), timeout=0.5)
@@ -76,7 +98,7 @@ class SendWorker:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def stop(self) -> None:
-        """Stop claiming; `run` returns once the sends in flight have been recorded."""
+        """Stop claiming; `run` returns once the batches in flight have been recorded."""
         self._stopping.set()
         self.services.wakeups.poke_sender()
 
@@ -108,98 +130,121 @@ class SendWorker:
                 )
             return ids
 
-    async def _send_guarded(self, message_id: int, slots: asyncio.Semaphore) -> None:
+    async def _batch_guarded(self, message_ids: list[int], slots: asyncio.Semaphore) -> None:
         try:
-            await self.send_one(message_id)
+            await self.send_batch(message_ids)
         except Exception:
-            log.exception("sender: message %s failed unexpectedly; it will be reconciled", message_id)
+            log.exception("sender: a batch failed unexpectedly; its messages will be reconciled")
         finally:
             slots.release()
 
     async def send_one(self, message_id: int) -> None:
-        """Gate, then send one claimed message and record what happened."""
-        now = self.services.clock.now()
-        async with self.services.db.session() as session:
-            message = await session.get(Message, message_id)
-            if message is None or message.status != "sending":
-                return
-            decision = await gate.check(session, message, config=self.services.settings.compliance,
-                                        policy=self._policy, now=now)
-            if decision.action == "block":
-                message.status, message.error_message, message.claim_until = "blocked", decision.reason, None
-                await notify_blocked(session, self.services, message)
-                log.info("sender: message %s to %s blocked: %s", message.id, mask(message.phone), decision.reason)
-                return
-            if decision.action == "defer":
-                message.status, message.next_attempt_at, message.claim_until = "queued", decision.until, None
-                message.error_message = f"deferred: {decision.reason}"
-                return
-            if any("slack_file" in item for item in message.media or []):
-                message.media = await materialize_slack_files(session, self.services, message.media)
-            media_urls = await self._media_urls(session, message)
-            outbound = OutboundSMS(
-                to=message.phone,
-                sender=self.services.lines.by_id(message.line_id).config.key,
-                body=message.body,
-                media_urls=media_urls,
-                status_callback=self.services.settings.callback_url("/sms/twilio/status"),
-            )
-            message.attempts += 1
-        await self._rate(message.line_id).acquire()
-        try:
-            result = await self.services.carrier.send(outbound)
-        except TransientCarrierError as exc:
-            await self._retry(message_id, exc.code, str(exc), exc.retry_after)
-        except AmbiguousCarrierError as exc:
-            log.warning("sender: outcome of message %s unknown (%s); reconciling", message_id, exc)
-            await self._reconcile(message_id)
-        except PermanentCarrierError as exc:
-            await self._fail(message_id, exc.code, str(exc))
-        else:
-            await self._record_sent(message_id, result)
+        """Gate, send and record one claimed message."""
+        await self.send_batch([message_id])
 
-    async def _media_urls(self, session: AsyncSession, message: Message) -> tuple[str, ...]:
+    async def send_batch(self, message_ids: list[int]) -> None:
+        """Gate, send and record a batch of claimed messages."""
+        ready = await self._gate(message_ids)
+        if not ready:
+            return
+        outcomes = await asyncio.gather(*(self._call_carrier(message_id, sms) for message_id, sms in ready))
+        await self._record(outcomes)
+        for outcome in outcomes:
+            if isinstance(outcome.error, AmbiguousCarrierError):
+                log.warning("sender: outcome of message %s unknown (%s); reconciling", outcome.message_id, outcome.error)
+                await self._reconcile(outcome.message_id)
+
+    async def _gate(self, message_ids: list[int]) -> list[tuple[int, OutboundSMS]]:
+        """Apply the send gate; store blocks and deferrals; return what may be sent now."""
+        now = self.services.clock.now()
+        ready = []
+        async with self.services.db.session() as session:
+            messages = list((await session.scalars(
+                select(Message).where(Message.id.in_(message_ids), Message.status == "sending").order_by(Message.id)
+            )).all())
+            decisions = await gate.check_many(session, messages, config=self.services.settings.compliance,
+                                              policy=self._policy, now=now)
+            for message in messages:
+                decision = decisions[message.id]
+                if decision.action == "block":
+                    message.status, message.error_message, message.claim_until = "blocked", decision.reason, None
+                    await notify_blocked(session, self.services, message)
+                    log.info("sender: message %s to %s blocked: %s", message.id, mask(message.phone), decision.reason)
+                elif decision.action == "defer":
+                    message.status, message.next_attempt_at, message.claim_until = "queued", decision.until, None
+                    message.error_message = f"deferred: {decision.reason}"
+                else:
+                    if any("slack_file" in item for item in message.media or []):
+                        message.media = await materialize_slack_files(session, self.services, message.media)
+                    message.attempts += 1
+                    ready.append((message.id, self._outbound(message)))
+        return ready
+
+    def _outbound(self, message: Message) -> OutboundSMS:
+        return OutboundSMS(
+            to=message.phone,
+            sender=self.services.lines.by_id(message.line_id).config.key,
+            body=message.body,
+            media_urls=self._media_urls(message),
+            status_callback=self.services.settings.callback_url("/sms/twilio/status"),
+        )
+
+    def _media_urls(self, message: Message) -> tuple[str, ...]:
         urls = []
         for item in message.media or []:
-            media_id = item.get("media_id")
-            if media_id is None:
-                continue
-            token = media_links.make_token(self.services.settings.media_secret, media_id, self.services.clock.now())
-            urls.append(self.services.settings.callback_url(f"/media/{token}"))
+            if item.get("media_id") is not None:
+                token = media_links.make_token(self.services.settings.media_secret, item["media_id"],
+                                               self.services.clock.now())
+                urls.append(self.services.settings.callback_url(f"/media/{token}"))
         return tuple(urls)
 
-    async def _record_sent(self, message_id: int, result: SendResult) -> None:
-        async with self.services.db.session() as session:
-            message = await session.get(Message, message_id)
-            message.status, message.carrier_sid = "sent", result.carrier_sid
-            message.sent_at, message.claim_until = self.services.clock.now(), None
-            message.error_code = message.error_message = None
-            if result.segments:
-                message.segments = result.segments
-            await after_send(session, self.services, message)
-            await apply_stored_statuses(session, self.services, message)
+    async def _call_carrier(self, message_id: int, sms: OutboundSMS) -> Outcome:
+        line_id = self.services.lines.by_key(sms.sender).id
+        await self._rate(line_id).acquire()
+        try:
+            return Outcome(message_id, result=await self.services.carrier.send(sms))
+        except CarrierError as exc:
+            return Outcome(message_id, error=exc)
 
-    async def _retry(self, message_id: int, code: int | None, reason: str, retry_after: float | None) -> None:
+    async def _record(self, outcomes: list[Outcome]) -> None:
+        """Store every outcome of a batch in one transaction (ambiguous ones are reconciled after)."""
+        now = self.services.clock.now()
         async with self.services.db.session() as session:
-            message = await session.get(Message, message_id)
-            if message.attempts >= MAX_TRANSIENT_ATTEMPTS:
-                message.status, message.error_code, message.claim_until = "failed", code, None
-                message.error_message = f"gave up after {message.attempts} attempts: {reason}"
-                await after_failure(session, self.services, message)
-                return
-            delay = retry_after or min(MAX_BACKOFF, 2 ** message.attempts)
-            message.status, message.claim_until = "queued", None
-            message.next_attempt_at = self.services.clock.now() + timedelta(seconds=delay)
-            message.error_message = f"retrying: {reason}"
-        log.info("sender: message %s retried in %.0fs: %s", message_id, delay, reason)
+            messages = {m.id: m for m in await session.scalars(
+                select(Message).where(Message.id.in_([o.message_id for o in outcomes])))}
+            sent = []
+            for outcome in outcomes:
+                message = messages[outcome.message_id]
+                if outcome.result is not None:
+                    await self._sent(session, message, outcome.result, now)
+                    sent.append(message)
+                elif isinstance(outcome.error, TransientCarrierError):
+                    await self._retry(session, message, outcome.error, now)
+                elif isinstance(outcome.error, PermanentCarrierError):
+                    message.status, message.error_code = "failed", outcome.error.code
+                    message.error_message, message.claim_until = str(outcome.error), None
+                    await after_failure(session, self.services, message)
+            await apply_stored_statuses(session, self.services, sent)
 
-    async def _fail(self, message_id: int, code: int | None, reason: str) -> None:
-        async with self.services.db.session() as session:
-            message = await session.get(Message, message_id)
-            message.status, message.error_code, message.error_message = "failed", code, reason
-            message.claim_until = None
+    async def _sent(self, session: AsyncSession, message: Message, result: SendResult, now) -> None:
+        message.status, message.carrier_sid = "sent", result.carrier_sid
+        message.sent_at, message.claim_until = now, None
+        message.error_code = message.error_message = None
+        if result.segments:
+            message.segments = result.segments
+        await after_send(session, self.services, message)
+
+    async def _retry(self, session: AsyncSession, message: Message, error: CarrierError, now) -> None:
+        if message.attempts >= MAX_TRANSIENT_ATTEMPTS:
+            message.status, message.error_code, message.claim_until = "failed", error.code, None
+            message.error_message = f"gave up after {message.attempts} attempts: {error}"
             await after_failure(session, self.services, message)
-        log.info("sender: message %s failed permanently: %s", message_id, reason)
+            return
+        delay = error.retry_after or min(MAX_BACKOFF, 2 ** message.attempts)
+        message.status, message.claim_until = "queued", None
+        message.next_attempt_at = now + timedelta(seconds=delay)
+        message.error_message = f"retrying: {error}"
+        log.info("sender: message %s retried in %.0fs: %s", message.id, delay, error)
 
     async def recover_stale(self) -> None:
         """Reconcile messages left `sending` by a crash or a lost answer, once their claim has lapsed."""
@@ -231,10 +276,9 @@ class SendWorker:
         match = next((r for r in records if r.body == message.body and r.carrier_sid not in known), None)
         if match is not None:
             log.info("sender: message %s was accepted by the carrier before we lost track (%s)", message_id, match.carrier_sid)
-            await self._record_sent(message_id, SendResult(carrier_sid=match.carrier_sid))
+            await self._record([Outcome(message_id, result=SendResult(carrier_sid=match.carrier_sid))])
             return
         async with self.services.db.session() as session:
             await session.execute(update(Message).where(Message.id == message_id, Message.status == "sending").values(
                 status="queued", claim_until=None, next_attempt_at=self.services.clock.now()))
         self.services.wakeups.poke_sender()
-

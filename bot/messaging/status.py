@@ -32,18 +32,21 @@ async def record_status(services: Services, update: StatusUpdate) -> None:
         await session.flush()
         message = await session.scalar(select(Message).where(Message.carrier_sid == update.carrier_sid))
         if message is not None:
-            await apply_stored_statuses(session, services, message)
+            await apply_stored_statuses(session, services, [message])
 
 
-async def apply_stored_statuses(session: AsyncSession, services: Services, message: Message) -> None:
-    """Apply receipts that arrived for this message (possibly before we recorded its carrier id)."""
+async def apply_stored_statuses(session: AsyncSession, services: Services, messages: list[Message]) -> None:
+    """Apply receipts that arrived for these messages (possibly before we recorded their carrier ids)."""
+    by_sid = {m.carrier_sid: m for m in messages if m.carrier_sid}
+    if not by_sid:
+        return
     events = (await session.scalars(
-        select(StatusEvent).where(StatusEvent.carrier_sid == message.carrier_sid, StatusEvent.applied.is_(False))
+        select(StatusEvent).where(StatusEvent.carrier_sid.in_(by_sid), StatusEvent.applied.is_(False))
         .order_by(StatusEvent.id)
     )).all()
     for event in events:
         event.applied = True
-        await _apply(session, services, message, event.status, event.error_code)
+        await _apply(session, services, by_sid[event.carrier_sid], event.status, event.error_code)
 
 
 async def _apply(session: AsyncSession, services: Services, message: Message, status: str, error_code: int | None) -> None:
