@@ -42,7 +42,13 @@ class Services:
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     bot_user_id: str | None = None
     lines: LineDirectory = field(default_factory=lambda: LineDirectory([]))
-    # Called as listener(session, message) whenever an outbound message's status changes (campaigns, paging).
-    status_listeners: list = field(default_factory=list)
+    # origin -> listeners called as listener(session, message) whenever the status of an outbound
+    # message of that origin changes (paging follows its pages). See `on_status`.
+    status_listeners: dict[str, list] = field(default_factory=dict)
     # Called as hook(session, line, message) for each new inbound text, in the transaction that stores it (paging ACKs).
     inbound_hooks: list = field(default_factory=list)
+
+
+def on_status(services: Services, origin: str, listener) -> None:
+    """Call `listener(session, message)` on every status change of outbound messages from `origin`."""
+    services.status_listeners.setdefault(origin, []).append(listener)

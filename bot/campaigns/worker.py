@@ -98,7 +98,3 @@ class CampaignWorker:
                                               & ~Campaign.progress_text.contains("cancelled")))
                 .order_by(Campaign.id)
             )).all())
-
-    async def on_status(self, session, message) -> None:
-        """Status listener (kept cheap: no I/O). Campaign counts are read from the messages themselves."""
-        return None

@@ -92,10 +92,10 @@ async def queue_many(session: AsyncSession, *, line: KnownLine, requests: list[d
             "origin": request["origin"], "origin_ref": request.get("origin_ref"),
         })
     dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    statement = (dialect_insert(Message).values(rows)
+    statement = (dialect_insert(Message)
                  .on_conflict_do_nothing(index_elements=["dedupe_key"])
                  .returning(Message.id, Message.dedupe_key))
-    ids = {key: message_id for message_id, key in (await session.execute(statement)).all()}
+    ids = {key: message_id for message_id, key in (await session.execute(statement, rows)).all()}
     missing = [row["dedupe_key"] for row in rows if row["dedupe_key"] not in ids]
     if missing:
         found = await session.execute(select(Message.id, Message.dedupe_key).where(Message.dedupe_key.in_(missing)))

@@ -24,18 +24,27 @@ from bot.carriers.base import (
     AmbiguousCarrierError,
     CarrierError,
     OutboundSMS,
-    PermanentCarrierError,
     SendResult,
     TransientCarrierError,
 )
 from bot.compliance import gate
 from bot.messaging import media as media_links
-from bot.messaging.status import after_failure, after_send, apply_stored_statuses, notify_blocked
+from bot.messaging.status import (
+    after_failure,
+    after_send,
+    apply_stored_statuses,
+    needs_side_effects,
+    notify_blocked,
+)
 from bot.phone import mask
 from bot.ratelimit import SharedRate
 from bot.services import Services
 from bot.slack.files import materialize_slack_files
-from storage.models import Message
+from storage.models import Message, StatusEvent
+
+# What the gate and the carrier call need of a message, read without building ORM objects.
+_GATE_COLUMNS = (Message.id, Message.phone, Message.line_id, Message.purpose, Message.body, Message.media,
+                 Message.slack_channel, Message.origin)
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +61,20 @@ class Outcome:
     message_id: int
     result: SendResult | None = None
     error: CarrierError | None = None
+    side_effects: bool = True  # whether recording it must go through the status module
 
 
 class SendWorker:
     """Claims due messages in batches and sends them concurrently, each line at its own shared rate."""
 
-    def __init__(self, services: Services, *, batch_size: int = 50, concurrency: int = 200,
-                 rate_override: float | None = None) -> None:
+    def __init__(self, services: Services, *, batch_size: int = 50, concurrency: int = 100,
+                 batches_in_flight: int = 4, rate_override: float | None = None) -> None:
         self.services = services
         self.batch_size = batch_size
-        self.batches_in_flight = max(1, concurrency // batch_size)
+        # Several batches in flight keep the database work of one (gating, recording) beside the
+        # carrier calls of another; `concurrency` bounds the carrier calls open at once.
+        self.batches_in_flight = batches_in_flight
+        self._carrier_calls = asyncio.Semaphore(concurrency)
         self.rate_override = rate_override
         self._rates: dict[int, SharedRate] = {}
         self._stopping = asyncio.Event()
@@ -147,84 +160,120 @@ class SendWorker:
         ready = await self._gate(message_ids)
         if not ready:
             return
-        outcomes = await asyncio.gather(*(self._call_carrier(message_id, sms) for message_id, sms in ready))
+        outcomes = await asyncio.gather(*(self._call_carrier(*item) for item in ready))
         await self._record(outcomes)
         for outcome in outcomes:
             if isinstance(outcome.error, AmbiguousCarrierError):
                 log.warning("sender: outcome of message %s unknown (%s); reconciling", outcome.message_id, outcome.error)
                 await self._reconcile(outcome.message_id)
 
-    async def _gate(self, message_ids: list[int]) -> list[tuple[int, OutboundSMS]]:
-        """Apply the send gate; store blocks and deferrals; return what may be sent now."""
+    async def _gate(self, message_ids: list[int]) -> list[tuple[int, OutboundSMS, bool]]:
+        """Apply the send gate; store blocks and deferrals; return what may be sent now, each with
+        whether its status changes have side effects (see `needs_side_effects`)."""
         now = self.services.clock.now()
-        ready = []
         async with self.services.db.session() as session:
-            messages = list((await session.scalars(
-                select(Message).where(Message.id.in_(message_ids), Message.status == "sending").order_by(Message.id)
-            )).all())
-            decisions = await gate.check_many(session, messages, config=self.services.settings.compliance,
+            rows = (await session.execute(
+                select(*_GATE_COLUMNS).where(Message.id.in_(message_ids), Message.status == "sending")
+                .order_by(Message.id)
+            )).all()
+            decisions = await gate.check_many(session, rows, config=self.services.settings.compliance,
                                               policy=self._policy, now=now)
-            for message in messages:
-                decision = decisions[message.id]
-                if decision.action == "block":
-                    message.status, message.error_message, message.claim_until = "blocked", decision.reason, None
-                    await notify_blocked(session, self.services, message)
-                    log.info("sender: message %s to %s blocked: %s", message.id, mask(message.phone), decision.reason)
-                elif decision.action == "defer":
-                    message.status, message.next_attempt_at, message.claim_until = "queued", decision.until, None
-                    message.error_message = f"deferred: {decision.reason}"
-                else:
-                    if any("slack_file" in item for item in message.media or []):
-                        message.media = await materialize_slack_files(session, self.services, message.media)
-                    message.attempts += 1
-                    ready.append((message.id, self._outbound(message)))
-        return ready
+            held = [row.id for row in rows if decisions[row.id].action != "send"]
+            with_files = [row.id for row in rows if decisions[row.id].allowed
+                          and any("slack_file" in item for item in row.media or [])]
+            media = await self._hold_back(session, held, with_files, decisions)
+            go = [row for row in rows if decisions[row.id].allowed]
+            if go:
+                await session.execute(update(Message).where(Message.id.in_([row.id for row in go]))
+                                      .values(attempts=Message.attempts + 1))
+        return [(row.id, self._outbound(row, media.get(row.id, row.media)),
+                 needs_side_effects(self.services, row.slack_channel, row.origin)) for row in go]
 
-    def _outbound(self, message: Message) -> OutboundSMS:
+    async def _hold_back(self, session: AsyncSession, held: list[int], with_files: list[int],
+                         decisions: dict[int, gate.Decision]) -> dict[int, list]:
+        """Store blocks and deferrals; download files shared in Slack. Returns the new media lists."""
+        media: dict[int, list] = {}
+        if not held and not with_files:
+            return media
+        for message in await session.scalars(select(Message).where(Message.id.in_(held + with_files))):
+            decision = decisions[message.id]
+            if decision.action == "block":
+                message.status, message.error_message, message.claim_until = "blocked", decision.reason, None
+                await notify_blocked(session, self.services, message)
+                log.info("sender: message %s to %s blocked: %s", message.id, mask(message.phone), decision.reason)
+            elif decision.action == "defer":
+                message.status, message.next_attempt_at, message.claim_until = "queued", decision.until, None
+                message.error_message = f"deferred: {decision.reason}"
+            else:
+                message.media = media[message.id] = await materialize_slack_files(session, self.services, message.media)
+        return media
+
+    def _outbound(self, row, media: list) -> OutboundSMS:
         return OutboundSMS(
-            to=message.phone,
-            sender=self.services.lines.by_id(message.line_id).config.key,
-            body=message.body,
-            media_urls=self._media_urls(message),
+            to=row.phone,
+            sender=self.services.lines.by_id(row.line_id).config.key,
+            body=row.body,
+            media_urls=self._media_urls(media),
             status_callback=self.services.settings.callback_url("/sms/twilio/status"),
         )
 
-    def _media_urls(self, message: Message) -> tuple[str, ...]:
+    def _media_urls(self, media: list) -> tuple[str, ...]:
         urls = []
-        for item in message.media or []:
+        for item in media or []:
             if item.get("media_id") is not None:
                 token = media_links.make_token(self.services.settings.media_secret, item["media_id"],
                                                self.services.clock.now())
                 urls.append(self.services.settings.callback_url(f"/media/{token}"))
         return tuple(urls)
 
-    async def _call_carrier(self, message_id: int, sms: OutboundSMS) -> Outcome:
+    async def _call_carrier(self, message_id: int, sms: OutboundSMS, side_effects: bool = True) -> Outcome:
         line_id = self.services.lines.by_key(sms.sender).id
-        await self._rate(line_id).acquire()
-        try:
-            return Outcome(message_id, result=await self.services.carrier.send(sms))
-        except CarrierError as exc:
-            return Outcome(message_id, error=exc)
+        async with self._carrier_calls:
+            await self._rate(line_id).acquire()
+            try:
+                return Outcome(message_id, result=await self.services.carrier.send(sms), side_effects=side_effects)
+            except CarrierError as exc:
+                return Outcome(message_id, error=exc, side_effects=side_effects)
 
     async def _record(self, outcomes: list[Outcome]) -> None:
-        """Store every outcome of a batch in one transaction (ambiguous ones are reconciled after)."""
+        """Store every outcome of a batch in one transaction (ambiguous ones are reconciled after).
+
+        Plain successes (no reaction to show, nobody listening) are one multi-row UPDATE; the rest go
+        through the status module one by one."""
         now = self.services.clock.now()
+        plain = [o for o in outcomes if o.result is not None and not o.side_effects]
+        others = [o for o in outcomes if o not in plain and not isinstance(o.error, AmbiguousCarrierError)]
         async with self.services.db.session() as session:
-            messages = {m.id: m for m in await session.scalars(
-                select(Message).where(Message.id.in_([o.message_id for o in outcomes])))}
+            if plain:
+                await session.execute(update(Message), [
+                    {"id": o.message_id, "status": "sent", "carrier_sid": o.result.carrier_sid, "sent_at": now,
+                     "claim_until": None, "error_code": None, "error_message": None} for o in plain])
             sent = []
-            for outcome in outcomes:
-                message = messages[outcome.message_id]
-                if outcome.result is not None:
-                    await self._sent(session, message, outcome.result, now)
-                    sent.append(message)
-                elif isinstance(outcome.error, TransientCarrierError):
-                    await self._retry(session, message, outcome.error, now)
-                elif isinstance(outcome.error, PermanentCarrierError):
-                    message.status, message.error_code = "failed", outcome.error.code
-                    message.error_message, message.claim_until = str(outcome.error), None
-                    await after_failure(session, self.services, message)
+            if others:
+                messages = {m.id: m for m in await session.scalars(
+                    select(Message).where(Message.id.in_([o.message_id for o in others])))}
+                for outcome in others:
+                    message = messages[outcome.message_id]
+                    if outcome.result is not None:
+                        await self._sent(session, message, outcome.result, now)
+                        sent.append(message)
+                    elif isinstance(outcome.error, TransientCarrierError):
+                        await self._retry(session, message, outcome.error, now)
+                    else:
+                        message.status, message.error_code = "failed", outcome.error.code
+                        message.error_message, message.claim_until = str(outcome.error), None
+                        await after_failure(session, self.services, message)
+            if plain:
+                sent += await self._with_early_receipts(session, [o.result.carrier_sid for o in plain])
             await apply_stored_statuses(session, self.services, sent)
+
+    async def _with_early_receipts(self, session: AsyncSession, sids: list[str]) -> list[Message]:
+        """Messages among `sids` whose delivery receipts arrived before we recorded them."""
+        early = set((await session.scalars(select(StatusEvent.carrier_sid).where(
+            StatusEvent.carrier_sid.in_(sids), StatusEvent.applied.is_(False)))).all())
+        if not early:
+            return []
+        return list((await session.scalars(select(Message).where(Message.carrier_sid.in_(early)))).all())
 
     async def _sent(self, session: AsyncSession, message: Message, result: SendResult, now) -> None:
         message.status, message.carrier_sid = "sent", result.carrier_sid

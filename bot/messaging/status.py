@@ -128,6 +128,11 @@ async def _react(session: AsyncSession, message: Message, name: str | None) -> N
     )
 
 
+def needs_side_effects(services: Services, slack_channel: str | None, origin: str) -> bool:
+    """Whether a status change of such a message has anything to do beyond storing the status."""
+    return bool(slack_channel) or origin in services.status_listeners
+
+
 async def _tell_listeners(session: AsyncSession, services: Services, message: Message) -> None:
-    for listener in services.status_listeners:
+    for listener in services.status_listeners.get(message.origin, ()):
         await listener(session, message)

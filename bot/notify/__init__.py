@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.services import Services
+from bot.services import Services, on_status
 
 
 def install(app: web.Application, services: Services) -> list:
@@ -19,7 +19,7 @@ def install(app: web.Application, services: Services) -> list:
     async def inbound_hook(session, line, message) -> None:
         await service.on_inbound(session, services, line, message)
 
-    services.status_listeners.append(status_listener)
+    on_status(services, service.ORIGIN, status_listener)
     services.inbound_hooks.append(inbound_hook)
     handlers.api.register(app)
     return [EscalationWorker(services)]
