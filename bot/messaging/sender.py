@@ -32,6 +32,7 @@ from bot.messaging import media as media_links
 from bot.messaging.status import (
     after_failure,
     after_send,
+    apply_late_receipts,
     apply_stored_statuses,
     needs_side_effects,
     notify_blocked,
@@ -52,6 +53,7 @@ CLAIM_SECONDS = 30  # longer than one batch may take to send (the carrier client
 MAX_TRANSIENT_ATTEMPTS = 10
 MAX_BACKOFF = 300.0
 RECOVERY_EVERY = 5.0  # seconds between looks for messages a crash left `sending`
+RECEIPTS_EVERY = 1.0  # seconds between sweeps for receipts that raced their message's recording
 
 
 @dataclass
@@ -79,7 +81,7 @@ class SendWorker:
         self._rates: dict[int, SharedRate] = {}
         self._stopping = asyncio.Event()
         self._policy = gate.quiet_policy(services.settings.compliance)
-        self._last_recovery = float("-inf")
+        self._last_recovery = self._last_receipts = float("-inf")
 
     async def run(self) -> None:
         wake = self.services.wakeups.sender
@@ -93,6 +95,9 @@ class SendWorker:
                 if loop.time() - self._last_recovery > RECOVERY_EVERY:
                     self._last_recovery = loop.time()
                     await self.recover_stale()
+                if loop.time() - self._last_receipts > RECEIPTS_EVERY:
+                    self._last_receipts = loop.time()
+                    await apply_late_receipts(self.services)
                 await slots.acquire()
                 claimed = await self._claim_batch()
             except Exception:  # database away: keep the worker alive, try again shortly

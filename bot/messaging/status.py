@@ -49,6 +49,26 @@ async def apply_stored_statuses(session: AsyncSession, services: Services, messa
         await _apply(session, services, by_sid[event.carrier_sid], event.status, event.error_code)
 
 
+async def apply_late_receipts(services: Services, limit: int = 500) -> None:
+    """Apply receipts that raced the recording of their message.
+
+    A receipt can be stored while the transaction recording its message's carrier id is still open;
+    neither then sees the other. This sweep (run by the sender every second) applies such receipts
+    once both are committed. Rows are locked SKIP LOCKED, so replicas share the sweep.
+    """
+    async with services.db.session() as session:
+        sids = list((await session.scalars(
+            select(StatusEvent.carrier_sid)
+            .join(Message, Message.carrier_sid == StatusEvent.carrier_sid)
+            .where(StatusEvent.applied.is_(False))
+            .limit(limit)
+            .with_for_update(of=StatusEvent, skip_locked=True)
+        )).all())
+        if sids:
+            messages = list((await session.scalars(select(Message).where(Message.carrier_sid.in_(set(sids))))).all())
+            await apply_stored_statuses(session, services, messages)
+
+
 async def _apply(session: AsyncSession, services: Services, message: Message, status: str, error_code: int | None) -> None:
     if status not in _RANK or _RANK[status] <= _RANK.get(message.status, 0):
         return

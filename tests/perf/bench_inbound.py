@@ -1,0 +1,106 @@
+"""Inbound webhook benchmark (run on demand; pytest ignores tests/perf).
+
+    python -m tests.perf.bench_inbound                       # SQLite, rates 25..800/s, 30 s each
+    python -m tests.perf.bench_inbound --db postgres --duration 10
+
+A real `sms-bridge serve` (own process) takes signed Twilio inbound webhooks at rising rates (open loop), beside
+a bare aiohttp handler (own process) that only reads the form and answers TwiML, under the same load in the same
+run. Reported: acknowledgement p50/p99 for both, the highest rate the bridge holds with p99 <= 50 ms, and the
+time until every text is visible in the Slack emulator, which enforces Slack's one post per second per channel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+
+import aiohttp
+from twilio.request_validator import RequestValidator
+
+from tests.emulators import SlackEmulator, TwilioEmulator
+from tests.perf.loadgen import open_loop, percentile, start_bare_server, wait_http
+from tests.support.bridge import CHANNEL, DEFAULT_CONFIG, LINE, free_port, thread_texts
+from tests.support.postgres import create_database, drop_database
+from tests.support.replicas import Replica, replica_env
+
+RATES = (25, 50, 100, 200, 400, 800)
+CUSTOMERS = [f"+1415555{1000 + i:04d}" for i in range(20)]
+
+
+def signed_sender(http: aiohttp.ClientSession, base_url: str, auth_token: str, prefix: str):
+    validator = RequestValidator(auth_token)
+    url = base_url + "/sms/twilio/inbound"
+
+    async def send(i: int) -> bool:
+        sid = f"SM{prefix}{i:030d}"[:34]
+        params = {"MessageSid": sid, "AccountSid": "AC" + "1" * 32, "From": CUSTOMERS[i % len(CUSTOMERS)],
+                  "To": LINE, "Body": f"{prefix} text {i}", "NumMedia": "0"}
+        headers = {"X-Twilio-Signature": validator.compute_signature(url, params)}
+        async with http.post(url, data=params, headers=headers) as resp:
+            await resp.read()
+            return resp.status == 200
+
+    return send
+
+
+async def main(db: str, duration: float, rates: tuple[int, ...]) -> None:
+    slack = SlackEmulator(channel_rate_per_sec=1)
+    twilio = TwilioEmulator(auto_status=None)
+    await slack.start()
+    await twilio.start()
+    tmp = Path(tempfile.mkdtemp())
+    config = tmp / "sms-bridge.toml"
+    config.write_text(DEFAULT_CONFIG)
+    db_name = f"bench_inbound_{os.getpid()}"
+    url = await create_database(db_name) if db == "postgres" else f"sqlite+aiosqlite:///{tmp}/bench.db"
+    bridge = Replica(replica_env(database_url=url, slack=slack, twilio=twilio, config_path=config), tmp / "bridge.log")
+    await bridge.start()
+    await bridge.ready()
+    bare_port = free_port()
+    bare = start_bare_server(bare_port)
+    await wait_http(f"http://127.0.0.1:{bare_port}/")
+    held, total_sent = None, 0
+    print(f"[{db}] rate/s | bridge p50 / p99 ms (failed) | bare p50 / p99 ms")
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+            for rate in rates:
+                bridge_lat, bridge_fail = await open_loop(rate, duration, signed_sender(http, bridge.url, twilio.auth_token, f"B{rate}"))
+                bare_lat, _ = await open_loop(rate, duration, signed_sender(http, f"http://127.0.0.1:{bare_port}", twilio.auth_token, f"X{rate}"))
+                total_sent += int(rate * duration)
+                p99 = percentile(bridge_lat, 99) * 1000
+                print(f"[{db}] {rate:6d} | {percentile(bridge_lat, 50) * 1000:6.1f} / {p99:6.1f} ({bridge_fail}) | "
+                      f"{percentile(bare_lat, 50) * 1000:6.1f} / {percentile(bare_lat, 99) * 1000:6.1f}", flush=True)
+                if p99 <= 50 and not bridge_fail:
+                    held = rate
+                else:
+                    break
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+
+            def visible() -> int:
+                return sum(len(thread_texts(slack, CHANNEL, root["ts"])) for root in slack.roots(CHANNEL))
+
+            while visible() < total_sent and loop.time() - started < 600:
+                await asyncio.sleep(0.5)
+            print(f"[{db}] highest rate held with p99 <= 50 ms: {held}/s; every one of {total_sent} texts visible in "
+                  f"Slack {loop.time() - started:.1f} s after the load stopped ({visible()} seen, "
+                  f"{len([m for m in slack.messages[CHANNEL] if m['thread_ts']])} thread posts)")
+    finally:
+        await bridge.stop()
+        bare.terminate()
+        await slack.stop()
+        await twilio.stop()
+        if db == "postgres":
+            await drop_database(db_name)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--rates", default=",".join(map(str, RATES)))
+    args = parser.parse_args()
+    asyncio.run(main(args.db, args.duration, tuple(int(r) for r in args.rates.split(","))))
