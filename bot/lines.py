@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import LineConfig, Settings
@@ -39,16 +40,16 @@ class LineDirectory:
 
 
 async def sync_lines(session: AsyncSession, settings: Settings) -> LineDirectory:
-    """Insert or update a row per configured line (rows of lines no longer configured are kept for history)."""
-    rows = {row.key: row for row in (await session.scalars(select(Line))).all()}
+    """Insert or update a row per configured line (rows of lines no longer configured are kept for history).
+
+    An upsert, so that replicas starting together do not trip over each other's inserts."""
+    dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     known = []
     for config in settings.lines:
-        row = rows.get(config.key)
-        if row is None:
-            row = Line(key=config.key)
-            session.add(row)
-        row.channel, row.kind, row.mps = config.channel, config.kind, config.mps
-        row.brand, row.help_text = config.brand, config.help_text
-        await session.flush()
-        known.append(KnownLine(id=row.id, config=config))
+        values = {"channel": config.channel, "kind": config.kind, "mps": config.mps, "brand": config.brand,
+                  "help_text": config.help_text}
+        statement = (dialect_insert(Line).values(key=config.key, **values)
+                     .on_conflict_do_update(index_elements=["key"], set_=values)
+                     .returning(Line.id))
+        known.append(KnownLine(id=(await session.execute(statement)).scalar_one(), config=config))
     return LineDirectory(known)

@@ -22,6 +22,8 @@ from storage.models import RateSlot
 # Stay a little under the configured rate, so network jitter cannot push one send into the next
 # second's window at the carrier.
 HEADROOM = 0.98
+# A slot used up to this late still keeps every one-second window within the rate, given HEADROOM.
+LATE_TOLERANCE = 0.02
 
 
 def interval_for(rate: float) -> float:
@@ -62,15 +64,19 @@ class SharedRate:
         self._reserver: asyncio.Task | None = None
 
     async def acquire(self) -> None:
-        """Wait for this caller's slot."""
-        slot: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._waiting.append(slot)
-        if self._reserver is None or self._reserver.done():
-            self._reserver = asyncio.create_task(self._reserve_for_waiters())
-        when = await slot
-        wait = (when - self.clock.now()).total_seconds()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        """Wait for this caller's slot. A slot missed by more than LATE_TOLERANCE (an overloaded event
+        loop woke us late) is given up and a new one taken, so late sends never bunch into one window."""
+        while True:
+            slot: asyncio.Future = asyncio.get_running_loop().create_future()
+            self._waiting.append(slot)
+            if self._reserver is None or self._reserver.done():
+                self._reserver = asyncio.create_task(self._reserve_for_waiters())
+            when = await slot
+            wait = (when - self.clock.now()).total_seconds()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if (self.clock.now() - when).total_seconds() <= LATE_TOLERANCE:
+                return
 
     async def _reserve_for_waiters(self) -> None:
         step = timedelta(seconds=self.interval)

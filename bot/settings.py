@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from bot.compliance.quiet_hours import parse_window
 from bot.phone import InvalidPhoneNumber, parse_e164
 
 
@@ -23,7 +24,6 @@ class ConfigError(ValueError):
 LINE_KINDS = ("p2p", "a2p", "both")
 _SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_HHMM_RANGE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 
 
 @dataclass(frozen=True)
@@ -168,8 +168,12 @@ def _users(value: Any, key: str) -> tuple[str, ...]:
 
 
 def _hhmm_range(value: Any, key: str) -> str:
-    if not isinstance(value, str) or not _HHMM_RANGE.match(value):
+    if not isinstance(value, str):
         raise ConfigError(f"{key}: {value!r} is not a time range like \"08:00-21:00\"")
+    try:
+        parse_window(value)
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
     return value
 
 

@@ -65,8 +65,7 @@ async def test_three_replicas_one_killed_text_everyone_exactly_once_within_the_r
     await slack.start()
     await twilio.start()
     config = tmp_path / "sms-bridge.toml"
-    config.write_text(DEFAULT_CONFIG.replace("mps = 50", f"mps = {MPS}")
-                      + '\n[compliance]\nquiet_hours = "00:00-24:00"\nquiet_hours_by_region = { "US-FL" = "00:00-24:00", "US-OK" = "00:00-24:00" }\n')
+    config.write_text(DEFAULT_CONFIG.replace("mps = 50", f"mps = {MPS}"))
     replicas: list[Replica] = []
     try:
         audience = await seed_audience(url, RECIPIENTS)
@@ -77,7 +76,8 @@ async def test_three_replicas_one_killed_text_everyone_exactly_once_within_the_r
 
         status, body = await slack.send_command(
             replicas[0].url + "/slack/events", user_id=ADMIN, channel_id=A2P_CHANNEL,
-            text=f'campaign create name="scale test" to=all at=now line={A2P_LINE} text="Spring sale: 20% off today"')
+            text=f'campaign create name="scale test" to=all at=now line={A2P_LINE} purpose=transactional '
+                 'text="Your order is ready for pickup"')
         assert status == 200, body
         await slack.wait_for(lambda: any(b.get("action_id") == "campaign_approve"
                                          for m in slack.messages.get(A2P_CHANNEL, [])
