@@ -45,6 +45,10 @@ class Services:
     # origin -> listeners called as listener(session, message) whenever the status of an outbound
     # message of that origin changes (paging follows its pages). See `on_status`.
     status_listeners: dict[str, list] = field(default_factory=dict)
+    # name -> async renderer(services, id) -> message text, used by outbox "update" rows that say
+    # {"render": name, "id": id}: the text is made when the edit is performed, from the state then,
+    # so concurrent changes can never leave an older picture as the last edit.
+    renderers: dict = field(default_factory=dict)
     # Called as hook(session, line, message) for each new inbound text, in the transaction that stores it (paging ACKs).
     inbound_hooks: list = field(default_factory=list)
 

@@ -20,6 +20,7 @@ def install(app: web.Application, services: Services) -> list:
         await service.on_inbound(session, services, line, message)
 
     on_status(services, service.ORIGIN, status_listener)
+    services.renderers["notification"] = service.render_by_id
     services.inbound_hooks.append(inbound_hook)
     handlers.api.register(app)
     return [EscalationWorker(services)]

@@ -258,7 +258,7 @@ async def refresh_slack(session: AsyncSession, services: Services, notification:
     """Queue an edit of the notification's Slack message to show its current state."""
     if notification.channel and notification.slack_outbox_id:
         await outbox.enqueue(session, channel=notification.channel, op="update", payload={
-            "ref_outbox_id": notification.slack_outbox_id, "text": await render(session, services, notification)})
+            "ref_outbox_id": notification.slack_outbox_id, "render": "notification", "id": notification.id})
         services.wakeups.poke_outbox()
 
 
@@ -270,6 +270,12 @@ def _who(recipient: NotificationRecipient) -> str:
     if recipient.user_id:
         return f"<@{recipient.user_id}>" + (f" ({mask(recipient.phone)})" if recipient.phone else "")
     return mask(recipient.phone)
+
+
+async def render_by_id(services: Services, notification_id: int) -> str:
+    """The notification's Slack text as it stands now (the outbox renders edits when it performs them)."""
+    async with services.db.session() as session:
+        return await render(session, services, await session.get(Notification, notification_id))
 
 
 async def render(session: AsyncSession, services: Services, n: Notification) -> str:

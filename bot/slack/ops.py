@@ -140,7 +140,10 @@ class Update(_NoThread):
             ts = ref.result_ts if ref else None
         if not ts:
             raise Retry("the message to update is not posted yet", 1.0)
-        kwargs = {"channel": row.channel, "ts": ts, "text": payload.get("text", "")}
+        text = payload.get("text", "")
+        if payload.get("render"):
+            text = await services.renderers[payload["render"]](services, payload["id"])
+        kwargs = {"channel": row.channel, "ts": ts, "text": text}
         if payload.get("blocks"):
             kwargs["blocks"] = payload["blocks"]
         await services.slack.chat_update(**kwargs)
