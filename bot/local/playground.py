@@ -29,6 +29,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bot.local import sse
+
 from bot.carriers.simulator import SIMULATOR_ACCOUNT_SID, SimulatedSend, SimulatorCarrier
 from bot.phone import InvalidPhoneNumber, parse_e164
 from handlers.common import SERVICES
@@ -41,7 +43,6 @@ MAX_TEXT = 1600
 MAX_JSON_BYTES = 16 * 1024
 PHONE_LOG_SIZE = 500  # texts remembered for a page that (re)loads
 EVENT_QUEUE_SIZE = 500
-SSE_KEEPALIVE_SECONDS = 15.0
 # Customers to pick from: a few time zones, so one of them is awake for marketing (quiet hours apply).
 SAMPLE_CUSTOMERS = (
     ("+14155550123", "San Francisco"),
@@ -145,27 +146,9 @@ class Playground:
         return web.json_response({"texts": self.texts})
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                                               "X-Accel-Buffering": "no"})
-        await response.prepare(request)
         queue: asyncio.Queue = asyncio.Queue(maxsize=EVENT_QUEUE_SIZE)
         self._subscribers.add(queue)
-        try:
-            await response.write(b": connected\n\n")
-            while True:
-                try:
-                    text = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE_SECONDS)
-                except asyncio.TimeoutError:
-                    await response.write(b": keep-alive\n\n")
-                    continue
-                if text is None:
-                    break
-                await response.write(f"data: {json.dumps(text)}\n\n".encode())
-        except ConnectionResetError:  # the page went away
-            pass
-        finally:
-            self._subscribers.discard(queue)
-        return response
+        return await sse.stream(request, queue, on_close=lambda: self._subscribers.discard(queue))
 
     async def _inbound(self, request: web.Request) -> web.Response:
         """The customer texts a line: a signed inbound webhook to the bot, as Twilio would send it."""

@@ -34,6 +34,8 @@ import aiohttp
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
+from bot.local import sse
+
 log = logging.getLogger(__name__)
 
 TEAM = {"id": "T0LOCAL", "name": "Local workspace", "domain": "local"}
@@ -59,7 +61,6 @@ MAX_EPHEMERALS_PER_USER = 100
 MAX_TOKENS = 1000  # remembered trigger_ids and response_urls
 EVENT_QUEUE_SIZE = 1000
 BOT_TIMEOUT = aiohttp.ClientTimeout(total=30)
-SSE_KEEPALIVE_SECONDS = 15.0
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
@@ -1115,26 +1116,9 @@ class LocalWorkspace:
         return web.json_response(self.state(), dumps=lambda obj: json.dumps(obj, indent=2))
 
     async def _handle_events(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                                               "X-Accel-Buffering": "no"})
-        await response.prepare(request)
         queue = self.subscribe()
-        try:
-            await response.write(b": connected\n\n")
-            while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE_SECONDS)
-                except asyncio.TimeoutError:
-                    await response.write(b": keep-alive\n\n")
-                    continue
-                if event is None:
-                    break
-                await response.write(f"id: {event['seq']}\ndata: {json.dumps(event)}\n\n".encode())
-        except ConnectionResetError:  # the page went away
-            pass
-        finally:
-            self.unsubscribe(queue)
-        return response
+        return await sse.stream(request, queue, event_id=lambda event: event["seq"],
+                                on_close=lambda: self.unsubscribe(queue))
 
 
 def _escape(text: str) -> str:

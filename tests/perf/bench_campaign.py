@@ -23,10 +23,10 @@ import time
 from types import SimpleNamespace
 
 import aiohttp
-import asyncpg
 from sqlalchemy import insert
 
-PG_ADMIN_DSN = os.environ.get("TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+from tests.support.postgres import create_database, drop_database
+
 CONCURRENCY = 50
 
 
@@ -83,15 +83,7 @@ async def bare_loop(url: str, sid: str, token: str, n: int) -> float:
 async def database_url(kind: str, tmp: str) -> str:
     if kind == "sqlite":
         return f"sqlite+aiosqlite:///{tmp}/bench.db"
-    name = f"sms_bridge_bench_{os.getpid()}"
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    host = PG_ADMIN_DSN.split("@", 1)[1].rsplit("/", 1)[0]
-    return f"postgresql+asyncpg://postgres@{host}/{name}"
+    return await create_database(f"sms_bridge_bench_{os.getpid()}")
 
 
 async def run_campaign(kind: str, n: int, twilio, counter) -> dict:
@@ -148,9 +140,7 @@ async def run_campaign(kind: str, n: int, twilio, counter) -> dict:
         await bridge.stop()
         await slack.stop()
         if kind == "postgres":
-            conn = await asyncpg.connect(PG_ADMIN_DSN)
-            await conn.execute(f'DROP DATABASE IF EXISTS "sms_bridge_bench_{os.getpid()}" WITH (FORCE)')
-            await conn.close()
+            await drop_database(f"sms_bridge_bench_{os.getpid()}")
         return {"rate": n / elapsed, "elapsed": elapsed, "preview_s": preview_s, "rss_before": rss_before,
                 "rss_peak_campaign": peak}
 

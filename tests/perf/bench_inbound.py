@@ -13,18 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import tempfile
-from pathlib import Path
 
 import aiohttp
 from twilio.request_validator import RequestValidator
 
 from tests.emulators import SlackEmulator, TwilioEmulator
-from tests.perf.loadgen import open_loop, percentile, start_bare_server, wait_http
+from tests.perf.loadgen import BridgeProcess, open_loop, percentile, start_bare_server, wait_http
 from tests.support.bridge import CHANNEL, DEFAULT_CONFIG, LINE, free_port, thread_texts
-from tests.support.postgres import create_database, drop_database
-from tests.support.replicas import Replica, replica_env
 
 RATES = (25, 50, 100, 200, 400, 800)
 CUSTOMERS = [f"+1415555{1000 + i:04d}" for i in range(20)]
@@ -51,14 +46,8 @@ async def main(db: str, duration: float, rates: tuple[int, ...]) -> None:
     twilio = TwilioEmulator(auto_status=None)
     await slack.start()
     await twilio.start()
-    tmp = Path(tempfile.mkdtemp())
-    config = tmp / "sms-bridge.toml"
-    config.write_text(DEFAULT_CONFIG)
-    db_name = f"bench_inbound_{os.getpid()}"
-    url = await create_database(db_name) if db == "postgres" else f"sqlite+aiosqlite:///{tmp}/bench.db"
-    bridge = Replica(replica_env(database_url=url, slack=slack, twilio=twilio, config_path=config), tmp / "bridge.log")
-    await bridge.start()
-    await bridge.ready()
+    process = BridgeProcess(slack, twilio, db, DEFAULT_CONFIG)
+    bridge = await process.__aenter__()
     bare_port = free_port()
     bare = start_bare_server(bare_port)
     await wait_http(f"http://127.0.0.1:{bare_port}/")
@@ -89,12 +78,10 @@ async def main(db: str, duration: float, rates: tuple[int, ...]) -> None:
                   f"Slack {loop.time() - started:.1f} s after the load stopped ({visible()} seen, "
                   f"{len([m for m in slack.messages[CHANNEL] if m['thread_ts']])} thread posts)")
     finally:
-        await bridge.stop()
+        await process.__aexit__()
         bare.terminate()
         await slack.stop()
         await twilio.stop()
-        if db == "postgres":
-            await drop_database(db_name)
 
 
 if __name__ == "__main__":

@@ -15,19 +15,14 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import os
-import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
 from tests.emulators import SlackEmulator, TwilioEmulator
-from tests.perf.loadgen import percentile, wait_http
+from tests.perf.loadgen import BridgeProcess, percentile, wait_http
 from tests.support.bridge import AGENT, CHANNEL, DEFAULT_CONFIG, LINE, free_port
-from tests.support.postgres import create_database, drop_database
-from tests.support.replicas import Replica, replica_env
 
 CUSTOMER = "+14155557000"
 
@@ -73,14 +68,8 @@ async def main(db: str, n: int) -> None:
     await slack.start()
     await twilio.start()
 
-    tmp = Path(tempfile.mkdtemp())
-    config = tmp / "sms-bridge.toml"
-    config.write_text(DEFAULT_CONFIG)
-    db_name = f"bench_reply_{os.getpid()}"
-    url = await create_database(db_name) if db == "postgres" else f"sqlite+aiosqlite:///{tmp}/bench.db"
-    bridge = Replica(replica_env(database_url=url, slack=slack, twilio=twilio, config_path=config), tmp / "bridge.log")
-    await bridge.start()
-    await bridge.ready()
+    process = BridgeProcess(slack, twilio, db, DEFAULT_CONFIG)
+    bridge = await process.__aenter__()
     port = free_port()
     bare = multiprocessing.get_context("spawn").Process(
         target=_bare_relay, args=(port, twilio.url, twilio.account_sid, twilio.auth_token), daemon=True)
@@ -97,12 +86,10 @@ async def main(db: str, n: int) -> None:
                   f"p99 {percentile(values, 99) * 1000:6.1f} ms ({len(values)} replies)")
         print(f"[{db}] ratio of p50s (bridge/bare): {percentile(bridge_lat, 50) / percentile(bare_lat, 50):.1f}")
     finally:
-        await bridge.stop()
+        await process.__aexit__()
         bare.terminate()
         await slack.stop()
         await twilio.stop()
-        if db == "postgres":
-            await drop_database(db_name)
 
 
 if __name__ == "__main__":

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import tempfile
 import time
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+
+from tests.support.postgres import create_database, drop_database
+from tests.support.replicas import Replica, replica_env
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -80,3 +86,29 @@ async def wait_http(url: str, timeout: float = 60) -> None:
                 pass
             await asyncio.sleep(0.2)
     raise RuntimeError(f"{url} did not come up")
+
+
+class BridgeProcess:
+    """A real `sms-bridge serve` in its own process against the given emulators, on SQLite or PostgreSQL."""
+
+    def __init__(self, slack, twilio, db: str, config: str) -> None:
+        self.slack, self.twilio, self.db, self.config = slack, twilio, db, config
+        self.db_name = f"bench_{os.getpid()}"
+        self.replica = None
+
+    async def __aenter__(self):
+        tmp = Path(tempfile.mkdtemp())
+        config_path = tmp / "sms-bridge.toml"
+        config_path.write_text(self.config)
+        url = (await create_database(self.db_name) if self.db == "postgres"
+               else f"sqlite+aiosqlite:///{tmp}/bench.db")
+        self.replica = Replica(replica_env(database_url=url, slack=self.slack, twilio=self.twilio,
+                                           config_path=config_path), tmp / "bridge.log")
+        await self.replica.start()
+        await self.replica.ready()
+        return self.replica
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.replica.stop()
+        if self.db == "postgres":
+            await drop_database(self.db_name)
