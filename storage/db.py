@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import AsyncIterator
 
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+_holding_turn: ContextVar[bool] = ContextVar("holding_sqlite_turn", default=False)
 
 
 class Database:
@@ -16,6 +21,10 @@ class Database:
         self.url = url
         self.engine: AsyncEngine = _create_engine(url, echo=echo)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite runs one write transaction at a time (every transaction here begins IMMEDIATE). Queueing
+        # them on an asyncio lock lets them wait their turn in the event loop, instead of in SQLite's
+        # busy handler, which sleeps in steps of up to 100 ms.
+        self._turn: asyncio.Lock | None = asyncio.Lock() if url.startswith("sqlite") else None
 
     @property
     def is_postgres(self) -> bool:
@@ -24,9 +33,19 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A unit of work: commit when the block ends normally, roll back otherwise."""
-        async with self.sessions() as session:
-            async with session.begin():
-                yield session
+        if self._turn is None or _holding_turn.get():
+            async with self.sessions() as session:
+                async with session.begin():
+                    yield session
+            return
+        async with self._turn:
+            token = _holding_turn.set(True)
+            try:
+                async with self.sessions() as session:
+                    async with session.begin():
+                        yield session
+            finally:
+                _holding_turn.reset(token)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
