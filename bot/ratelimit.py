@@ -57,14 +57,18 @@ class SharedRate:
     and the shared schedule never runs ahead of the senders.
     """
 
-    def __init__(self, db: Database, clock: Clock, key: str, rate: float) -> None:
+    def __init__(self, db: Database, clock: Clock, key: str, rate: float,
+                 late_tolerance: float | None = LATE_TOLERANCE) -> None:
         self.db, self.clock, self.key = db, clock, key
         self.interval = interval_for(rate)
+        # None: a late slot is used anyway (right where the other side tolerates a short burst, as Slack
+        # does, and where a retaken slot would cost a whole long interval).
+        self.late_tolerance = late_tolerance
         self._waiting: list[asyncio.Future] = []
         self._reserver: asyncio.Task | None = None
 
     async def acquire(self) -> None:
-        """Wait for this caller's slot. A slot missed by more than LATE_TOLERANCE (an overloaded event
+        """Wait for this caller's slot. A slot missed by more than the late tolerance (an overloaded event
         loop woke us late) is given up and a new one taken, so late sends never bunch into one window."""
         while True:
             slot: asyncio.Future = asyncio.get_running_loop().create_future()
@@ -75,7 +79,7 @@ class SharedRate:
             wait = (when - self.clock.now()).total_seconds()
             if wait > 0:
                 await asyncio.sleep(wait)
-            if (self.clock.now() - when).total_seconds() <= LATE_TOLERANCE:
+            if self.late_tolerance is None or (self.clock.now() - when).total_seconds() <= self.late_tolerance:
                 return
 
     async def _reserve_for_waiters(self) -> None:

@@ -34,7 +34,8 @@ IDEMPOTENT_ERRORS = {"already_reacted", "no_reaction", "message_not_found"}
 LEASE_SECONDS = 20  # longer than one Slack call may take (the client times out at 10 s)
 STOP_GRACE_SECONDS = 5.0
 MAX_BACKOFF = 60.0
-MAX_COALESCED = 40  # customer texts in one Slack post at most (Slack allows 50 blocks)
+MAX_COALESCED = 200  # customer texts in one Slack post at most
+SECTION_LIMIT = 2900  # characters in one section block (Slack allows 3,000)
 
 
 async def enqueue(
@@ -209,7 +210,7 @@ class OutboxWorker:
             payloads = [fresh.payload] + [row.payload for row in texts]
             fresh.payload = {
                 "inbound": True,
-                "text": "\n".join(p.get("text", "") for p in payloads),
+                "text": "\n".join(p.get("text", "") for p in payloads)[:39000],
                 "blocks": folded_blocks(payloads),
                 "message_ids": [fresh.message_id] + [row.message_id for row in texts],
             }
@@ -226,7 +227,7 @@ class OutboxWorker:
             return
         if channel not in self._rates:
             self._rates[channel] = SharedRate(self.services.db, self.services.clock, f"slack:{channel}",
-                                              1.0 / self.post_interval)
+                                              1.0 / self.post_interval, late_tolerance=None)
         await self._rates[channel].acquire()
 
     async def _perform(self, row: SlackOutbox) -> None:
@@ -324,17 +325,29 @@ class OutboxWorker:
 
 
 def folded_blocks(payloads: list[dict]) -> list[dict]:
-    """One post for several customer texts: each text's own blocks, the repeated "Customer" line once."""
-    blocks, footer = [], None
+    """One post for many customer texts: their lines packed into as few sections as Slack allows, any
+    notes and buttons kept, the "Customer" line once at the end."""
+    lines: list[str] = []
+    extras: list[dict] = []
+    footer = None
     for payload in payloads:
         for block in payload.get("blocks", []):
-            if block.get("type") == "context" and block.get("block_id") == "customer":
+            if block.get("type") == "section":
+                lines.append(block["text"]["text"])
+            elif block.get("type") == "context" and block.get("block_id") == "customer":
                 footer = block
             else:
-                blocks.append(block)
-    if footer is not None:
-        blocks.append(footer)
-    return blocks[:50]  # Slack's limit; the text field still carries every message
+                extras.append(block)
+    sections, current = [], ""
+    for line in lines:
+        if current and len(current) + 1 + len(line) > SECTION_LIMIT:
+            sections.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line[:SECTION_LIMIT]
+    if current:
+        sections.append(current)
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}} for text in sections] + extras
+    return blocks[:49] + ([footer] if footer else [])
 
 
 def slack_error(exc: SlackApiError) -> str | None:

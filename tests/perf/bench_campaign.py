@@ -3,6 +3,7 @@
     /work/venv/bin/python -m tests.perf.bench_campaign                 # 20,000 recipients, SQLite and PostgreSQL
     /work/venv/bin/python -m tests.perf.bench_campaign --large         # 100,000 recipients
     /work/venv/bin/python -m tests.perf.bench_campaign -n 5000 --db sqlite
+    /work/venv/bin/python -m tests.perf.bench_campaign -n 6000 --mps 100    # throttled: per-second counts
 
 The Twilio emulator runs in a separate process (no delivery callbacks, so only the send path is measured).
 The bridge runs unthrottled (line mps 10000, sender rate override) with a transactional campaign, so every
@@ -39,8 +40,8 @@ def _emulator_process(queue, stop) -> None:
         queue.put((emulator.url, emulator.account_sid, emulator.auth_token))
         while not stop.is_set():
             await asyncio.sleep(0.2)
-            if emulator.sent:  # keep memory flat in the emulator too: we only need the count
-                queue.put(("count", len(emulator.sent)))
+            if emulator.sent:  # keep memory flat in the emulator too: we only need counts
+                queue.put(("count", len(emulator.sent), emulator.per_second_counts()))
                 emulator.sent.clear()
                 emulator.resources.clear()
                 emulator.requests.clear()
@@ -86,7 +87,7 @@ async def database_url(kind: str, tmp: str) -> str:
     return await create_database(f"sms_bridge_bench_{os.getpid()}")
 
 
-async def run_campaign(kind: str, n: int, twilio, counter) -> dict:
+async def run_campaign(kind: str, n: int, twilio, counter, mps: int | None = None) -> dict:
     from bot.campaigns import service
     from storage.db import Database
     from storage.migrate import upgrade
@@ -108,10 +109,10 @@ async def run_campaign(kind: str, n: int, twilio, counter) -> dict:
         await db.dispose()
         slack = SlackEmulator()
         await slack.start()
-        config = DEFAULT_CONFIG.replace("mps = 50", "mps = 10000")
+        config = DEFAULT_CONFIG.replace("mps = 50", f"mps = {mps or 10000}")
+        sender = {"concurrency": CONCURRENCY} if mps else {"rate_override": 1e9, "concurrency": CONCURRENCY}
         bridge = Bridge(database_url=url, slack=slack, twilio=twilio, tmp_path=__import__("pathlib").Path(tmp),
-                        config=config, sender_options={"rate_override": 1e9, "concurrency": CONCURRENCY},
-                        outbox_options={"post_interval": 0.0})
+                        config=config, sender_options=sender, outbox_options={"post_interval": 0.0})
         await bridge.start()
         services = bridge.services
         rss_before = rss_mb()
@@ -127,7 +128,7 @@ async def run_campaign(kind: str, n: int, twilio, counter) -> dict:
                 break
             await asyncio.sleep(0.1)
         preview_s = time.perf_counter() - t0
-        counter["sent"] = 0
+        counter["sent"], counter["seconds"] = 0, {}
         await service.approve(services, campaign.id, APPROVER)
         started = time.perf_counter()
         peak = rss_mb()
@@ -145,14 +146,22 @@ async def run_campaign(kind: str, n: int, twilio, counter) -> dict:
                 "rss_peak_campaign": peak}
 
 
-async def main(n: int, kinds: list[str]) -> None:
+def rate_report(seconds: dict[int, int], mps: int) -> str:
+    """Achieved rate over the whole seconds of the run (first and last are partial) and the busiest second."""
+    ordered = [seconds[k] for k in sorted(seconds)]
+    inner = ordered[1:-1] or ordered
+    return (f"line limit {mps} MPS: achieved {sum(inner) / len(inner):.1f} MPS over {len(inner)} whole seconds; "
+            f"busiest second {max(ordered)}; seconds over the limit: {sum(1 for c in ordered if c > mps)}")
+
+
+async def main(n: int, kinds: list[str], mps: int | None = None) -> None:
     ctx = multiprocessing.get_context("spawn")
     queue, stop = ctx.Queue(), ctx.Event()
     process = ctx.Process(target=_emulator_process, args=(queue, stop), daemon=True)
     process.start()
     url, sid, token = await asyncio.get_running_loop().run_in_executor(None, queue.get)
     twilio = SimpleNamespace(url=url, account_sid=sid, auth_token=token)
-    counter = {"sent": 0}
+    counter = {"sent": 0, "seconds": {}}
 
     async def count():
         loop = asyncio.get_running_loop()
@@ -161,12 +170,17 @@ async def main(n: int, kinds: list[str]) -> None:
             if item is None:
                 return
             counter["sent"] += item[1]
+            for second, sends in item[2].items():
+                counter["seconds"][second] = counter["seconds"].get(second, 0) + sends
 
     counting = asyncio.create_task(count())
     try:
         print(f"recipients: {n:,}; sender concurrency {CONCURRENCY}; emulator in process {process.pid}")
         for kind in kinds:
-            result = await run_campaign(kind, n, twilio, counter)
+            result = await run_campaign(kind, n, twilio, counter, mps)
+            if mps:
+                print(f"[{kind}] throttled campaign of {n:,}: {rate_report(counter['seconds'], mps)}")
+                continue
             bare = await bare_loop(url, sid, token, n)
             print(f"[{kind}] campaign: {result['rate']:,.0f} msg/s ({result['elapsed']:.1f} s); "
                   f"bare aiohttp loop: {bare:,.0f} req/s; ratio {result['rate'] / bare:.2f}; "
@@ -185,5 +199,7 @@ if __name__ == "__main__":
     parser.add_argument("-n", type=int, default=20_000, help="recipients (default 20,000)")
     parser.add_argument("--large", action="store_true", help="100,000 recipients")
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--mps", type=int, help="throttle the line to this rate and report the per-second counts")
     args = parser.parse_args()
-    asyncio.run(main(100_000 if args.large else args.n, ["sqlite", "postgres"] if args.db == "both" else [args.db]))
+    asyncio.run(main(100_000 if args.large else args.n, ["sqlite", "postgres"] if args.db == "both" else [args.db],
+                     args.mps))

@@ -30,7 +30,7 @@ def signed_sender(http: aiohttp.ClientSession, base_url: str, auth_token: str, p
     url = base_url + "/sms/twilio/inbound"
 
     async def send(i: int) -> bool:
-        sid = f"SM{prefix}{i:030d}"[:34]
+        sid = f"SM{prefix}{i:0{32 - len(prefix)}d}"  # unique per request: a repeated sid is a retry
         params = {"MessageSid": sid, "AccountSid": "AC" + "1" * 32, "From": CUSTOMERS[i % len(CUSTOMERS)],
                   "To": LINE, "Body": f"{prefix} text {i}", "NumMedia": "0"}
         headers = {"X-Twilio-Signature": validator.compute_signature(url, params)}
@@ -76,7 +76,7 @@ async def main(db: str, duration: float, rates: tuple[int, ...]) -> None:
                 await asyncio.sleep(0.5)
             print(f"[{db}] highest rate held with p99 <= 50 ms: {held}/s; every one of {total_sent} texts visible in "
                   f"Slack {loop.time() - started:.1f} s after the load stopped ({visible()} seen, "
-                  f"{len([m for m in slack.messages[CHANNEL] if m['thread_ts']])} thread posts)")
+                  f"{len([m for m in slack.messages[CHANNEL] if m['thread_ts']])} thread posts)", flush=True)
     finally:
         await process.__aexit__()
         bare.terminate()
