@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import json
 import logging
 import secrets
 from datetime import datetime, timezone
@@ -29,9 +28,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.local import sse
-
 from bot.carriers.simulator import SIMULATOR_ACCOUNT_SID, SimulatedSend, SimulatorCarrier
+from bot.local import sse
+from bot.local.json_body import BadRequest, read_object
 from bot.phone import InvalidPhoneNumber, parse_e164
 from handlers.common import SERVICES
 
@@ -50,10 +49,6 @@ SAMPLE_CUSTOMERS = (
     ("+442079460123", "London"),
     ("+61291230123", "Sydney"),
 )
-
-
-class BadRequest(Exception):
-    """Answered 400 with the reason."""
 
 
 class Playground:
@@ -212,19 +207,7 @@ class Playground:
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
-    # Requiring application/json keeps other web pages from posting here with a plain form.
-    if request.content_type != "application/json":
-        raise BadRequest("send a JSON body with Content-Type: application/json")
-    data = await request.content.read(MAX_JSON_BYTES + 1)
-    if len(data) > MAX_JSON_BYTES:
-        raise BadRequest(f"body larger than {MAX_JSON_BYTES} bytes")
-    try:
-        body = json.loads(data)
-    except ValueError as exc:
-        raise BadRequest(f"invalid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the JSON body must be an object")
-    return body
+    return await read_object(request, MAX_JSON_BYTES)
 
 
 def _phone(value: Any, name: str) -> str:

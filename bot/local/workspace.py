@@ -35,6 +35,7 @@ from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
 from bot.local import sse
+from bot.local.json_body import BadRequest, read_limited, read_object
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +73,6 @@ class ApiError(Exception):
     def __init__(self, error: str) -> None:
         super().__init__(error)
         self.error = error
-
-
-class BadRequest(Exception):
-    """A human-side request that cannot be carried out (answered 400 with the reason)."""
 
 
 class BotUnreachable(Exception):
@@ -682,17 +679,7 @@ class LocalWorkspace:
 
     @staticmethod
     async def _read_limited(stream: Any, limit: int) -> bytes | None:
-        """Read a body without holding more than `limit` bytes; None when it is larger."""
-        chunks, size = [], 0
-        while True:
-            # a request body (StreamReader.read) or one multipart part (BodyPartReader.read_chunk)
-            chunk = await stream.read_chunk() if hasattr(stream, "read_chunk") else await stream.read(64 * 1024)
-            if not chunk:
-                return b"".join(chunks)
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(chunk)
+        return await read_limited(stream, limit)
 
     def _files_complete_upload(self, args: dict) -> dict:
         items = _json_arg(args, "files", "invalid_arguments")
@@ -1053,21 +1040,7 @@ class LocalWorkspace:
     # ------------------------------------------------------------------ the human side (HTTP)
 
     async def _json_body(self, request: web.Request, limit: int = MAX_JSON_BYTES) -> dict:
-        # Requiring application/json also keeps other web pages from posting here (no simple cross-site form).
-        if request.content_type != "application/json":
-            raise BadRequest("send a JSON body with Content-Type: application/json")
-        if request.content_length is not None and request.content_length > limit:
-            raise BadRequest(f"body larger than {limit} bytes")
-        data = await self._read_limited(request.content, limit)
-        if data is None:
-            raise BadRequest(f"body larger than {limit} bytes")
-        try:
-            body = json.loads(data)
-        except ValueError as exc:
-            raise BadRequest(f"invalid JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise BadRequest("the JSON body must be an object")
-        return body
+        return await read_object(request, limit)
 
     @staticmethod
     def _field(body: dict, name: str, *, required: bool = True, kind: type = str) -> Any:

@@ -11,7 +11,8 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"picture-bytes" * 50
 async def test_inbound_mms_is_uploaded_to_the_thread(bridge, slack, twilio):
     url = twilio.add_media(PNG, "image/png")
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="see photo", media=[(url, "image/png")])
-    await slack.wait_for(lambda: any(f["bytes"] == PNG for f in slack.files.values()), timeout=10)
+    # Shared once files.completeUploadExternal has run, not when the bytes arrive at the upload URL.
+    await slack.wait_for(lambda: any(f["bytes"] == PNG and f.get("channel") for f in slack.files.values()), timeout=10)
     upload = next(f for f in slack.files.values() if f["bytes"] == PNG)
     assert upload["channel"] == CHANNEL
     assert upload["thread_ts"] == slack.roots(CHANNEL)[0]["ts"]
