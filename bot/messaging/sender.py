@@ -49,7 +49,10 @@ _GATE_COLUMNS = (Message.id, Message.phone, Message.line_id, Message.purpose, Me
 
 log = logging.getLogger(__name__)
 
-CLAIM_SECONDS = 30  # longer than one batch may take to send (the carrier client times out at 15 s)
+CLAIM_SECONDS = 30  # how long a claimed message is ours; past it, another replica may reconcile it
+# A carrier call must be over before the claim lapses (the client times out at 15 s), or a replica reconciling
+# the lapsed message could find nothing yet and send it again. Closer to the end than this, we do not call.
+LAST_CALL_BEFORE_LAPSE = 15 + 3
 MAX_TRANSIENT_ATTEMPTS = 10
 MAX_BACKOFF = 300.0
 RECOVERY_EVERY = 5.0  # seconds between looks for messages a crash left `sending`
@@ -64,6 +67,7 @@ class Outcome:
     result: SendResult | None = None
     error: CarrierError | None = None
     side_effects: bool = True  # whether recording it must go through the status module
+    abandoned: bool = False  # not sent: the claim was too near its end (it will be reconciled, then resent)
 
 
 class SendWorker:
@@ -82,6 +86,7 @@ class SendWorker:
         self._stopping = asyncio.Event()
         self._policy = gate.quiet_policy(services.settings.compliance)
         self._last_recovery = self._last_receipts = float("-inf")
+        self._deadlines: dict[int, float] = {}  # message id -> loop time its claim lapses
 
     async def run(self) -> None:
         wake = self.services.wakeups.sender
@@ -130,6 +135,7 @@ class SendWorker:
 
     async def _claim_batch(self) -> list[int]:
         now = self.services.clock.now()
+        deadline = asyncio.get_running_loop().time() + CLAIM_SECONDS  # taken before the claim, so never late
         async with self.services.db.session() as session:
             due = (
                 select(Message.id)
@@ -140,6 +146,7 @@ class SendWorker:
                 .with_for_update(skip_locked=True)
             )
             ids = list((await session.scalars(due)).all())
+            self._deadlines.update((message_id, deadline) for message_id in ids)
             if ids:
                 await session.execute(
                     update(Message)
@@ -154,6 +161,8 @@ class SendWorker:
         except Exception:
             log.exception("sender: a batch failed unexpectedly; its messages will be reconciled")
         finally:
+            for message_id in message_ids:
+                self._deadlines.pop(message_id, None)
             slots.release()
 
     async def send_one(self, message_id: int) -> None:
@@ -170,7 +179,7 @@ class SendWorker:
         for outcome in outcomes:
             if isinstance(outcome.error, AmbiguousCarrierError):
                 log.warning("sender: outcome of message %s unknown (%s); reconciling", outcome.message_id, outcome.error)
-                await self._reconcile(outcome.message_id)
+                await self._reconcile(outcome.message_id, own=True)
 
     async def _gate(self, message_ids: list[int]) -> list[tuple[int, OutboundSMS, bool]]:
         """Apply the send gate; store blocks and deferrals; return what may be sent now, each with
@@ -235,6 +244,10 @@ class SendWorker:
         line_id = self.services.lines.by_key(sms.sender).id
         async with self._carrier_calls:
             await self._rate(line_id).acquire()
+            deadline = self._deadlines.pop(message_id, None)
+            if deadline is not None and asyncio.get_running_loop().time() > deadline - LAST_CALL_BEFORE_LAPSE:
+                log.warning("sender: message %s not sent: its claim is about to lapse; it will be reconciled", message_id)
+                return Outcome(message_id, abandoned=True)
             try:
                 return Outcome(message_id, result=await self.services.carrier.send(sms), side_effects=side_effects)
             except CarrierError as exc:
@@ -247,7 +260,8 @@ class SendWorker:
         through the status module one by one."""
         now = self.services.clock.now()
         plain = [o for o in outcomes if o.result is not None and not o.side_effects]
-        others = [o for o in outcomes if o not in plain and not isinstance(o.error, AmbiguousCarrierError)]
+        others = [o for o in outcomes if o not in plain and not o.abandoned
+                  and not isinstance(o.error, AmbiguousCarrierError)]
         async with self.services.db.session() as session:
             if plain:
                 await session.execute(update(Message), [
@@ -310,9 +324,18 @@ class SendWorker:
         for message_id in stale:
             await self._reconcile(message_id)
 
-    async def _reconcile(self, message_id: int) -> None:
+    async def _reconcile(self, message_id: int, *, own: bool = False) -> None:
+        """Settle a `sending` message whose outcome we do not know: found at the carrier means sent, else
+        it is queued again. Only while the claim we looked at still stands lapsed (or is our own, after a
+        lost answer): a replica that has since claimed the message again must not see it pulled away."""
+        now = self.services.clock.now()
         async with self.services.db.session() as session:
             message = await session.get(Message, message_id)
+            if message is None or message.status != "sending":
+                return
+            if not own and message.claim_until is not None and message.claim_until > now:
+                return  # claimed again since we listed it: its owner settles it
+            observed_claim = message.claim_until
             sender_key = self.services.lines.by_id(message.line_id).config.key
             since = message.created_at - timedelta(minutes=5)
         try:
@@ -320,8 +343,9 @@ class SendWorker:
         except Exception as exc:  # noqa: BLE001 - the carrier may be away; try again when the claim lapses
             log.warning("sender: cannot reconcile message %s yet: %s", message_id, exc)
             async with self.services.db.session() as session:
-                await session.execute(update(Message).where(Message.id == message_id).values(
-                    claim_until=self.services.clock.now() + timedelta(seconds=CLAIM_SECONDS)))
+                await session.execute(update(Message).where(
+                    Message.id == message_id, Message.status == "sending", Message.claim_until == observed_claim
+                ).values(claim_until=self.services.clock.now() + timedelta(seconds=CLAIM_SECONDS)))
             return
         async with self.services.db.session() as session:
             known = set((await session.scalars(
@@ -333,6 +357,7 @@ class SendWorker:
             await self._record([Outcome(message_id, result=SendResult(carrier_sid=match.carrier_sid))])
             return
         async with self.services.db.session() as session:
-            await session.execute(update(Message).where(Message.id == message_id, Message.status == "sending").values(
-                status="queued", claim_until=None, next_attempt_at=self.services.clock.now()))
+            await session.execute(update(Message).where(
+                Message.id == message_id, Message.status == "sending", Message.claim_until == observed_claim
+            ).values(status="queued", claim_until=None, next_attempt_at=self.services.clock.now()))
         self.services.wakeups.poke_sender()
