@@ -40,7 +40,6 @@ class Services:
     wakeups: Wakeups = field(default_factory=Wakeups)
     # Identifies this process when claiming shared work (several replicas may share one database).
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
-    bot_user_id: str | None = None
     lines: LineDirectory = field(default_factory=lambda: LineDirectory([]))
     # origin -> listeners called as listener(session, message) whenever the status of an outbound
     # message of that origin changes (paging follows its pages). See `on_status`.

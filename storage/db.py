@@ -26,10 +26,6 @@ class Database:
         # busy handler, which sleeps in steps of up to 100 ms.
         self._turn: asyncio.Lock | None = asyncio.Lock() if url.startswith("sqlite") else None
 
-    @property
-    def is_postgres(self) -> bool:
-        return self.engine.dialect.name == "postgresql"
-
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A unit of work: commit when the block ends normally, roll back otherwise."""

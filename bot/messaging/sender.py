@@ -165,10 +165,6 @@ class SendWorker:
                 self._deadlines.pop(message_id, None)
             slots.release()
 
-    async def send_one(self, message_id: int) -> None:
-        """Gate, send and record one claimed message."""
-        await self.send_batch([message_id])
-
     async def send_batch(self, message_ids: list[int]) -> None:
         """Gate, send and record a batch of claimed messages."""
         ready = await self._gate(message_ids)

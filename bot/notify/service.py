@@ -132,34 +132,24 @@ class Created:
 async def create(
     services: Services,
     *,
-    target: Target,
     members: list[Member],
-    text: str,
-    source: str,
-    line: KnownLine,
-    channel: str | None,
-    created_by: str | None = None,
-    sms_body: str | None = None,
     idempotency_key: str | None = None,
     request_hash: str | None = None,
-    group_key: str | None = None,
-    alert_status: str | None = None,
-    escalate: bool = True,
+    **fields,
 ) -> Created:
-    """Store and queue a notification, or return the one stored earlier under `idempotency_key`."""
+    """Store and queue a notification, or return the one stored earlier under `idempotency_key`.
+
+    `fields` are `insert`'s (target, text, source, line, channel, ...)."""
     if idempotency_key is not None:
         earlier = await _replay(services, idempotency_key, request_hash)
         if earlier is not None:
             return earlier
     try:
         async with services.db.session() as session:
-            notification = await insert(
-                session, services, target=target, members=members, text=text, source=source, line=line,
-                channel=channel, created_by=created_by, sms_body=sms_body, idempotency_key=idempotency_key,
-                request_hash=request_hash, group_key=group_key, alert_status=alert_status, escalate=escalate,
-            )
-            if alert_status == "resolved" and group_key:
-                await _resolve_alert_group(session, services, group_key, notification.id)
+            notification = await insert(session, services, members=members, idempotency_key=idempotency_key,
+                                        request_hash=request_hash, **fields)
+            if fields.get("alert_status") == "resolved" and fields.get("group_key"):
+                await _resolve_alert_group(session, services, fields["group_key"], notification.id)
     except IntegrityError:
         if idempotency_key is None:
             raise

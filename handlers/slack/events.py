@@ -34,7 +34,7 @@ def register(app: AsyncApp, services: Services) -> None:
         if services.lines.by_channel(event.get("channel")) is None:
             return
         reply = thread_reply_from(event, body.get("event_id"))
-        if reply is None or reply.user == services.bot_user_id:
+        if reply is None:
             return
         outcome = await reply_from_slack(services, reply)
         log.info("slack reply %s in %s: %s", reply.ts, reply.channel, outcome)
