@@ -40,6 +40,15 @@ async def _card(services: Services, conversation: Conversation) -> tuple[str, li
     return card_text(facts), card_blocks(facts)
 
 
+async def _message_ts(services: Services, payload: dict, key: str) -> str | None:
+    """`payload[key]`, or the ts of the message another outbox row posted (`payload.ref_outbox_id`)."""
+    if payload.get(key) or not payload.get("ref_outbox_id"):
+        return payload.get(key)
+    async with services.db.session() as session:
+        ref = await session.get(SlackOutbox, payload["ref_outbox_id"])
+    return ref.result_ts if ref else None
+
+
 class PostRoot(_NoThread):
     """Open a conversation's thread: post its card at channel level."""
 
@@ -133,11 +142,7 @@ class Update(_NoThread):
 
     async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
         payload = row.payload
-        ts = payload.get("ts")
-        if not ts and payload.get("ref_outbox_id"):
-            async with services.db.session() as session:
-                ref = await session.get(SlackOutbox, payload["ref_outbox_id"])
-            ts = ref.result_ts if ref else None
+        ts = await _message_ts(services, payload, "ts")
         if not ts:
             raise Retry("the message to update is not posted yet", 1.0)
         text = payload.get("text", "")
@@ -177,13 +182,9 @@ class UploadFile(_NoThread):
 
     async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
         payload = row.payload
-        thread_ts = payload.get("thread_ts")
+        thread_ts = await _message_ts(services, payload, "thread_ts")
         if not thread_ts and payload.get("ref_outbox_id"):
-            async with services.db.session() as session:
-                ref = await session.get(SlackOutbox, payload["ref_outbox_id"])
-            thread_ts = ref.result_ts if ref else None
-            if not thread_ts:
-                raise Retry("the thread to upload into is not posted yet", 1.0)
+            raise Retry("the thread to upload into is not posted yet", 1.0)
         upload = {"content": payload.get("content", ""), "filename": payload["filename"],
                   "title": payload.get("title") or payload["filename"]}
         kwargs = {"channel": row.channel, "file_uploads": [upload]}
