@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import LineConfig, Settings
+from storage.db import dialect_insert
 from storage.models import Line
 
 
@@ -43,12 +42,11 @@ async def sync_lines(session: AsyncSession, settings: Settings) -> LineDirectory
     """Insert or update a row per configured line (rows of lines no longer configured are kept for history).
 
     An upsert, so that replicas starting together do not trip over each other's inserts."""
-    dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     known = []
     for config in settings.lines:
         values = {"channel": config.channel, "kind": config.kind, "mps": config.mps, "brand": config.brand,
                   "help_text": config.help_text}
-        statement = (dialect_insert(Line).values(key=config.key, **values)
+        statement = (dialect_insert(session.bind)(Line).values(key=config.key, **values)
                      .on_conflict_do_update(index_elements=["key"], set_=values)
                      .returning(Line.id))
         known.append(KnownLine(id=(await session.execute(statement)).scalar_one(), config=config))

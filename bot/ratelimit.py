@@ -1,7 +1,7 @@
 """Rates that hold across every replica: evenly spaced send slots reserved in the database.
 
 Each limited resource (a line's carrier rate, a Slack channel's post rate) has one row holding the next
-free slot. A process reserves a few slots at once with a short locked update (generic cell rate
+free slot. A process reserves a few slots at once with one atomic upsert (generic cell rate
 algorithm: `next = max(next, now) + n * interval`) and uses each slot at its time. Slots are reserved only for callers already waiting, so each is
 used as soon as its time comes, and no window holds more sends than the rate allows, whichever replica
 sends.
@@ -10,13 +10,12 @@ sends.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func
 
 from bot.clock import Clock
-from storage.db import Database
+from storage.db import Database, dialect_insert
 from storage.models import RateSlot
 
 # Stay a little under the configured rate, so network jitter cannot push one send into the next
@@ -32,21 +31,19 @@ def interval_for(rate: float) -> float:
 
 
 async def reserve(db: Database, key: str, interval: float, count: int, now: datetime) -> datetime:
-    """Reserve `count` consecutive slots for `key`; return the time of the first one."""
-    step = timedelta(seconds=interval)
-    for _ in range(3):
-        try:
-            async with db.session() as session:
-                row = await session.scalar(select(RateSlot).where(RateSlot.key == key).with_for_update())
-                if row is None:
-                    row = RateSlot(key=key, next_at=now)
-                    session.add(row)
-                start = max(row.next_at, now)
-                row.next_at = start + step * count
-                return start
-        except IntegrityError:
-            continue  # another replica created the row first; read it again
-    raise RuntimeError(f"cannot reserve a rate slot for {key}")
+    """Reserve `count` consecutive slots for `key`; return the time of the first one.
+
+    One upsert that moves the key's next free slot to `max(next, now) + count * interval` and returns it:
+    atomic on either database, and a single round trip on PostgreSQL."""
+    span = interval * count
+    at = now.timestamp()
+    later = func.greatest if db.engine.dialect.name == "postgresql" else func.max
+    statement = (dialect_insert(db.engine)(RateSlot).values(key=key, next_at=at + span)
+                 .on_conflict_do_update(index_elements=["key"], set_={"next_at": later(RateSlot.next_at, at) + span})
+                 .returning(RateSlot.next_at))
+    async with db.autocommit() as conn:
+        end = (await conn.execute(statement)).scalar_one()
+    return datetime.fromtimestamp(end - span, timezone.utc)
 
 
 class SharedRate:

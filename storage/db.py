@@ -8,7 +8,15 @@ from contextvars import ContextVar
 from typing import AsyncIterator
 
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 
 _holding_turn: ContextVar[bool] = ContextVar("holding_sqlite_turn", default=False)
@@ -43,12 +51,28 @@ class Database:
             finally:
                 _holding_turn.reset(token)
 
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one atomic statement that commits by itself: on PostgreSQL a single round
+        trip, without BEGIN and COMMIT. On SQLite it waits its turn and commits like a session."""
+        if self._turn is None:
+            async with self.engine.connect() as conn:
+                yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return
+        async with self.session() as session:
+            yield await session.connection()
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def dialect_insert(bind):
+    """The INSERT construct with ON CONFLICT clauses for this session's (or engine's) database."""
+    return pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
 
 
 def _create_engine(url: str, *, echo: bool) -> AsyncEngine:
@@ -58,7 +82,9 @@ def _create_engine(url: str, *, echo: bool) -> AsyncEngine:
         # Let SQLAlchemy issue BEGIN itself so write transactions lock up front (BEGIN IMMEDIATE).
         event.listen(engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    return create_async_engine(url, echo=echo, pool_size=20, max_overflow=10, pool_pre_ping=True)
+    # No pre-ping (a round trip per checkout): when PostgreSQL restarts, the first statement on a dead
+    # connection fails as a disconnect, SQLAlchemy invalidates the whole pool, and callers retry.
+    return create_async_engine(url, echo=echo, pool_size=20, max_overflow=10)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,13 +48,18 @@ def audience_filter(audience: str):
     return Contact.id.in_(select(ContactTag.contact_id).where(ContactTag.tag == tag))
 
 
-async def contact_batch(session: AsyncSession, audience: str, after_id: int, limit: int) -> list[Contact]:
-    """The next `limit` contacts of the audience with id > after_id, in id order."""
-    query = select(Contact).where(Contact.id > after_id).order_by(Contact.id).limit(limit)
+# What a campaign reads of a contact; plain rows, not ORM objects, since a campaign reads every contact.
+_CONTACT_COLUMNS = (Contact.id, Contact.phone, Contact.first_name, Contact.last_name, Contact.number_status)
+
+
+async def contact_batch(session: AsyncSession, audience: str, after_id: int, limit: int) -> list:
+    """The next `limit` contacts of the audience with id > after_id, in id order (rows with id, phone,
+    first_name, last_name and number_status)."""
+    query = select(*_CONTACT_COLUMNS).where(Contact.id > after_id).order_by(Contact.id).limit(limit)
     condition = audience_filter(audience)
     if condition is not None:
         query = query.where(condition)
-    return list((await session.scalars(query)).all())
+    return list((await session.execute(query)).all())
 
 
 async def count_audience(session: AsyncSession, audience: str) -> int:
@@ -66,13 +72,13 @@ async def count_audience(session: AsyncSession, audience: str) -> int:
 
 @dataclass
 class Classified:
-    contact: Contact
+    contact: Any  # a row of contact_batch
     phone: str  # E.164, or the stored text when it cannot be parsed
     reason: str | None  # None: eligible
 
 
 async def classify(
-    session: AsyncSession, contacts: list[Contact], *, line_id: int, purpose: str, now: datetime, frequency_cap: int
+    session: AsyncSession, contacts: list, *, line_id: int, purpose: str, now: datetime, frequency_cap: int
 ) -> list[Classified]:
     """Why each contact would be skipped (None: eligible), with set-based queries per batch.
 
@@ -93,8 +99,8 @@ async def classify(
     if not phones:
         return out
     events = defaultdict(list)
-    rows = await session.scalars(
-        select(ConsentEvent).where(ConsentEvent.phone.in_(phones),
+    rows = await session.execute(
+        select(*consent.STATE_COLUMNS).where(ConsentEvent.phone.in_(phones),
                                    or_(ConsentEvent.line_id == line_id, ConsentEvent.line_id.is_(None)))
         .order_by(ConsentEvent.id.desc())
     )

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns import template as tpl
@@ -480,37 +480,47 @@ async def dispatch_step(services: Services, campaign_id: int) -> int:
         taken = set((await session.scalars(select(CampaignRecipient.phone).where(
             CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.phone.in_(phones)))).all())
         skipped = dict(campaign.skipped or {})
-        to_queue: list[tuple[CampaignRecipient, dict]] = []
+        recipients: list[dict] = []
+        links: list[dict] = []
+        requests: list[dict] = []
         for item in items:
             if item.phone in taken:
                 skipped["duplicate"] = skipped.get("duplicate", 0) + 1
                 continue
             taken.add(item.phone)
-            recipient = CampaignRecipient(campaign_id=campaign.id, phone=item.phone, contact_id=item.contact.id,
-                                          status="queued")
-            session.add(recipient)
+            recipients.append({"campaign_id": campaign.id, "phone": item.phone, "contact_id": item.contact.id,
+                               "status": "skipped" if item.reason else "queued", "skip_reason": item.reason,
+                               "message_id": None})
             if item.reason is not None:
-                recipient.status, recipient.skip_reason = "skipped", item.reason
                 skipped[item.reason] = skipped.get(item.reason, 0) + 1
                 continue
 
             def make_code(url: str, phone=item.phone) -> str:
                 code = tpl.new_code()
-                session.add(CampaignLink(code=code, campaign_id=campaign.id, phone=phone, url=url, clicks=0))
+                links.append({"code": code, "campaign_id": campaign.id, "phone": phone, "url": url, "clicks": 0})
                 return code
 
             body = render_for(campaign, item.contact, settings.public_url, settings.compliance.footer, make_code)
-            to_queue.append((recipient, {
-                "phone": item.phone, "body": body, "origin": "campaign", "purpose": campaign.purpose,
-                "origin_ref": str(campaign.id), "dedupe_key": f"campaign:{campaign.id}:{item.phone}",
-            }))
-        queued = await queue_many(session, line=line, requests=[request for _, request in to_queue])
-        for recipient, request in to_queue:
-            recipient.message_id = queued[request["dedupe_key"]]
+            requests.append({"phone": item.phone, "body": body, "origin": "campaign", "purpose": campaign.purpose,
+                             "origin_ref": str(campaign.id), "dedupe_key": recipient_key(campaign.id, item.phone)})
+        queued = await queue_many(session, line=line, requests=requests)
+        for recipient in recipients:
+            if recipient["status"] == "queued":
+                recipient["message_id"] = queued[recipient_key(campaign.id, recipient["phone"])]
+        # Core inserts: a campaign writes a row per recipient, and the ORM's unit of work costs more than the row.
+        if recipients:
+            await session.execute(insert(CampaignRecipient), recipients)
+        if links:
+            await session.execute(insert(CampaignLink), links)
         campaign.skipped = skipped
         campaign.cursor = contacts[-1].id
     services.wakeups.poke_sender()
     return len(contacts)
+
+
+def recipient_key(campaign_id: int, phone: str) -> str:
+    """The dedupe key of a campaign's text to one number: what makes it go at most once."""
+    return f"campaign:{campaign_id}:{phone}"
 
 
 async def counts(session: AsyncSession, campaign: Campaign, now: datetime) -> dict[str, int]:

@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 from twilio.request_validator import RequestValidator
@@ -24,6 +24,8 @@ from bot.carriers.base import (
 from bot.carriers.twilio_errors import describe
 
 MAX_MEDIA_BYTES = 5 * 1024 * 1024
+# The form is encoded once, by us: aiohttp's FormData builds a multipart writer (and a random boundary) per call.
+_FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 class TwilioCarrier:
@@ -59,7 +61,8 @@ class TwilioCarrier:
         if message.status_callback:
             form.append(("StatusCallback", message.status_callback))
         try:
-            async with self._http().post(self._messages_url, data=form) as resp:
+            body = urlencode(form).encode()
+            async with self._http().post(self._messages_url, data=body, headers=_FORM_HEADERS) as resp:
                 payload = await _json_or_empty(resp)
                 status = resp.status
                 retry_after = resp.headers.get("Retry-After")

@@ -36,6 +36,10 @@ class ConsentState:
 
 UNKNOWN = ConsentState("unknown")
 
+# What `state_from` reads of an event: batch paths select these columns as rows instead of ORM objects.
+STATE_COLUMNS = (ConsentEvent.phone, ConsentEvent.line_id, ConsentEvent.action, ConsentEvent.scope,
+                 ConsentEvent.source, ConsentEvent.evidence, ConsentEvent.created_at)
+
 
 def scopes_for(purpose: str) -> tuple[str, ...]:
     """Which ledger scopes govern a message of this purpose."""

@@ -96,12 +96,12 @@ def _marketing(message: Message, state: consent.ConsentState, contact: Contact |
     return SEND
 
 
-async def _consent_events(session: AsyncSession, phones: set[str]) -> dict[str, list[ConsentEvent]]:
+async def _consent_events(session: AsyncSession, phones: set[str]) -> dict[str, list]:
     """Every ledger event of these numbers, newest first, by number."""
     by_phone: dict[str, list[ConsentEvent]] = {}
     if phones:
-        rows = await session.scalars(
-            select(ConsentEvent).where(ConsentEvent.phone.in_(phones)).order_by(ConsentEvent.id.desc()))
+        rows = await session.execute(
+            select(*consent.STATE_COLUMNS).where(ConsentEvent.phone.in_(phones)).order_by(ConsentEvent.id.desc()))
         for event in rows:
             by_phone.setdefault(event.phone, []).append(event)
     return by_phone

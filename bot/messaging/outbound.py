@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compliance.segments import analyze
 from bot.lines import KnownLine
+from storage.db import dialect_insert
 from storage.models import Message
 
 # "compliance" is only for keyword answers (STOP/START confirmations, HELP): they go out even after an opt-out.
@@ -91,8 +90,7 @@ async def queue_many(session: AsyncSession, *, line: KnownLine, requests: list[d
             "encoding": info.encoding, "purpose": request.get("purpose", "conversational"),
             "origin": request["origin"], "origin_ref": request.get("origin_ref"),
         })
-    dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    statement = (dialect_insert(Message)
+    statement = (dialect_insert(session.bind)(Message)
                  .on_conflict_do_nothing(index_elements=["dedupe_key"])
                  .returning(Message.id, Message.dedupe_key))
     ids = {key: message_id for message_id, key in (await session.execute(statement, rows)).all()}

@@ -186,4 +186,4 @@ class RateSlot(Base):
 
     __tablename__ = "rate_slots"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    next_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_at: Mapped[float] = mapped_column(Float)  # epoch seconds: plain arithmetic in SQL on both databases

@@ -1,0 +1,73 @@
+"""Send slots shared through the database: reservations never overlap, whoever reserves them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+from bot.clock import Clock
+from bot.ratelimit import SharedRate, interval_for, reserve
+from storage.db import Database
+from storage.migrate import upgrade
+
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+
+
+async def test_reservations_follow_one_another_and_never_start_in_the_past(database_url):
+    db = Database(database_url)
+    await upgrade(db.engine)
+    try:
+        first = await reserve(db, "line:1", 0.01, 5, T0)
+        second = await reserve(db, "line:1", 0.01, 2, T0)
+        other_key = await reserve(db, "line:2", 0.01, 1, T0)
+        much_later = await reserve(db, "line:1", 0.01, 1, T0 + timedelta(minutes=1))
+        assert first == T0
+        assert abs((second - first).total_seconds() - 0.05) < 1e-6
+        assert other_key == T0
+        assert much_later == T0 + timedelta(minutes=1)  # an idle key does not bank slots
+    finally:
+        await db.dispose()
+
+
+async def test_two_processes_reserving_at_once_get_disjoint_slots(database_url):
+    """Two engines stand for two replicas (on SQLite they share the file, as one process's tasks would)."""
+    databases = [Database(database_url), Database(database_url)]
+    await upgrade(databases[0].engine)
+    interval = 0.001
+    try:
+        async def reserve_many(db: Database, count: int) -> list[tuple[datetime, int]]:
+            return [(await reserve(db, "line:9", interval, n, T0), n) for n in [1, 3, 2] * count]
+
+        results = await asyncio.gather(*(reserve_many(db, 30) for db in databases))
+        ranges = sorted(r for result in results for r in result)
+        assert len(ranges) == 180
+        for (start, n), (next_start, _) in zip(ranges, ranges[1:]):
+            assert (next_start - start).total_seconds() >= n * interval - 2e-6, "two reservations overlap"
+        total = sum(n for _, n in ranges)
+        end = ranges[-1][0] + timedelta(seconds=ranges[-1][1] * interval)
+        assert abs((end - T0).total_seconds() - total * interval) < interval / 10, "slots were skipped or doubled"
+    finally:
+        for db in databases:
+            await db.dispose()
+
+
+async def test_shared_rate_keeps_every_second_within_the_rate(database_url):
+    db = Database(database_url)
+    await upgrade(db.engine)
+    clock = Clock()
+    rate = SharedRate(db, clock, "line:3", 50)
+    try:
+        times: list[datetime] = []
+
+        async def send() -> None:
+            await rate.acquire()
+            times.append(clock.now())
+
+        await asyncio.gather(*(send() for _ in range(120)))
+        assert len(times) == 120
+        times.sort()
+        busiest = max(sum(1 for t in times[i:] if (t - start).total_seconds() < 1.0) for i, start in enumerate(times))
+        assert busiest <= 50
+        assert interval_for(50) > 1 / 50
+    finally:
+        await db.dispose()
