@@ -27,7 +27,7 @@ MAX_TEXT = 40_000
 MAX_BLOCKS = 50
 # Keys of stored messages that are emulator bookkeeping, not part of Slack's message object.
 PARAMS_KEY = request_key("slack_params")
-_INTERNAL_KEYS = {"channel", "reactions", "files", "edited", "edited_by", "delivery"}
+_INTERNAL_KEYS = {"channel", "reactions", "files", "edited", "edited_by", "delivery", "event_id"}
 
 
 class SlackError(Exception):
@@ -806,6 +806,12 @@ class SlackEmulator(LoopbackServer):
 
     async def user_message(self, app_url: str, *, channel: str, user: str, text: str, thread_ts: str | None = None, files: list[dict] | None = None) -> dict:
         """A person posts in Slack: store the message, deliver its `message` event, return it."""
+        message = self.user_posts(channel=channel, user=user, text=text, thread_ts=thread_ts, files=files)
+        await self.deliver_message_event(app_url, message)
+        return message
+
+    def user_posts(self, *, channel: str, user: str, text: str, thread_ts: str | None = None, files: list[dict] | None = None) -> dict:
+        """A person posts in Slack: store the message (its event is not delivered yet) and return it."""
         records = [self.files[f["id"]] for f in files or []]
         message = {
             "type": "message",
@@ -821,17 +827,29 @@ class SlackEmulator(LoopbackServer):
             "files": records,
             "edited": False,
             "subtype": "file_share" if records else None,
+            "event_id": _new_id("Ev"),
         }
         self.channels.get(channel) or self.add_channel(channel)
         self.messages[channel].append(message)
         for record in records:
             record["channel"], record["thread_ts"] = channel, thread_ts
+        return message
+
+    async def deliver_message_event(self, app_url: str, message: dict, *, retry_num: int | None = None) -> tuple[int, str]:
+        """Deliver the `message` event of a message from user_posts(); pass retry_num for Slack's retries of an
+        event the app did not acknowledge (same event_id, X-Slack-Retry-Num). Returns (status, body)."""
+        message["delivery"] = await self.send_event(app_url, self._message_event(message), event_id=message["event_id"],
+                                                    retry_num=retry_num)
+        return message["delivery"]
+
+    def _message_event(self, message: dict) -> dict:
+        """The `message` event Slack delivers for a message a person posted."""
+        channel = message["channel"]
         event = {**self._public(message), "channel": channel, "event_ts": message["ts"], "channel_type": self._channel_type(channel)}
-        if records:
+        if message["files"]:
             event["upload"] = False
             event["display_as_bot"] = False
-        message["delivery"] = await self.send_event(app_url, event)
-        return message
+        return event
 
     def _user_name(self, user_id: str) -> str:
         return self.users[user_id]["name"] if user_id in self.users else user_id.lower()

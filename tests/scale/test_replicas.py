@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from datetime import timedelta
 
-from sqlalchemy import insert, text
+from sqlalchemy import text
 
 from storage.db import Database
 from storage.migrate import head_revision, upgrade
-from storage.models import ConsentEvent, Contact, utcnow
 from tests.emulators import SlackEmulator, TwilioEmulator
+from tests.support.audience import seed_audience
 from tests.support.bridge import A2P_CHANNEL, A2P_LINE, ADMIN, APPROVER, DEFAULT_CONFIG
 from tests.support.postgres import create_database_or_skip, drop_database
 from tests.support.replicas import Replica, replica_env
@@ -37,25 +36,6 @@ async def test_replicas_starting_at_once_migrate_safely(tmp_path):
             await db.dispose()
     finally:
         await drop_database(name)
-
-
-async def seed_audience(url: str, count: int) -> set[str]:
-    """`count` contacts with a marketing opt-in, inserted in bulk."""
-    db = Database(url)
-    await upgrade(db.engine)
-    phones = [f"+1415{2000000 + i:07d}" for i in range(count)]
-    now = utcnow() - timedelta(days=1)
-    async with db.session() as session:
-        for start in range(0, count, 5000):
-            chunk = phones[start:start + 5000]
-            await session.execute(insert(Contact), [{"phone": p, "first_name": "", "last_name": "", "number_status": "ok",
-                                                      "number_status_reason": "", "created_at": now, "updated_at": now}
-                                                     for p in chunk])
-            await session.execute(insert(ConsentEvent), [{"phone": p, "action": "opt_in", "scope": "all",
-                                                           "source": "import", "evidence": "test", "created_at": now}
-                                                          for p in chunk])
-    await db.dispose()
-    return set(phones)
 
 
 async def test_three_replicas_one_killed_text_everyone_exactly_once_within_the_rate(tmp_path):

@@ -16,8 +16,9 @@ from tests.support.bridge import free_port
 class Replica:
     """One `python -m bot.cli serve` child process."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.port = free_port()
+    def __init__(self, env: dict[str, str], log_path: Path, *, port: int | None = None) -> None:
+        """`port`: listen where an earlier process did (a restart behind the same address); default a free one."""
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**env, "PORT": str(self.port), "PUBLIC_URL": self.url}
         self.log_path = log_path

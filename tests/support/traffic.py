@@ -1,0 +1,218 @@
+"""Traffic for tests against a running server: customer texts and agent replies delivered the way Twilio and
+Slack deliver them (again, until acknowledged), campaigns run through `/sms`, and what reached the emulators,
+counted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+import aiohttp
+from sqlalchemy import func, select
+
+from bot.slack.format import pretty_phone
+from storage.db import Database
+from storage.models import Message, SlackOutbox
+from storage.models.campaigns import Campaign
+from tests.emulators import SlackEmulator, TwilioEmulator
+from tests.support.bridge import A2P_CHANNEL, ADMIN, AGENT, APPROVER, DEFAULT_CONFIG, thread_texts
+
+RETRY_PAUSE = 0.2  # between two deliveries of an unacknowledged webhook or event
+
+
+def config_with_lines(count: int) -> tuple[str, list[tuple[str, str]]]:
+    """DEFAULT_CONFIG plus `count` conversation lines, each with a channel of its own (Slack paces posts per
+    channel, so traffic spread over several lines drains in a few seconds). Returns the config and the extra
+    (line number, channel) pairs."""
+    lines = [(f"+1415555{300 + i:04d}", f"C0LINE{i:02d}") for i in range(count)]
+    extra = "".join(f'\n[[lines]]\nnumber = "{number}"\nchannel = "{channel}"\nkind = "p2p"\nmps = 50\n'
+                    f'brand = "Acme {i}"\nhelp_text = "Acme: help@acme.example. Reply STOP to opt out."\n'
+                    for i, (number, channel) in enumerate(lines))
+    return DEFAULT_CONFIG + extra, lines
+
+
+# -- deliveries ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Text:
+    """A customer's text to one of our lines; `sid` stays the same on every delivery, as Twilio's MessageSid does."""
+
+    phone: str
+    line: str
+    channel: str
+    body: str
+    sid: str = field(default_factory=lambda: "SM" + uuid.uuid4().hex)
+    acknowledged: bool = False
+    refusals: Counter = field(default_factory=Counter)  # HTTP status (0: no answer) -> times
+
+
+@dataclass
+class Reply:
+    """An agent's reply in a conversation thread; `message` is the emulator's copy (its event_id is kept)."""
+
+    phone: str
+    message: dict
+    acknowledged: bool = False
+    refusals: Counter = field(default_factory=Counter)
+
+    @property
+    def body(self) -> str:
+        return self.message["text"]
+
+
+async def deliver_text(twilio: TwilioEmulator, url: str, text: Text, *, patience: float = 60.0) -> Text:
+    """Deliver the inbound webhook until the server answers 200 (or `patience` runs out), as a carrier retries a
+    webhook that was not acknowledged."""
+    deadline = time.monotonic() + patience
+    while True:
+        status, _, _ = await twilio.send_inbound(url, from_=text.phone, to=text.line, body=text.body,
+                                                 message_sid=text.sid)
+        if status == 200:
+            text.acknowledged = True
+            return text
+        text.refusals[status] += 1
+        if time.monotonic() > deadline:
+            return text
+        await asyncio.sleep(RETRY_PAUSE)
+
+
+async def deliver_reply(slack: SlackEmulator, url: str, *, phone: str, channel: str, thread_ts: str, body: str,
+                        patience: float = 60.0) -> Reply:
+    """An agent answers in the thread; the event is delivered (then retried with the same event_id) until the
+    server answers 200 or `patience` runs out."""
+    reply = Reply(phone, slack.user_posts(channel=channel, user=AGENT, text=body, thread_ts=thread_ts))
+    deadline = time.monotonic() + patience
+    retry_num = None
+    while True:
+        try:
+            status, _ = await slack.deliver_message_event(url + "/slack/events", reply.message, retry_num=retry_num)
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            status = 0
+        if status == 200:
+            reply.acknowledged = True
+            return reply
+        reply.refusals[status] += 1
+        if time.monotonic() > deadline:
+            return reply
+        retry_num = (retry_num or 0) + 1
+        await asyncio.sleep(RETRY_PAUSE)
+
+
+def refusals(items) -> dict[int, int]:
+    """Non-200 answers (0: no answer at all) over every delivery of `items`, by status."""
+    total: Counter = Counter()
+    for item in items:
+        total.update(item.refusals)
+    return dict(total)
+
+
+# -- what reached the emulators --------------------------------------------------------------------------------
+
+@dataclass
+class Tally:
+    """Acknowledged inputs against what the emulator received."""
+
+    acknowledged: int
+    lost: int
+    duplicates: int
+    misplaced: int = 0
+
+    @property
+    def clean(self) -> bool:
+        return self.lost == 0 and self.duplicates == 0 and self.misplaced == 0
+
+
+def thread_of(slack: SlackEmulator, channel: str, phone: str) -> str | None:
+    """ts of the (first) conversation thread for `phone` in `channel`, once its root card is in Slack."""
+    return next((root["ts"] for root in slack.roots(channel) if pretty_phone(phone) in root["text"]), None)
+
+
+def inbound_tally(slack: SlackEmulator, texts: list[Text]) -> Tally:
+    """Each acknowledged text must be in Slack once, in the one thread of its number in its line's channel."""
+    places: dict[str, list[tuple[str, str]]] = {}  # body -> (channel, root text) of every place it shows
+    for channel in {t.channel for t in texts}:
+        for root in slack.roots(channel):
+            for line in thread_texts(slack, channel, root["ts"]):
+                places.setdefault(line, []).append((channel, root["text"]))
+    acknowledged = [t for t in texts if t.acknowledged]
+    lost = sum(1 for t in acknowledged if t.body not in places)
+    duplicates = sum(len(places[t.body]) - 1 for t in acknowledged if t.body in places)
+    misplaced = sum(1 for t in acknowledged for channel, root in places.get(t.body, ())
+                    if channel != t.channel or pretty_phone(t.phone) not in root)
+    threads = Counter((t.channel, t.phone) for t in acknowledged)
+    extra_threads = sum(max(0, sum(1 for root in slack.roots(channel) if pretty_phone(phone) in root["text"]) - 1)
+                        for channel, phone in threads)
+    return Tally(len(acknowledged), lost, duplicates + extra_threads, misplaced)
+
+
+def sent_tally(twilio: TwilioEmulator, expected: list[tuple[str, str]]) -> Tally:
+    """Each expected (to, body) must have reached the carrier exactly once."""
+    sent = Counter((m["to"], m["body"]) for m in twilio.sent)
+    lost = sum(1 for item in expected if sent[item] == 0)
+    duplicates = sum(sent[item] - 1 for item in set(expected) if sent[item] > 1)
+    return Tally(len(expected), lost, duplicates)
+
+
+def replies_expected(replies: list[Reply]) -> list[tuple[str, str]]:
+    return [(r.phone, r.body) for r in replies if r.acknowledged]
+
+
+# -- the server's own account of pending work --------------------------------------------------------------------
+
+async def pending_work(url: str) -> dict[str, int]:
+    """What the server still owes: Slack outbox rows pending, outbound texts queued or being sent, campaigns
+    not finished. All zero means nothing more will reach either emulator."""
+    db = Database(url)
+    try:
+        async with db.session() as session:
+            outbox = await session.scalar(select(func.count()).select_from(SlackOutbox)
+                                          .where(SlackOutbox.status == "pending"))
+            texts = await session.scalar(select(func.count()).select_from(Message)
+                                         .where(Message.direction == "out", Message.status.in_(("queued", "sending"))))
+            campaigns = await session.scalar(select(func.count()).select_from(Campaign)
+                                             .where(Campaign.state.in_(("scheduled", "running"))))
+    finally:
+        await db.dispose()
+    return {"outbox": outbox, "texts": texts, "campaigns": campaigns}
+
+
+async def wait_settled(url: str, timeout: float = 60.0) -> None:
+    """Wait until the server owes nothing (see `pending_work`); AssertionError with what is left otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = await pending_work(url)
+        if not any(left.values()):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"server still owes work after {timeout}s: {left}")
+        await asyncio.sleep(0.25)
+
+
+# -- campaigns -----------------------------------------------------------------------------------------------
+
+def _approve_button(slack: SlackEmulator) -> str | None:
+    """The campaign id on the newest Approve button in the A2P channel, if its preview is posted."""
+    values = [element["value"] for message in slack.messages.get(A2P_CHANNEL, []) for block in message.get("blocks") or []
+              for element in block.get("elements", []) if element.get("action_id") == "campaign_approve"]
+    return values[-1] if values else None
+
+
+async def create_campaign(slack: SlackEmulator, url: str, spec: str, *, timeout: float = 30.0) -> str:
+    """`/sms campaign create <spec>` as the admin; returns the campaign id once its preview (with the Approve
+    button) is in Slack."""
+    status, body = await slack.send_command(url + "/slack/events", user_id=ADMIN, channel_id=A2P_CHANNEL,
+                                            text=f"campaign create {spec}")
+    assert status == 200, body
+    await slack.wait_for(lambda: _approve_button(slack) is not None, timeout=timeout,
+                         what="the campaign preview with its Approve button")
+    return _approve_button(slack)
+
+
+async def approve_campaign(slack: SlackEmulator, url: str, campaign_id: str) -> None:
+    """`/sms campaign approve ID` as the approver: the campaign starts sending."""
+    status, body = await slack.send_command(url + "/slack/events", user_id=APPROVER, channel_id=A2P_CHANNEL,
+                                            text=f"campaign approve {campaign_id}")
+    assert status == 200 and "approved" in body, body
