@@ -38,6 +38,10 @@ BOLT = web.AppKey("bolt", AsyncApp)
 SLACK_VERIFIER = web.AppKey("slack_verifier", object)
 LOCAL_SLACK_PREFIX = "/_local/slack"
 MAX_BODY_BYTES = 1024 * 1024
+# Bolt answers 200 with this text when it cannot authorize a request because its auth.test call failed (Slack
+# rate limiting or down, typically on a process's first request). Slack would never deliver that event again;
+# `_slack_events` answers 503 instead, so Slack retries it.
+AUTHORIZATION_UNAVAILABLE = "sms-bridge could not reach Slack to authorize this request; please try again."
 
 
 def slack_identity(settings: Settings) -> tuple[str, str, str]:
@@ -70,6 +74,7 @@ def build_app(
         signing_secret=signing_secret or None,
         request_verification_enabled=bool(signing_secret),
         process_before_response=True,  # store before we acknowledge: listeners finish before Slack gets its 200
+        user_facing_authorize_error_message=AUTHORIZATION_UNAVAILABLE,
         logger=logging.getLogger("slack_bolt"),
     )
     handlers.slack.register(bolt, services)
@@ -109,7 +114,11 @@ async def _slack_events(request: web.Request) -> web.Response:
         bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string, headers=request.headers)
     except (UnicodeDecodeError, ValueError):
         raise web.HTTPBadRequest(text="body is not a valid Slack payload (UTF-8 JSON or form)") from None
-    return await to_aiohttp_response(await request.app[BOLT].async_dispatch(bolt_request))
+    response = await request.app[BOLT].async_dispatch(bolt_request)
+    if response.body == AUTHORIZATION_UNAVAILABLE:
+        log.warning("slack request not taken: Slack's auth.test failed; Slack will retry it")
+        raise web.HTTPServiceUnavailable(text=AUTHORIZATION_UNAVAILABLE)
+    return await to_aiohttp_response(response)
 
 
 def _lifecycle(services: Services, run_workers: bool, sender_options: dict, outbox_options: dict, domain_workers: list):

@@ -1,0 +1,55 @@
+"""Reliability: faults and crashes injected from outside a running `sms-bridge serve` process, counted at the
+Slack and Twilio emulators. Each test records its counts; they are printed at the end of the run (the README's
+reliability table is made from them)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from tests.support.replicas import Replica, replica_env
+
+RUNS: list[dict] = []
+
+
+@pytest.fixture
+def report(request):
+    """report(faults=Counter, crashes=int, inputs=int, lost=int, duplicates=int, **details): keep a test's counts."""
+    def record(**counts) -> None:
+        RUNS.append({"test": request.node.name, **counts})
+    return record
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if not RUNS:
+        return
+    terminalreporter.section("reliability counts")
+    totals: Counter = Counter()
+    for run in RUNS:
+        terminalreporter.write_line(", ".join(f"{key}={value}" for key, value in run.items()))
+        for key in ("crashes", "inputs", "lost", "duplicates"):
+            totals[key] += run.get(key, 0)
+        totals["faults"] += sum(dict(run.get("faults", {})).values())
+    terminalreporter.write_line("total: " + ", ".join(f"{key}={value}" for key, value in totals.items()))
+
+
+@pytest.fixture
+async def serve(tmp_path, slack, twilio):
+    """Factory: start an `sms-bridge serve` process on `url` with `config`, against this test's emulators, and
+    wait until it is ready. Every process started is stopped at the end of the test."""
+    started: list[Replica] = []
+
+    async def start(url: str, config: str, *, port: int | None = None) -> Replica:
+        config_path = tmp_path / "sms-bridge.toml"
+        config_path.write_text(config)
+        env = replica_env(database_url=url, slack=slack, twilio=twilio, config_path=config_path)
+        replica = Replica(env, tmp_path / f"server{len(started)}.log", port=port)
+        started.append(replica)
+        await replica.start()
+        await replica.ready()
+        return replica
+
+    yield start
+    for replica in started:
+        await replica.stop()
