@@ -138,22 +138,45 @@ class OutboxWorker:
             return [row.channel for row in rows]
 
     async def _drain(self, channel: str) -> None:
+        """Perform the channel's due rows in order. Any failure (typically the database going away) ends the
+        drain, after the row is given back, and `run` starts the channel again once rows can be read."""
         while not self._stopping.is_set():
-            row = await self._claim_head(channel)
+            try:
+                row = await self._claim_head(channel)
+            except Exception as exc:  # noqa: BLE001 - nothing claimed, nothing to give back
+                log.warning("outbox: cannot claim the next row of %s: %s", channel, exc)
+                return
             if row is None:
                 return
-            if row.op == "post" and (row.payload or {}).get("inbound") and row.attempt_started_at is None:
-                row = await self._coalesce(row)
-            if row.op in POST_OPS:
-                await self._pace(channel)
+            leased_until = asyncio.get_running_loop().time() + LEASE_SECONDS
             try:
+                if row.op == "post" and (row.payload or {}).get("inbound") and row.attempt_started_at is None:
+                    row = await self._coalesce(row)
+                if row.op in POST_OPS:
+                    await self._pace(channel)
                 await self._perform(row)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("outbox: row %s (%s) failed unexpectedly", row.id, row.op)
+                await self._give_back(row, leased_until)
+                return
+
+    async def _give_back(self, row: SlackOutbox, leased_until: float) -> None:
+        """Reschedule a row whose handling failed, retrying while the database is away, so the row is tried
+        again as soon as it is back rather than when its lease lapses. Past our lease it is no longer ours to
+        touch (another replica may hold it); it is then left to lapse."""
+        loop, delay = asyncio.get_running_loop(), 0.2
+        while not self._stopping.is_set():
+            try:
                 await self._reschedule(row, "unexpected error", None)
                 return
+            except Exception as exc:  # noqa: BLE001 - the database is still away: try again shortly
+                if loop.time() + delay >= leased_until - 1:
+                    log.warning("outbox: row %s not rescheduled (%s); it is retried when its lease lapses", row.id, exc)
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     async def _claim_head(self, channel: str) -> SlackOutbox | None:
         now = self.services.clock.now()
