@@ -13,9 +13,11 @@ from tests.support.traffic import (
     approve_campaign,
     config_with_lines,
     create_campaign,
+    customers,
     deliver_reply,
     deliver_text,
     inbound_tally,
+    open_threads,
     refusals,
     replies_expected,
     sent_tally,
@@ -24,19 +26,13 @@ from tests.support.traffic import (
 )
 
 LINES, NUMBERS_PER_LINE = 10, 2  # 20 customers, 2 threads per channel
-ROUNDS = 9  # texts per customer while the faults last (plus one to open the thread, one after)
-ROUND_PAUSE = 0.3  # between rounds: ~180 texts spread over the ~6 s of fault windows
-WINDOW = 2.0  # seconds each fault lasts
+ROUNDS = 8  # texts per customer while the faults last (plus one to open the thread, one after): 200 in all
+ROUND_PAUSE = 0.3  # between rounds, so the texts are spread over the fault windows
+WINDOW = 1.5  # seconds each fault lasts
 CAMPAIGN_SIZE = 30
 CAMPAIGN_TEXT = "Reliability check: your order is ready"
 SLACK_FAULTS = ("429", "500", "timeout")
 CARRIER_FAULTS = ("500", "429", "timeout")
-
-
-def customers(lines: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
-    """(phone, line, channel) for every customer."""
-    return [(f"+1628555{index * NUMBERS_PER_LINE + k:04d}", line, channel)
-            for index, (line, channel) in enumerate(lines) for k in range(NUMBERS_PER_LINE)]
 
 
 async def inject_faults(slack, twilio) -> None:
@@ -70,14 +66,8 @@ async def test_slack_and_carrier_faults_under_load(database_url, slack, twilio, 
     config, lines = config_with_lines(LINES)
     audience = await seed_audience(database_url, CAMPAIGN_SIZE)
     server = await serve(database_url, config)
-    people = customers(lines)
-
-    # Every customer opens a thread while all is well.
-    opening = await asyncio.gather(*(deliver_text(twilio, server.url, Text(phone, line, channel, f"{phone} opens"))
-                                     for phone, line, channel in people))
-    await slack.wait_for(lambda: all(thread_of(slack, channel, phone) for phone, _, channel in people), timeout=30,
-                         what="a thread for every customer")
-    threads = {phone: thread_of(slack, channel, phone) for phone, _, channel in people}
+    people = customers(lines, NUMBERS_PER_LINE, "+1628555")
+    opening, threads = await open_threads(slack, twilio, server.url, people)  # while all is well
     campaign_id = await create_campaign(slack, server.url, f'name="reliability" to=all at=now line={A2P_LINE} '
                                                            f'purpose=transactional text="{CAMPAIGN_TEXT}"')
 

@@ -15,13 +15,14 @@ from tests.support.postgres import PrivateCluster, private_clusters_or_skip
 from tests.support.traffic import (
     Text,
     config_with_lines,
+    customers,
     deliver_reply,
     deliver_text,
     inbound_tally,
+    open_threads,
     refusals,
     replies_expected,
     sent_tally,
-    thread_of,
     wait_settled,
 )
 
@@ -79,13 +80,8 @@ async def test_postgres_stopped_and_started_mid_traffic(cluster, slack, twilio, 
     url = await cluster.create_database("bridge")
     server = await serve(url, config)
     pid = server.process.pid
-    people = [(f"+1628556{index * NUMBERS_PER_LINE + k:04d}", line, channel)
-              for index, (line, channel) in enumerate(lines) for k in range(NUMBERS_PER_LINE)]
-    opening = await asyncio.gather(*(deliver_text(twilio, server.url, Text(phone, line, channel, f"{phone} opens"))
-                                     for phone, line, channel in people))
-    await slack.wait_for(lambda: all(thread_of(slack, channel, phone) for phone, _, channel in people), timeout=30,
-                         what="a thread for every customer")
-    threads = {phone: thread_of(slack, channel, phone) for phone, _, channel in people}
+    people = customers(lines, NUMBERS_PER_LINE, "+1628556")
+    opening, threads = await open_threads(slack, twilio, server.url, people)
 
     # Replies stored but not yet sent (the carrier is away), then the database stops while texts keep coming.
     twilio.fail("503", CARRIER_503)

@@ -20,7 +20,7 @@ from storage.models.campaigns import Campaign
 from tests.emulators import SlackEmulator, TwilioEmulator
 from tests.support.bridge import A2P_CHANNEL, ADMIN, AGENT, APPROVER, DEFAULT_CONFIG, thread_texts
 
-RETRY_PAUSE = 0.2  # between two deliveries of an unacknowledged webhook or event
+FIRST_RETRY, LAST_RETRY = 0.2, 1.0  # pause before redelivering an unacknowledged webhook or event, doubling
 
 
 def config_with_lines(count: int) -> tuple[str, list[tuple[str, str]]]:
@@ -32,6 +32,12 @@ def config_with_lines(count: int) -> tuple[str, list[tuple[str, str]]]:
                     f'brand = "Acme {i}"\nhelp_text = "Acme: help@acme.example. Reply STOP to opt out."\n'
                     for i, (number, channel) in enumerate(lines))
     return DEFAULT_CONFIG + extra, lines
+
+
+def customers(lines: list[tuple[str, str]], per_line: int, prefix: str) -> list[tuple[str, str, str]]:
+    """(phone, line, channel) for `per_line` customers of each line; numbers are `prefix` + 4 digits."""
+    return [(f"{prefix}{index * per_line + k:04d}", line, channel)
+            for index, (line, channel) in enumerate(lines) for k in range(per_line)]
 
 
 # -- deliveries ---------------------------------------------------------------------------------------------
@@ -66,7 +72,7 @@ class Reply:
 async def deliver_text(twilio: TwilioEmulator, url: str, text: Text, *, patience: float = 60.0) -> Text:
     """Deliver the inbound webhook until the server answers 200 (or `patience` runs out), as a carrier retries a
     webhook that was not acknowledged."""
-    deadline = time.monotonic() + patience
+    deadline, pause = time.monotonic() + patience, FIRST_RETRY
     while True:
         status, _, _ = await twilio.send_inbound(url, from_=text.phone, to=text.line, body=text.body,
                                                  message_sid=text.sid)
@@ -76,7 +82,8 @@ async def deliver_text(twilio: TwilioEmulator, url: str, text: Text, *, patience
         text.refusals[status] += 1
         if time.monotonic() > deadline:
             return text
-        await asyncio.sleep(RETRY_PAUSE)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, LAST_RETRY)
 
 
 async def deliver_reply(slack: SlackEmulator, url: str, *, phone: str, channel: str, thread_ts: str, body: str,
@@ -84,7 +91,7 @@ async def deliver_reply(slack: SlackEmulator, url: str, *, phone: str, channel: 
     """An agent answers in the thread; the event is delivered (then retried with the same event_id) until the
     server answers 200 or `patience` runs out."""
     reply = Reply(phone, slack.user_posts(channel=channel, user=AGENT, text=body, thread_ts=thread_ts))
-    deadline = time.monotonic() + patience
+    deadline, pause = time.monotonic() + patience, FIRST_RETRY
     retry_num = None
     while True:
         try:
@@ -98,7 +105,18 @@ async def deliver_reply(slack: SlackEmulator, url: str, *, phone: str, channel: 
         if time.monotonic() > deadline:
             return reply
         retry_num = (retry_num or 0) + 1
-        await asyncio.sleep(RETRY_PAUSE)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, LAST_RETRY)
+
+
+async def open_threads(slack: SlackEmulator, twilio: TwilioEmulator, url: str,
+                       people: list[tuple[str, str, str]]) -> tuple[list[Text], dict[str, str]]:
+    """Every customer texts once; returns those texts and, once all are in Slack, each customer's thread ts."""
+    texts = await asyncio.gather(*(deliver_text(twilio, url, Text(phone, line, channel, f"{phone} opens"))
+                                   for phone, line, channel in people))
+    await slack.wait_for(lambda: all(thread_of(slack, channel, phone) for phone, _, channel in people), timeout=30,
+                         what="a thread for every customer")
+    return list(texts), {phone: thread_of(slack, channel, phone) for phone, _, channel in people}
 
 
 def refusals(items) -> dict[int, int]:
