@@ -1,28 +1,30 @@
 """Rates that hold across every replica: evenly spaced send slots reserved in the database.
 
 Each limited resource (a line's carrier rate, a Slack channel's post rate) has one row holding the next
-free slot. A process reserves a few slots at once with one atomic upsert (generic cell rate
-algorithm: `next = max(next, now) + n * interval`) and uses each slot at its time. Slots are reserved only for callers already waiting, so each is
-used as soon as its time comes, and no window holds more sends than the rate allows, whichever replica
-sends.
+free slot. A process reserves a few slots at once with one atomic upsert (generic cell rate algorithm:
+`next = max(next, now) + n * interval`) and uses each slot at its time, or not at all once it is too late,
+so no window holds more sends than the rate allows, whichever replica sends.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func
+from sqlalchemy import text
 
 from bot.clock import Clock
-from storage.db import Database, dialect_insert
-from storage.models import RateSlot
+from storage.db import Database
 
 # Stay a little under the configured rate, so network jitter cannot push one send into the next
 # second's window at the carrier.
 HEADROOM = 0.98
 # A slot used up to this late still keeps every one-second window within the rate, given HEADROOM.
 LATE_TOLERANCE = 0.02
+# At high rates a reservation also takes the slots of the next few milliseconds, for the callers to come.
+AHEAD = 0.005
+MAX_AHEAD = 64
 
 
 def interval_for(rate: float) -> float:
@@ -30,28 +32,34 @@ def interval_for(rate: float) -> float:
     return 1.0 / (rate * HEADROOM)
 
 
-async def reserve(db: Database, key: str, interval: float, count: int, now: datetime) -> datetime:
-    """Reserve `count` consecutive slots for `key`; return the time of the first one.
+# Move the key's next free slot to max(next, now) + span and return it: one atomic statement on either
+# database. Plain SQL, because SQLAlchemy does not cache the compiled form of an upsert with a SET clause.
+_RESERVE_SQL = """
+INSERT INTO rate_slots (key, next_at) VALUES (:key, CAST(:at AS DOUBLE PRECISION) + :span)
+ON CONFLICT (key) DO UPDATE SET next_at = {later}(rate_slots.next_at, CAST(:at AS DOUBLE PRECISION)) + :span
+RETURNING next_at
+"""
+_RESERVE = {"postgresql": text(_RESERVE_SQL.format(later="GREATEST")), "sqlite": text(_RESERVE_SQL.format(later="MAX"))}
 
-    One upsert that moves the key's next free slot to `max(next, now) + count * interval` and returns it:
-    atomic on either database, and a single round trip on PostgreSQL."""
+
+async def reserve(db: Database, key: str, interval: float, count: int, now: datetime) -> datetime:
+    """Reserve `count` consecutive slots for `key`; return the time of the first one (a single round trip
+    on PostgreSQL)."""
     span = interval * count
-    at = now.timestamp()
-    later = func.greatest if db.engine.dialect.name == "postgresql" else func.max
-    statement = (dialect_insert(db.engine)(RateSlot).values(key=key, next_at=at + span)
-                 .on_conflict_do_update(index_elements=["key"], set_={"next_at": later(RateSlot.next_at, at) + span})
-                 .returning(RateSlot.next_at))
     async with db.autocommit() as conn:
-        end = (await conn.execute(statement)).scalar_one()
+        end = (await conn.execute(_RESERVE[db.engine.dialect.name],
+                                  {"key": key, "at": now.timestamp(), "span": span})).scalar_one()
     return datetime.fromtimestamp(end - span, timezone.utc)
 
 
 class SharedRate:
     """Hands out send slots for one key at `rate` per second.
 
-    Callers that ask while a reservation is under way wait together, and the next reservation takes
-    exactly as many slots as there are waiters: no slot is reserved for nobody, so none expires unused
-    and the shared schedule never runs ahead of the senders.
+    Callers that ask while a reservation is under way wait together, and the next reservation takes as
+    many slots as there are waiters, plus, at high rates, the few that fall within the next AHEAD
+    seconds: those are kept for the next callers, so a busy sender does not pay a database round trip per
+    send. A kept slot that grows too late is dropped, never used: a dropped slot lowers the rate a little,
+    it cannot raise it.
     """
 
     def __init__(self, db: Database, clock: Clock, key: str, rate: float,
@@ -61,6 +69,9 @@ class SharedRate:
         # None: a late slot is used anyway (right where the other side tolerates a short burst, as Slack
         # does, and where a retaken slot would cost a whole long interval).
         self.late_tolerance = late_tolerance
+        # Only slots that expire can be kept: under no tolerance a kept slot could be used any time later.
+        self._ahead = 0 if late_tolerance is None else min(MAX_AHEAD, int(AHEAD / self.interval))
+        self._kept: deque[datetime] = deque()
         self._waiting: list[asyncio.Future] = []
         self._reserver: asyncio.Task | None = None
 
@@ -68,28 +79,46 @@ class SharedRate:
         """Wait for this caller's slot. A slot missed by more than the late tolerance (an overloaded event
         loop woke us late) is given up and a new one taken, so late sends never bunch into one window."""
         while True:
-            slot: asyncio.Future = asyncio.get_running_loop().create_future()
-            self._waiting.append(slot)
-            if self._reserver is None or self._reserver.done():
-                self._reserver = asyncio.create_task(self._reserve_for_waiters())
-            when = await slot
+            when = self._kept_slot()
+            if when is None:
+                slot: asyncio.Future = asyncio.get_running_loop().create_future()
+                self._waiting.append(slot)
+                if self._reserver is None or self._reserver.done():
+                    self._reserver = asyncio.create_task(self._reserve_for_waiters())
+                when = await slot
             wait = (when - self.clock.now()).total_seconds()
             if wait > 0:
                 await asyncio.sleep(wait)
-            if self.late_tolerance is None or (self.clock.now() - when).total_seconds() <= self.late_tolerance:
+            if self._in_time(when):
                 return
+
+    def _in_time(self, when: datetime) -> bool:
+        return self.late_tolerance is None or (self.clock.now() - when).total_seconds() <= self.late_tolerance
+
+    def _kept_slot(self) -> datetime | None:
+        """The earliest kept slot still in time, if any (those already too late are dropped)."""
+        while self._kept:
+            when = self._kept.popleft()
+            if self._in_time(when):
+                return when
+        return None
 
     async def _reserve_for_waiters(self) -> None:
         step = timedelta(seconds=self.interval)
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
-                start = await reserve(self.db, self.key, self.interval, len(batch), self.clock.now())
+                start = await reserve(self.db, self.key, self.interval, len(batch) + self._ahead, self.clock.now())
             except Exception as exc:  # noqa: BLE001 - each waiter gets the failure (e.g. the database is away)
                 for future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for index, future in enumerate(batch):
-                if not future.done():
-                    future.set_result(start + step * index)
+            slots = [start + step * index for index in range(len(batch) + self._ahead)]
+            for future in batch:
+                when = slots.pop(0)
+                if future.done():  # its caller was cancelled: the slot is kept for another
+                    self._kept.append(when)
+                else:
+                    future.set_result(when)
+            self._kept.extend(slots)

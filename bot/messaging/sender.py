@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.carriers.base import (
@@ -47,7 +47,16 @@ from storage.models import Message, StatusEvent
 _GATE_COLUMNS = (Message.id, Message.phone, Message.line_id, Message.purpose, Message.body, Message.media,
                  Message.slack_channel, Message.origin)
 
+# A plain success, for many rows in one executemany (a Core statement: the ORM's bulk path costs more per row).
+_messages = Message.__table__
+_RECORD_SENT = (update(_messages).where(_messages.c.id == bindparam("message_id"))
+                .values(status="sent", carrier_sid=bindparam("sid"), sent_at=bindparam("at"), claim_until=None,
+                        error_code=None, error_message=None))
+
 log = logging.getLogger(__name__)
+
+# A gated message ready for the carrier: its id, the text, and whether recording it has side effects.
+Ready = tuple[int, OutboundSMS, bool]
 
 CLAIM_SECONDS = 30  # how long a claimed message is ours; past it, another replica may reconcile it
 # A carrier call must be over before the claim lapses (the client times out at 15 s), or a replica reconciling
@@ -95,7 +104,7 @@ class SendWorker:
         loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
             wake.clear()
-            claimed: list[int] = []
+            claimed, ready = 0, []
             try:
                 if loop.time() - self._last_recovery > RECOVERY_EVERY:
                     self._last_recovery = loop.time()
@@ -104,16 +113,16 @@ class SendWorker:
                     self._last_receipts = loop.time()
                     await apply_late_receipts(self.services)
                 await slots.acquire()
-                claimed = await self._claim_batch()
+                claimed, ready = await self._claim_batch()
             except Exception:  # database away: keep the worker alive, try again shortly
                 log.exception("sender: cannot claim messages")
-            if claimed:
-                task = asyncio.create_task(self._batch_guarded(claimed, slots))
+            if ready:
+                task = asyncio.create_task(self._batch_guarded(ready, slots))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             else:
                 slots.release()
-            if len(claimed) < self.batch_size:
+            if claimed < self.batch_size:
                 try:
                     await asyncio.wait_for(wake.wait(), timeout=0.5)
                 except asyncio.TimeoutError:
@@ -133,7 +142,9 @@ class SendWorker:
             self._rates[line_id] = SharedRate(self.services.db, self.services.clock, f"line:{line_id}", rate)
         return self._rates[line_id]
 
-    async def _claim_batch(self) -> list[int]:
+    async def _claim_batch(self) -> tuple[int, list[Ready]]:
+        """Claim a batch of due messages and pass it through the gate, in one transaction. Returns how many
+        were claimed and those that may be sent now; blocks and deferrals are stored."""
         now = self.services.clock.now()
         deadline = asyncio.get_running_loop().time() + CLAIM_SECONDS  # taken before the claim, so never late
         async with self.services.db.session() as session:
@@ -145,31 +156,31 @@ class SendWorker:
                 .limit(self.batch_size)
                 .with_for_update(skip_locked=True)
             )
-            ids = list((await session.scalars(due)).all())
-            self._deadlines.update((message_id, deadline) for message_id in ids)
-            if ids:
-                await session.execute(
-                    update(Message)
-                    .where(Message.id.in_(ids), Message.status == "queued")
-                    .values(status="sending", claim_until=now + timedelta(seconds=CLAIM_SECONDS))
-                )
-            return ids
+            # Counted as an attempt now; a held message gives it back (see _hold_back).
+            claim = (update(Message).where(Message.id.in_(due.scalar_subquery()))
+                     .values(status="sending", claim_until=now + timedelta(seconds=CLAIM_SECONDS),
+                             attempts=Message.attempts + 1)
+                     .returning(*_GATE_COLUMNS)
+                     .execution_options(synchronize_session=False))
+            rows = sorted((await session.execute(claim)).all(), key=lambda row: row.id)
+            if not rows:
+                return 0, []
+            ready = await self._gate(session, rows, now)
+        self._deadlines.update((item[0], deadline) for item in ready)
+        return len(rows), ready
 
-    async def _batch_guarded(self, message_ids: list[int], slots: asyncio.Semaphore) -> None:
+    async def _batch_guarded(self, ready: list[Ready], slots: asyncio.Semaphore) -> None:
         try:
-            await self.send_batch(message_ids)
+            await self.send_batch(ready)
         except Exception:
             log.exception("sender: a batch failed unexpectedly; its messages will be reconciled")
         finally:
-            for message_id in message_ids:
+            for message_id, *_ in ready:
                 self._deadlines.pop(message_id, None)
             slots.release()
 
-    async def send_batch(self, message_ids: list[int]) -> None:
-        """Gate, send and record a batch of claimed messages."""
-        ready = await self._gate(message_ids)
-        if not ready:
-            return
+    async def send_batch(self, ready: list[Ready]) -> None:
+        """Send a batch of claimed, gated messages concurrently and record the outcomes."""
         outcomes = await asyncio.gather(*(self._call_carrier(*item) for item in ready))
         await self._record(outcomes)
         for outcome in outcomes:
@@ -177,27 +188,18 @@ class SendWorker:
                 log.warning("sender: outcome of message %s unknown (%s); reconciling", outcome.message_id, outcome.error)
                 await self._reconcile(outcome.message_id, own=True)
 
-    async def _gate(self, message_ids: list[int]) -> list[tuple[int, OutboundSMS, bool]]:
-        """Apply the send gate; store blocks and deferrals; return what may be sent now, each with
-        whether its status changes have side effects (see `needs_side_effects`)."""
-        now = self.services.clock.now()
-        async with self.services.db.session() as session:
-            rows = (await session.execute(
-                select(*_GATE_COLUMNS).where(Message.id.in_(message_ids), Message.status == "sending")
-                .order_by(Message.id)
-            )).all()
-            decisions = await gate.check_many(session, rows, config=self.services.settings.compliance,
-                                              policy=self._policy, now=now)
-            held = [row.id for row in rows if decisions[row.id].action != "send"]
-            with_files = [row.id for row in rows if decisions[row.id].allowed
-                          and any("slack_file" in item for item in row.media or [])]
-            media = await self._hold_back(session, held, with_files, decisions)
-            go = [row for row in rows if decisions[row.id].allowed]
-            if go:
-                await session.execute(update(Message).where(Message.id.in_([row.id for row in go]))
-                                      .values(attempts=Message.attempts + 1))
+    async def _gate(self, session: AsyncSession, rows: list, now) -> list[Ready]:
+        """Apply the send gate to claimed rows; store blocks and deferrals; return what may be sent now,
+        each with whether its status changes have side effects (see `needs_side_effects`)."""
+        decisions = await gate.check_many(session, rows, config=self.services.settings.compliance,
+                                          policy=self._policy, now=now)
+        held = [row.id for row in rows if decisions[row.id].action != "send"]
+        with_files = [row.id for row in rows if decisions[row.id].allowed
+                      and any("slack_file" in item for item in row.media or [])]
+        media = await self._hold_back(session, held, with_files, decisions)
         return [(row.id, self._outbound(row, media.get(row.id, row.media)),
-                 needs_side_effects(self.services, row.slack_channel, row.origin)) for row in go]
+                 needs_side_effects(self.services, row.slack_channel, row.origin))
+                for row in rows if decisions[row.id].allowed]
 
     async def _hold_back(self, session: AsyncSession, held: list[int], with_files: list[int],
                          decisions: dict[int, gate.Decision]) -> dict[int, list]:
@@ -207,6 +209,8 @@ class SendWorker:
             return media
         for message in await session.scalars(select(Message).where(Message.id.in_(held + with_files))):
             decision = decisions[message.id]
+            if decision.action != "send":
+                message.attempts -= 1  # never offered to the carrier
             if decision.action == "block":
                 message.status, message.error_message, message.claim_until = "blocked", decision.reason, None
                 await notify_blocked(session, self.services, message)
@@ -256,13 +260,12 @@ class SendWorker:
         through the status module one by one."""
         now = self.services.clock.now()
         plain = [o for o in outcomes if o.result is not None and not o.side_effects]
-        others = [o for o in outcomes if o not in plain and not o.abandoned
+        others = [o for o in outcomes if not (o.result is not None and not o.side_effects) and not o.abandoned
                   and not isinstance(o.error, AmbiguousCarrierError)]
         async with self.services.db.session() as session:
             if plain:
-                await session.execute(update(Message), [
-                    {"id": o.message_id, "status": "sent", "carrier_sid": o.result.carrier_sid, "sent_at": now,
-                     "claim_until": None, "error_code": None, "error_message": None} for o in plain])
+                await session.execute(_RECORD_SENT, [
+                    {"message_id": o.message_id, "sid": o.result.carrier_sid, "at": now} for o in plain])
             sent = []
             if others:
                 messages = {m.id: m for m in await session.scalars(

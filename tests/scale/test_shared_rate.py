@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import event
+
 from bot.clock import Clock
 from bot.ratelimit import SharedRate, interval_for, reserve
 from storage.db import Database
@@ -69,5 +71,23 @@ async def test_shared_rate_keeps_every_second_within_the_rate(database_url):
         busiest = max(sum(1 for t in times[i:] if (t - start).total_seconds() < 1.0) for i, start in enumerate(times))
         assert busiest <= 50
         assert interval_for(50) > 1 / 50
+    finally:
+        await db.dispose()
+
+
+
+async def test_at_high_rates_one_reservation_serves_several_sends(database_url):
+    """Slots for the next few milliseconds are kept for the next callers instead of a round trip each."""
+    db = Database(database_url)
+    await upgrade(db.engine)
+    statements: list[str] = []
+    event.listen(db.engine.sync_engine, "before_cursor_execute",
+                 lambda _conn, _cursor, statement, *_: statements.append(statement))
+    rate = SharedRate(db, Clock(), "line:4", 5000)
+    try:
+        for _ in range(20):
+            await rate.acquire()  # one caller at a time
+        reservations = [s for s in statements if "rate_slots" in s]
+        assert 1 <= len(reservations) <= 3, f"{len(reservations)} reservations for 20 sends"
     finally:
         await db.dispose()
