@@ -92,6 +92,7 @@ async def test_postgres_stopped_and_started_mid_traffic(cluster, slack, twilio, 
     flowing = asyncio.create_task(stream(twilio, server.url, people, "during", stop))
     await asyncio.sleep(0.5)
     await cluster.stop()
+    queued_at_outage = sent_tally(twilio, replies_expected(before)).lost  # stored, not yet at the carrier
     await asyncio.sleep(OUTAGE / 2)
     ready_during_outage = await readiness(server.url)
     await asyncio.sleep(OUTAGE / 2)
@@ -117,7 +118,8 @@ async def test_postgres_stopped_and_started_mid_traffic(cluster, slack, twilio, 
     report(faults={"postgres stopped": 1, **{f"carrier {k}": n for k, n in twilio.faults_injected.items()}},
            crashes=0, inputs=len(texts) + len(replies), lost=inbound.lost + outbound.lost,
            duplicates=inbound.duplicates + outbound.duplicates, misplaced=inbound.misplaced,
-           refused_during_outage=refused)
+           queued_at_outage=queued_at_outage, refused_during_outage=refused)
+    assert queued_at_outage > 0, "some replies must still be queued when the database stops"
     assert ready_during_outage == 503
     assert sum(n for status, n in refused.items() if status != 200) > 0, "no text met the outage"
     assert all(t.acknowledged for t in texts) and all(r.acknowledged for r in replies)
