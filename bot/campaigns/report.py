@@ -1,19 +1,23 @@
 """`/sms campaign report ID`: the funnel, carrier errors with their meaning, attributed opt-outs, clicks,
-and a per-recipient CSV (built page by page from the database)."""
+a chart of the funnel, and a per-recipient CSV (built page by page from the database)."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections import Counter
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from bot.campaigns.audience import SKIP_REASONS
+from bot.campaigns.chart import funnel_png
 from bot.campaigns.service import CampaignError, counts
 from bot.carriers import twilio_errors
+from bot.messaging import media
 from bot.services import Services
+from bot.slack import outbox
 from storage.models import ConsentEvent, Message
 from storage.models.campaigns import Campaign, CampaignLink, CampaignRecipient
 
@@ -21,8 +25,16 @@ OPT_OUT_WINDOW = timedelta(hours=72)
 PAGE = 1000
 
 
-async def build(services: Services, campaign_id: int) -> tuple[Campaign, str, str]:
-    """(campaign, report text, CSV text)."""
+@dataclass
+class Report:
+    campaign: Campaign
+    text: str  # the summary posted as the command's answer
+    csv: str  # one row per recipient
+    chart: bytes  # the funnel as a PNG
+
+
+async def build(services: Services, campaign_id: int) -> Report:
+    """The report of a campaign: summary text, per-recipient CSV and funnel chart."""
     now = services.clock.now()
     async with services.db.session() as session:
         campaign = await session.get(Campaign, campaign_id)
@@ -72,7 +84,38 @@ async def build(services: Services, campaign_id: int) -> tuple[Campaign, str, st
     if blocked_reasons:
         lines += [f"• blocked ({n}): {reason}" for reason, n in blocked_reasons]
     lines.append(f"Opt-outs within 72 h of a campaign text: {len(opt_outs)}")
-    return campaign, "\n".join(lines), await _csv(services, campaign.id)
+    chart = funnel_png(f"Campaign #{campaign.id} {campaign.name}", [
+        ("Audience", campaign.preview.get("audience", 0), "funnel"),
+        ("Queued", c.get("queued_total", 0), "funnel"),
+        ("Sent", c.get("sent", 0), "funnel"),
+        ("Delivered", c.get("delivered", 0), "funnel"),
+        ("Clicked", clickers, "funnel"),
+        ("Skipped", sum(skipped.values()) + c.get("blocked", 0), "skip"),
+        ("Failed", c.get("failed", 0), "loss"),
+        ("Opted out", len(opt_outs), "loss"),
+    ])
+    return Report(campaign, "\n".join(lines), await _csv(services, campaign.id), chart)
+
+
+async def publish(services: Services, campaign_id: int, *, requested_by: str) -> str:
+    """Build the report, queue the chart and the CSV for upload into the campaign's thread, and return the
+    summary text (the answer to `/sms campaign report ID`)."""
+    built = await build(services, campaign_id)
+    campaign = built.campaign
+    ref = campaign.progress_outbox_id or campaign.preview_outbox_id
+    async with services.db.session() as session:
+        chart = await media.store(session, data=built.chart, content_type="image/png",
+                                  filename=f"campaign-{campaign.id}-funnel.png")
+        await outbox.enqueue(session, channel=campaign.channel, op="upload_file", payload={
+            "ref_outbox_id": ref, "filename": chart.filename, "media_id": chart.id,
+            "title": f"Campaign #{campaign.id} delivery funnel",
+            "initial_comment": f"Report of campaign #{campaign.id}, requested by <@{requested_by}>."})
+        await outbox.enqueue(session, channel=campaign.channel, op="upload_file", payload={
+            "ref_outbox_id": ref, "filename": f"campaign-{campaign.id}-recipients.csv",
+            "title": f"Campaign #{campaign.id} recipients", "content": built.csv})
+    services.wakeups.poke_outbox()
+    return built.text + (f"\nThe funnel chart and the per-recipient CSV are being uploaded to the campaign's "
+                         f"thread in <#{campaign.channel}>.")
 
 
 async def _csv(services: Services, campaign_id: int) -> str:

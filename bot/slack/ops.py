@@ -10,7 +10,7 @@ from bot.conversations.card import card_blocks, card_text
 from bot.conversations.queries import card_facts
 from bot.services import Services
 from bot.slack.outbox import Op, OpResult, Retry, post_metadata, slack_error
-from storage.models import Conversation, Message, SlackOutbox
+from storage.models import Conversation, Media, Message, SlackOutbox
 
 class _NoThread:
     async def thread_of(self, services: Services, row: SlackOutbox) -> str | None:
@@ -177,15 +177,21 @@ class UploadMedia(_NoThread):
 
 
 class UploadFile(_NoThread):
-    """Upload a text file (e.g. a campaign's per-recipient CSV) to a channel, in `payload.thread_ts` or in the
-    thread of the message another outbox row posted (`payload.ref_outbox_id`)."""
+    """Upload a file to a channel, in `payload.thread_ts` or in the thread of the message another outbox row
+    posted (`payload.ref_outbox_id`): text in `payload.content` (a campaign's CSV), or bytes stored in the
+    media table under `payload.media_id` (a report's chart)."""
 
     async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
         payload = row.payload
         thread_ts = await _message_ts(services, payload, "thread_ts")
         if not thread_ts and payload.get("ref_outbox_id"):
             raise Retry("the thread to upload into is not posted yet", 1.0)
-        upload = {"content": payload.get("content", ""), "filename": payload["filename"],
+        content: str | bytes = payload.get("content", "")
+        if payload.get("media_id"):
+            async with services.db.session() as session:
+                stored = await session.get(Media, payload["media_id"])
+            content = stored.data if stored is not None else b""
+        upload = {"content": content, "filename": payload["filename"],
                   "title": payload.get("title") or payload["filename"]}
         kwargs = {"channel": row.channel, "file_uploads": [upload]}
         if thread_ts:

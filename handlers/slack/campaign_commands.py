@@ -105,15 +105,7 @@ async def _show(services: Services, campaign_id: int) -> str:
 
 
 async def _report(services: Services, campaign_id: int, user: str) -> str:
-    campaign, text, csv_text = await report.build(services, campaign_id)
-    ref = campaign.progress_outbox_id or campaign.preview_outbox_id
-    async with services.db.session() as session:
-        await outbox.enqueue(session, channel=campaign.channel, op="upload_file", payload={
-            "ref_outbox_id": ref, "filename": f"campaign-{campaign.id}-recipients.csv",
-            "title": f"Campaign #{campaign.id} recipients", "content": csv_text,
-            "initial_comment": f"Per-recipient report of campaign #{campaign.id}, requested by <@{user}>."})
-    services.wakeups.poke_outbox()
-    return text + f"\nThe per-recipient CSV is being uploaded to the campaign's thread in <#{campaign.channel}>."
+    return await report.publish(services, campaign_id, requested_by=user)
 
 
 # -- the modal ------------------------------------------------------------------------------------

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime, timezone
 
 import aiohttp
+from PIL import Image
 from sqlalchemy import select
 
+from bot.campaigns.chart import LEFT, ROW, TOP
 from bot.clock import ManualClock
 from storage.models import Message
 from storage.models.campaigns import CampaignEvent, CampaignLink
@@ -88,6 +91,20 @@ async def test_mixed_audience_sends_exactly_to_the_eligible_and_defers_quiet_hou
     await slack.wait_for(lambda: any(f["name"] == f"campaign-{campaign_id}-recipients.csv" and f.get("channel")
                                      for f in slack.files.values()))
     csv_file = next(f for f in slack.files.values() if f["name"].endswith("recipients.csv"))
+    chart = next(f for f in slack.files.values() if f["name"] == f"campaign-{campaign_id}-funnel.png")
+    with Image.open(io.BytesIO(chart["bytes"])) as image:
+        assert image.format == "PNG" and image.width >= 600
+        # Bars are drawn to scale: the sent bar (3) is longer than the clicked bar (1), and blue.
+        sent_row, clicked_row = [bar_length(image, index) for index in (2, 4)]
+        assert sent_row > clicked_row > 0
+    assert chart["channel"] == csv_file["channel"] == A2P_CHANNEL
+    assert chart["thread_ts"] and chart["thread_ts"] == csv_file["thread_ts"]
     csv_text = csv_file["bytes"].decode()
     assert csv_text.count("\n") == 1 + 7  # header + every distinct recipient (the duplicate has no row)
     assert "no_consent" in csv_text and "landline" in csv_text
+
+
+def bar_length(image, index: int) -> int:
+    """Pixels of colour in the bar of row `index`, read along the row's middle."""
+    y = TOP + index * ROW + ROW // 2
+    return sum(1 for x in range(LEFT, image.width) if image.getpixel((x, y)) == (46, 134, 222))
