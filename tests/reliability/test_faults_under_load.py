@@ -81,8 +81,8 @@ async def test_slack_and_carrier_faults_under_load(database_url, slack, twilio, 
     after, later_replies = await texts_and_replies(slack, twilio, server.url, people, threads, "after", 1, 0)
     texts, replies = [*opening, *during, *after], [*replies, *later_replies]
     expected_sms = replies_expected(replies) + [(phone, CAMPAIGN_TEXT) for phone in audience]
-    await slack.wait_for(lambda: inbound_tally(slack, texts).lost == 0, timeout=60, what="every text in Slack")
-    await twilio.wait_for(lambda: sent_tally(twilio, expected_sms).lost == 0, timeout=60, what="every SMS sent")
+    await slack.wait_for(lambda: inbound_tally(slack, texts).lost == 0, timeout=90, what="every text in Slack")
+    await twilio.wait_for(lambda: sent_tally(twilio, expected_sms).lost == 0, timeout=90, what="every SMS sent")
     await wait_settled(database_url)
 
     inbound, outbound = inbound_tally(slack, texts), sent_tally(twilio, expected_sms)

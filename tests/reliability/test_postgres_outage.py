@@ -108,8 +108,8 @@ async def test_postgres_stopped_and_started_mid_traffic(cluster, slack, twilio, 
                                                  thread_ts=threads[phone], body=f"reply to {phone} after the outage")
                                    for phone, _, channel in people))
     texts, replies = [*opening, *during, *after], [*before, *later]
-    await slack.wait_for(lambda: inbound_tally(slack, texts).lost == 0, timeout=60, what="every text in Slack")
-    await twilio.wait_for(lambda: sent_tally(twilio, replies_expected(replies)).lost == 0, timeout=60,
+    await slack.wait_for(lambda: inbound_tally(slack, texts).lost == 0, timeout=90, what="every text in Slack")
+    await twilio.wait_for(lambda: sent_tally(twilio, replies_expected(replies)).lost == 0, timeout=90,
                           what="every reply sent")
     await wait_settled(url)
 
