@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns import template as tpl
@@ -404,10 +404,8 @@ async def cancel(services: Services, campaign_id: int, user: str) -> str:
 
 
 async def _set_message_status(session: AsyncSession, campaign_id: int, old: tuple[str, ...], new: str) -> int:
-    ids = select(CampaignRecipient.message_id).where(CampaignRecipient.campaign_id == campaign_id,
-                                                      CampaignRecipient.message_id.is_not(None))
     result = await session.execute(
-        update(Message).where(Message.id.in_(ids), Message.status.in_(old))
+        update(Message).where(texts_of(campaign_id), Message.status.in_(old))
         .values(status=new, claim_until=None).execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
@@ -461,10 +459,9 @@ async def dispatch_step(services: Services, campaign_id: int) -> int:
             return 0
         line = services.lines.by_id(campaign.line_id)
         in_hand = await session.scalar(
-            select(func.count(Message.id)).select_from(CampaignRecipient)
-            .join(Message, Message.id == CampaignRecipient.message_id)
-            .where(CampaignRecipient.campaign_id == campaign.id, Message.status.in_(("queued", "sending")),
-                   or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now))
+            select(func.count(Message.id)).where(
+                texts_of(campaign.id), Message.status.in_(("queued", "sending")),
+                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now))
         )
         room = window_for(line) - (in_hand or 0)
         if room <= 0:
@@ -518,21 +515,23 @@ async def dispatch_step(services: Services, campaign_id: int) -> int:
     return len(contacts)
 
 
+def texts_of(campaign_id: int):
+    """The condition that selects a campaign's texts, on the messages table alone (index ix_messages_origin):
+    queries run every dispatch step must not grow with the recipients already done."""
+    return and_(Message.origin == "campaign", Message.origin_ref == str(campaign_id))
+
+
 def recipient_key(campaign_id: int, phone: str) -> str:
     """The dedupe key of a campaign's text to one number: what makes it go at most once."""
     return f"campaign:{campaign_id}:{phone}"
 
 
 async def counts(session: AsyncSession, campaign: Campaign, now: datetime) -> dict[str, int]:
-    mine = (select(Message.status, func.count(Message.id)).select_from(CampaignRecipient)
-            .join(Message, Message.id == CampaignRecipient.message_id)
-            .where(CampaignRecipient.campaign_id == campaign.id))
+    mine = select(Message.status, func.count(Message.id)).where(texts_of(campaign.id))
     rows = [(status, False, n) for status, n in await session.execute(mine.group_by(Message.status))]
     later = await session.scalar(
-        select(func.count(Message.id)).select_from(CampaignRecipient)
-        .join(Message, Message.id == CampaignRecipient.message_id)
-        .where(CampaignRecipient.campaign_id == campaign.id, Message.status == "queued",
-               Message.next_attempt_at.is_not(None), Message.next_attempt_at > now))
+        select(func.count(Message.id)).where(texts_of(campaign.id), Message.status == "queued",
+                                             Message.next_attempt_at.is_not(None), Message.next_attempt_at > now))
     if later:
         rows = [(s, False, n - later if s == "queued" else n) for s, _, n in rows] + [("queued", True, later)]
     c = Counter()

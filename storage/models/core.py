@@ -80,6 +80,7 @@ class Message(Base):
     __table_args__ = (
         Index("ix_messages_outbound_queue", "status", "next_attempt_at"),
         Index("ix_messages_phone_created", "phone", "created_at"),
+        Index("ix_messages_origin", "origin", "origin_ref", "status"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"))

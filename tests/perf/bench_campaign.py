@@ -4,6 +4,7 @@
     /work/venv/bin/python -m tests.perf.bench_campaign --large         # 100,000 recipients
     /work/venv/bin/python -m tests.perf.bench_campaign -n 5000 --db sqlite
     /work/venv/bin/python -m tests.perf.bench_campaign -n 6000 --mps 100    # throttled: per-second counts
+    /work/venv/bin/python -m tests.perf.bench_campaign -n 1000000 --db postgres --no-baseline   # memory
 
 The Twilio emulator runs in a separate process (no delivery callbacks, so only the send path is measured).
 The bridge runs unthrottled (line mps 10000, sender rate override) with a transactional campaign, so every
@@ -154,10 +155,11 @@ def rate_report(seconds: dict[int, int], mps: int) -> str:
     ordered = [seconds[k] for k in sorted(seconds)]
     inner = ordered[1:-1] or ordered
     return (f"line limit {mps} MPS: achieved {sum(inner) / len(inner):.1f} MPS over {len(inner)} whole seconds; "
-            f"busiest second {max(ordered)}; seconds over the limit: {sum(1 for c in ordered if c > mps)}")
+            f"busiest second {max(ordered)}; seconds over the limit: {sum(1 for c in ordered if c > mps)}; "
+            f"quietest whole second {min(inner)}\nper second: {' '.join(map(str, ordered))}")
 
 
-async def main(n: int, kinds: list[str], mps: int | None = None) -> None:
+async def main(n: int, kinds: list[str], mps: int | None = None, baseline: bool = True) -> None:
     ctx = multiprocessing.get_context("spawn")
     queue, stop = ctx.Queue(), ctx.Event()
     process = ctx.Process(target=_emulator_process, args=(queue, stop), daemon=True)
@@ -184,6 +186,11 @@ async def main(n: int, kinds: list[str], mps: int | None = None) -> None:
             if mps:
                 print(f"[{kind}] throttled campaign of {n:,}: {rate_report(counter['seconds'], mps)}")
                 continue
+            if not baseline:
+                print(f"[{kind}] campaign: {result['rate']:,.0f} msg/s ({result['elapsed']:.1f} s); "
+                      f"bridge CPU {result['cpu_ms']:.2f} ms/text; preview {result['preview_s']:.1f} s; "
+                      f"RSS {result['rss_before']:.0f} MB before, {result['rss_peak_campaign']:.0f} MB peak")
+                continue
             # The baseline runs right after the campaign and once more after a pause; the faster of the two
             # is the one compared against, so a slow moment of the machine cannot flatter the ratio.
             bare = await bare_loop(url, sid, token, n)
@@ -207,6 +214,7 @@ if __name__ == "__main__":
     parser.add_argument("--large", action="store_true", help="100,000 recipients")
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--mps", type=int, help="throttle the line to this rate and report the per-second counts")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the bare loop (memory runs of 1,000,000)")
     args = parser.parse_args()
     asyncio.run(main(100_000 if args.large else args.n, ["sqlite", "postgres"] if args.db == "both" else [args.db],
-                     args.mps))
+                     args.mps, not args.no_baseline))
