@@ -160,7 +160,7 @@ def inbound_tally(slack: SlackEmulator, texts: list[Text]) -> Tally:
     duplicates = sum(len(places[t.body]) - 1 for t in acknowledged if t.body in places)
     misplaced = sum(1 for t in acknowledged for channel, root in places.get(t.body, ())
                     if channel != t.channel or pretty_phone(t.phone) not in root)
-    threads = Counter((t.channel, t.phone) for t in acknowledged)
+    threads = {(t.channel, t.phone) for t in acknowledged}
     extra_threads = sum(max(0, sum(1 for root in slack.roots(channel) if pretty_phone(phone) in root["text"]) - 1)
                         for channel, phone in threads)
     return Tally(len(acknowledged), lost, duplicates + extra_threads, misplaced)
@@ -175,6 +175,7 @@ def sent_tally(twilio: TwilioEmulator, expected: list[tuple[str, str]]) -> Tally
 
 
 def replies_expected(replies: list[Reply]) -> list[tuple[str, str]]:
+    """(to, body) of each acknowledged reply: what the carrier must receive once."""
     return [(r.phone, r.body) for r in replies if r.acknowledged]
 
 
