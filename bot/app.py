@@ -28,7 +28,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.slack.ops import all_ops
 from bot.slack.outbox import OutboxWorker
-from handlers.common import SERVICES
+from handlers.common import SERVICES, storage_unavailable
 from storage.db import Database
 from storage.migrate import upgrade
 
@@ -79,7 +79,7 @@ def build_app(
     )
     handlers.slack.register(bolt, services)
 
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[storage_unavailable])
     app[SERVICES] = services
     app[BOLT] = bolt
     app[SLACK_VERIFIER] = SignatureVerifier(signing_secret) if signing_secret else None

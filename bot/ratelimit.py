@@ -9,6 +9,7 @@ so no window holds more sends than the rate allows, whichever replica sends.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from datetime import datetime, timedelta, timezone
 
@@ -16,6 +17,8 @@ from sqlalchemy import text
 
 from bot.clock import Clock
 from storage.db import Database
+
+log = logging.getLogger(__name__)
 
 # Stay a little under the configured rate, so network jitter cannot push one send into the next
 # second's window at the carrier.
@@ -25,6 +28,10 @@ LATE_TOLERANCE = 0.02
 # At high rates a reservation also takes the slots of the next few milliseconds, for the callers to come.
 AHEAD = 0.005
 MAX_AHEAD = 64
+# Bounds of the lead a reservation takes over "now" (see SharedRate._lead), and how fast it relaxes.
+MAX_LEAD = 0.25
+LEAD_DECAY = 0.9
+LATE_WARNING_EVERY = 5
 
 
 def interval_for(rate: float) -> float:
@@ -74,6 +81,11 @@ class SharedRate:
         self._kept: deque[datetime] = deque()
         self._waiting: list[asyncio.Future] = []
         self._reserver: asyncio.Task | None = None
+        # How far ahead of "now" a reservation starts: about what the last ones took to reach their callers.
+        # Without it, an idle key's first slot is "now" at the request, already late on arrival when the
+        # database is slow, and would be given up and retaken again and again.
+        self._lead = 0.0
+        self._late_in_a_row = 0
 
     async def acquire(self) -> None:
         """Wait for this caller's slot. A slot missed by more than the late tolerance (an overloaded event
@@ -90,7 +102,18 @@ class SharedRate:
             if wait > 0:
                 await asyncio.sleep(wait)
             if self._in_time(when):
+                self._late_in_a_row = 0
                 return
+            self._missed(when)
+
+    def _missed(self, when: datetime) -> None:
+        """A slot came too late to use: reserve further ahead from now on, and say so when it keeps happening."""
+        late = (self.clock.now() - when).total_seconds()
+        self._lead = min(MAX_LEAD, max(self._lead * 2, late))
+        self._late_in_a_row += 1
+        if self._late_in_a_row % LATE_WARNING_EVERY == 0:
+            log.warning("rate %s: %d slots in a row came %.0f ms late (database or event loop slow); "
+                        "reserving %.0f ms ahead", self.key, self._late_in_a_row, late * 1000, self._lead * 1000)
 
     def _in_time(self, when: datetime) -> bool:
         return self.late_tolerance is None or (self.clock.now() - when).total_seconds() <= self.late_tolerance
@@ -107,8 +130,12 @@ class SharedRate:
         step = timedelta(seconds=self.interval)
         while self._waiting:
             batch, self._waiting = self._waiting, []
+            asked = self.clock.now()
             try:
-                start = await reserve(self.db, self.key, self.interval, len(batch) + self._ahead, self.clock.now())
+                start = await reserve(self.db, self.key, self.interval, len(batch) + self._ahead,
+                                      asked + timedelta(seconds=self._lead))
+                took = (self.clock.now() - asked).total_seconds()
+                self._lead = min(MAX_LEAD, max(LEAD_DECAY * self._lead, 1.5 * took))
             except Exception as exc:  # noqa: BLE001 - each waiter gets the failure (e.g. the database is away)
                 for future in batch:
                     if not future.done():

@@ -1,15 +1,38 @@
-"""What the HTTP handlers share: the services key, form reading with clear 4xx errors."""
+"""What the HTTP handlers share: the services key, form reading with clear 4xx errors, and a clear 503
+while the database is away."""
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from bot.services import Services
+from storage.db import storage_unreachable
 
 SERVICES = web.AppKey("services", Services)
 FORM_TYPES = ("application/x-www-form-urlencoded",)
+STORAGE_RETRY_AFTER = "5"
+
+log = logging.getLogger(__name__)
+
+
+@web.middleware
+async def storage_unavailable(request: web.Request, handler):
+    """Nothing was stored, so nothing is acknowledged: 503 with Retry-After, for the sender to try again,
+    rather than a bare 500."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception as exc:
+        if not storage_unreachable(exc):
+            raise
+        log.warning("%s %s refused: the database is unavailable (%s)", request.method, request.path,
+                    type(exc).__name__)
+        raise web.HTTPServiceUnavailable(text="The database is unavailable; nothing was stored. Try again shortly.",
+                                         headers={"Retry-After": STORAGE_RETRY_AFTER}) from None
 
 
 def bad_request(reason: str) -> web.HTTPBadRequest:

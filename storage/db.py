@@ -7,7 +7,9 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import AsyncIterator
 
+from asyncpg.exceptions import OperatorInterventionError, PostgresConnectionError
 from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import (
@@ -68,6 +70,17 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def storage_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached right now (down, restarting, connection lost), as
+    opposed to a statement that failed: the first is worth retrying shortly, the second is not."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated
+    # Raised unwrapped while the pool opens a connection: refused, timed out, or PostgreSQL starting/stopping.
+    return isinstance(exc, (ConnectionError, TimeoutError, OperatorInterventionError, PostgresConnectionError))
 
 
 def dialect_insert(bind):

@@ -62,6 +62,7 @@ CLAIM_SECONDS = 30  # how long a claimed message is ours; past it, another repli
 # A carrier call must be over before the claim lapses (the client times out at 15 s), or a replica reconciling
 # the lapsed message could find nothing yet and send it again. Closer to the end than this, we do not call.
 LAST_CALL_BEFORE_LAPSE = 15 + 3
+RECORD_MARGIN = 5.0  # an outcome is recorded at least this long before its claim lapses, or not at all
 MAX_TRANSIENT_ATTEMPTS = 10
 MAX_BACKOFF = 300.0
 RECOVERY_EVERY = 5.0  # seconds between looks for messages a crash left `sending`
@@ -104,7 +105,7 @@ class SendWorker:
         loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
             wake.clear()
-            claimed, ready = 0, []
+            claimed, ready, acquired = 0, [], False
             try:
                 if loop.time() - self._last_recovery > RECOVERY_EVERY:
                     self._last_recovery = loop.time()
@@ -113,6 +114,7 @@ class SendWorker:
                     self._last_receipts = loop.time()
                     await apply_late_receipts(self.services)
                 await slots.acquire()
+                acquired = True
                 claimed, ready = await self._claim_batch()
             except Exception:  # database away: keep the worker alive, try again shortly
                 log.exception("sender: cannot claim messages")
@@ -120,7 +122,7 @@ class SendWorker:
                 task = asyncio.create_task(self._batch_guarded(ready, slots))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
-            else:
+            elif acquired:
                 slots.release()
             if claimed < self.batch_size:
                 try:
@@ -181,12 +183,28 @@ class SendWorker:
 
     async def send_batch(self, ready: list[Ready]) -> None:
         """Send a batch of claimed, gated messages concurrently and record the outcomes."""
+        claim_ends = min(self._deadlines.get(message_id, float("inf")) for message_id, *_ in ready)
         outcomes = await asyncio.gather(*(self._call_carrier(*item) for item in ready))
-        await self._record(outcomes)
+        await self._record_while_ours(outcomes, claim_ends)
         for outcome in outcomes:
             if isinstance(outcome.error, AmbiguousCarrierError):
                 log.warning("sender: outcome of message %s unknown (%s); reconciling", outcome.message_id, outcome.error)
                 await self._reconcile(outcome.message_id, own=True)
+
+    async def _record_while_ours(self, outcomes: list[Outcome], claim_ends: float) -> None:
+        """Record the outcomes, retrying while the database is away, as long as the claim is ours: past that
+        the messages are left to reconciliation, which asks the carrier what was sent."""
+        loop, delay = asyncio.get_running_loop(), 0.2
+        while True:
+            try:
+                await self._record(outcomes)
+                return
+            except Exception as exc:
+                if loop.time() + delay > claim_ends - RECORD_MARGIN:
+                    raise
+                log.warning("sender: cannot record %d outcomes yet (%s); retrying", len(outcomes), exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     async def _gate(self, session: AsyncSession, rows: list, now) -> list[Ready]:
         """Apply the send gate to claimed rows; store blocks and deferrals; return what may be sent now,

@@ -122,6 +122,7 @@ async def test_postgres_stopped_and_started_mid_traffic(cluster, slack, twilio, 
     assert queued_at_outage > 0, "some replies must still be queued when the database stops"
     assert ready_during_outage == 503
     assert sum(n for status, n in refused.items() if status != 200) > 0, "no text met the outage"
+    assert set(refused) <= {200, 503}, f"refusals other than 503 Retry-After: {refused}"
     assert all(t.acknowledged for t in texts) and all(r.acknowledged for r in replies)
     assert inbound.clean, inbound
     assert outbound.clean, outbound

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from bot.clock import Clock
 from bot.ratelimit import SharedRate, interval_for, reserve
@@ -91,3 +92,48 @@ async def test_at_high_rates_one_reservation_serves_several_sends(database_url):
         assert 1 <= len(reservations) <= 3, f"{len(reservations)} reservations for 20 sends"
     finally:
         await db.dispose()
+
+
+async def test_a_slow_database_does_not_make_every_slot_late(database_url):
+    """An idle key's slot used to start when it was asked for; with reservations taking longer than the late
+    tolerance (the database busy), every slot arrived late, was given up and retaken. Slots now start as far
+    ahead as reservations lately took."""
+    db = Database(database_url)
+    await upgrade(db.engine)
+    statements: list[str] = []
+    event.listen(db.engine.sync_engine, "before_cursor_execute",
+                 lambda _conn, _cursor, statement, *_: statements.append(statement))
+    rate = SharedRate(db, Clock(), "line:5", 100)
+    try:
+        await rate.acquire()  # creates the row
+        for _ in range(3):
+            await asyncio.sleep(0.05)  # idle: the key's next free slot is in the past
+            statements.clear()
+            async with hold_rate_row(db, "line:5", seconds=0.08):
+                await rate.acquire()
+            reservations = [s for s in statements if "INSERT INTO rate_slots" in s]
+            last = len(reservations)
+        assert last == 1, f"the last slot took {last} reservations: slots still arrive late"
+    finally:
+        await db.dispose()
+
+
+@asynccontextmanager
+async def hold_rate_row(db: Database, key: str, seconds: float):
+    """Keep `key`'s slot row locked for `seconds` while the block runs, as a busy database would."""
+    locked = asyncio.Event()
+
+    async def holder() -> None:
+        locking = ("SELECT next_at FROM rate_slots WHERE key = :key FOR UPDATE" if db.engine.dialect.name == "postgresql"
+                   else "UPDATE rate_slots SET next_at = next_at WHERE key = :key")
+        async with db.session() as session:
+            await session.execute(text(locking), {"key": key})
+            locked.set()
+            await asyncio.sleep(seconds)
+
+    task = asyncio.create_task(holder())
+    await locked.wait()
+    try:
+        yield
+    finally:
+        await task
