@@ -31,7 +31,7 @@ MAX_AHEAD = 64
 # Bounds of the lead a reservation takes over "now" (see SharedRate._lead), and how fast it relaxes.
 MAX_LEAD = 0.25
 LEAD_DECAY = 0.9
-LATE_WARNING_EVERY = 5
+LATE_WARNING_EVERY = 50
 
 
 def interval_for(rate: float) -> float:
@@ -107,13 +107,12 @@ class SharedRate:
             self._missed(when)
 
     def _missed(self, when: datetime) -> None:
-        """A slot came too late to use: reserve further ahead from now on, and say so when it keeps happening."""
-        late = (self.clock.now() - when).total_seconds()
-        self._lead = min(MAX_LEAD, max(self._lead * 2, late))
+        """A slot came too late to use (given up, another is taken); say so when it keeps happening."""
         self._late_in_a_row += 1
         if self._late_in_a_row % LATE_WARNING_EVERY == 0:
-            log.warning("rate %s: %d slots in a row came %.0f ms late (database or event loop slow); "
-                        "reserving %.0f ms ahead", self.key, self._late_in_a_row, late * 1000, self._lead * 1000)
+            late = (self.clock.now() - when).total_seconds()
+            log.warning("rate %s: %d slots in a row came %.0f ms late (database or event loop slow; reservations "
+                        "start %.0f ms ahead)", self.key, self._late_in_a_row, late * 1000, self._lead * 1000)
 
     def _in_time(self, when: datetime) -> bool:
         return self.late_tolerance is None or (self.clock.now() - when).total_seconds() <= self.late_tolerance
@@ -134,6 +133,8 @@ class SharedRate:
             try:
                 start = await reserve(self.db, self.key, self.interval, len(batch) + self._ahead,
                                       asked + timedelta(seconds=self._lead))
+                # Only the round trip is worth leading by: a slot late because the event loop was busy when
+                # it fell due would be as late wherever it started.
                 took = (self.clock.now() - asked).total_seconds()
                 self._lead = min(MAX_LEAD, max(LEAD_DECAY * self._lead, 1.5 * took))
             except Exception as exc:  # noqa: BLE001 - each waiter gets the failure (e.g. the database is away)

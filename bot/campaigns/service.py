@@ -39,6 +39,9 @@ from storage.models.campaigns import Campaign, CampaignEvent, CampaignLink, Camp
 PRICE_PER_SEGMENT_USD = 0.0083
 PURPOSES = ("marketing", "transactional")
 BATCH = 500  # contacts read per query: memory stays flat whatever the audience size
+# Contacts queued per dispatch step. Rendering and inserting a step's texts holds the event loop; kept small,
+# the sends waiting for their rate slots are never held past their slot (see bot/ratelimit.py).
+DISPATCH_BATCH = 100
 MAX_WINDOW = 1000
 ACTIVE = ("queued", "sending", "held")
 SENT_LIKE = ("accepted", "sent", "delivered", "undelivered", "unknown")
@@ -466,7 +469,7 @@ async def dispatch_step(services: Services, campaign_id: int) -> int:
         room = window_for(line) - (in_hand or 0)
         if room <= 0:
             return 0
-        contacts = await contact_batch(session, campaign.audience, campaign.cursor, min(room, BATCH))
+        contacts = await contact_batch(session, campaign.audience, campaign.cursor, min(room, DISPATCH_BATCH))
         if not contacts:
             campaign.exhausted = True
             await audit(session, campaign, "system", "materialised", detail="every recipient is queued or skipped", now=now)
