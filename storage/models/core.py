@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -81,6 +82,9 @@ class Message(Base):
         Index("ix_messages_outbound_queue", "status", "next_attempt_at"),
         Index("ix_messages_phone_created", "phone", "created_at"),
         Index("ix_messages_origin", "origin", "origin_ref", "status"),
+        # The sender's queue, in id order: only queued rows, so a claim never walks past the rows already sent.
+        Index("ix_messages_queued", "id", postgresql_where=text("status = 'queued'"),
+              sqlite_where=text("status = 'queued'")),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"))
