@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns import template as tpl
@@ -31,6 +31,7 @@ from bot.messaging.outbound import queue_many
 from bot.permissions import is_admin, is_approver
 from bot.services import Services
 from bot.slack import outbox
+from storage.db import dialect_insert
 from storage.models import Message
 from storage.models.campaigns import Campaign, CampaignEvent, CampaignLink, CampaignRecipient
 
@@ -476,23 +477,22 @@ async def dispatch_step(services: Services, campaign_id: int) -> int:
             return 0
         items = await classify(session, contacts, line_id=campaign.line_id, purpose=campaign.purpose, now=now,
                                frequency_cap=settings.compliance.frequency_cap)
-        phones = [i.phone for i in items]
-        taken = set((await session.scalars(select(CampaignRecipient.phone).where(
-            CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.phone.in_(phones)))).all())
         skipped = dict(campaign.skipped or {})
-        recipients: list[dict] = []
+        seen: set[str] = set()
+        candidates = []
+        for item in items:
+            if item.phone in seen:  # two spellings of one number in this step
+                skipped["duplicate"] = skipped.get("duplicate", 0) + 1
+            else:
+                seen.add(item.phone)
+                candidates.append(item)
+        added = await _add_recipients(session, campaign.id, candidates)
         links: list[dict] = []
         requests: list[dict] = []
-        for item in items:
-            if item.phone in taken:
-                skipped["duplicate"] = skipped.get("duplicate", 0) + 1
-                continue
-            taken.add(item.phone)
-            recipients.append({"campaign_id": campaign.id, "phone": item.phone, "contact_id": item.contact.id,
-                               "status": "skipped" if item.reason else "queued", "skip_reason": item.reason,
-                               "message_id": None})
-            if item.reason is not None:
-                skipped[item.reason] = skipped.get(item.reason, 0) + 1
+        for item in candidates:
+            reason = item.reason if item.phone in added else "duplicate"  # a recipient since an earlier step
+            if reason is not None:
+                skipped[reason] = skipped.get(reason, 0) + 1
                 continue
 
             def make_code(url: str, phone=item.phone) -> str:
@@ -504,18 +504,37 @@ async def dispatch_step(services: Services, campaign_id: int) -> int:
             requests.append({"phone": item.phone, "body": body, "origin": "campaign", "purpose": campaign.purpose,
                              "origin_ref": str(campaign.id), "dedupe_key": recipient_key(campaign.id, item.phone)})
         queued = await queue_many(session, line=line, requests=requests)
-        for recipient in recipients:
-            if recipient["status"] == "queued":
-                recipient["message_id"] = queued[recipient_key(campaign.id, recipient["phone"])]
-        # Core inserts: a campaign writes a row per recipient, and the ORM's unit of work costs more than the row.
-        if recipients:
-            await session.execute(insert(CampaignRecipient), recipients)
+        if queued:
+            await session.execute(_LINK_MESSAGE, [
+                {"campaign": campaign.id, "number": r["phone"], "message": queued[r["dedupe_key"]]} for r in requests])
         if links:
             await session.execute(insert(CampaignLink), links)
         campaign.skipped = skipped
         campaign.cursor = contacts[-1].id
     services.wakeups.poke_sender()
     return len(contacts)
+
+
+_recipients = CampaignRecipient.__table__
+# Recipient rows get their message once it is queued: Core statements, a campaign writes a row per recipient.
+_LINK_MESSAGE = (update(_recipients)
+                 .where(_recipients.c.campaign_id == bindparam("campaign"), _recipients.c.phone == bindparam("number"))
+                 .values(message_id=bindparam("message")))
+
+
+async def _add_recipients(session: AsyncSession, campaign_id: int, items: list) -> set[str]:
+    """Record the step's recipients (queued, or skipped with their reason); return the numbers added. A number
+    already a recipient of the campaign (another spelling, met in an earlier step) is left out: the unique
+    (campaign, phone) constraint decides, in the same statement, with no lookup that grows with the campaign."""
+    if not items:
+        return set()
+    rows = [{"campaign_id": campaign_id, "phone": item.phone, "contact_id": item.contact.id,
+             "status": "skipped" if item.reason else "queued", "skip_reason": item.reason, "message_id": None}
+            for item in items]
+    statement = (dialect_insert(session.bind)(_recipients)
+                 .on_conflict_do_nothing(index_elements=["campaign_id", "phone"])
+                 .returning(_recipients.c.phone))
+    return set((await session.execute(statement, rows)).scalars().all())
 
 
 def texts_of(campaign_id: int):

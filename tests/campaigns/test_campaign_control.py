@@ -9,7 +9,7 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from storage.models import Message
-from storage.models.campaigns import Campaign
+from storage.models.campaigns import Campaign, CampaignRecipient
 from tests.campaigns.helpers import (
     add_contacts,
     command,
@@ -109,6 +109,22 @@ async def test_restart_mid_campaign_sends_nobody_twice(make_bridge, slack, twili
     assert len(per_number) == 25 and max(per_number.values()) == 1
     assert all(s["from"] == A2P_LINE for s in twilio.sent)
     assert_rate(twilio, 5)
+
+
+async def test_a_number_met_again_in_a_later_step_is_a_duplicate_not_a_second_text(make_bridge, slack, twilio):
+    """At 5 MPS a dispatch step takes at most 5 contacts, so the second spelling is read steps after the first."""
+    bridge = await make_bridge(config=SLOW)
+    people = audience(8)
+    await add_contacts(bridge, [*people, {"phone": "(212) 555-1000", "first_name": "Again"}])
+    campaign_id = await create_and_approve(slack, bridge, "name=Twice to=all purpose=transactional text=Hi {first_name}")
+    done = await wait_state(bridge, slack, campaign_id, "completed", timeout=30)
+    per_number = Counter(s["to"] for s in twilio.sent)
+    assert set(per_number) == {p["phone"] for p in people} and max(per_number.values()) == 1
+    assert done.skipped == {"duplicate": 1}
+    async with bridge.services.db.session() as session:
+        linked = await session.scalar(select(func.count()).select_from(CampaignRecipient).where(
+            CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.message_id.is_not(None)))
+    assert linked == 8
 
 
 async def test_modal_opens_and_submission_validates_then_creates(bridge, slack):
