@@ -76,14 +76,11 @@ async def test_shared_rate_keeps_every_second_within_the_rate(database_url):
         await db.dispose()
 
 
-
 async def test_at_high_rates_one_reservation_serves_several_sends(database_url):
     """Slots for the next few milliseconds are kept for the next callers instead of a round trip each."""
     db = Database(database_url)
     await upgrade(db.engine)
-    statements: list[str] = []
-    event.listen(db.engine.sync_engine, "before_cursor_execute",
-                 lambda _conn, _cursor, statement, *_: statements.append(statement))
+    statements = record_statements(db)
     rate = SharedRate(db, Clock(), "line:4", 5000)
     try:
         for _ in range(20):
@@ -100,9 +97,7 @@ async def test_a_slow_database_does_not_make_every_slot_late(database_url):
     ahead as reservations lately took."""
     db = Database(database_url)
     await upgrade(db.engine)
-    statements: list[str] = []
-    event.listen(db.engine.sync_engine, "before_cursor_execute",
-                 lambda _conn, _cursor, statement, *_: statements.append(statement))
+    statements = record_statements(db)
     rate = SharedRate(db, Clock(), "line:5", 100)
     try:
         await rate.acquire()  # creates the row
@@ -137,3 +132,11 @@ async def hold_rate_row(db: Database, key: str, seconds: float):
         yield
     finally:
         await task
+
+
+def record_statements(db: Database) -> list[str]:
+    """Every SQL statement `db` sends from now on, appended to the returned list."""
+    statements: list[str] = []
+    event.listen(db.engine.sync_engine, "before_cursor_execute",
+                 lambda _conn, _cursor, statement, *_: statements.append(statement))
+    return statements
