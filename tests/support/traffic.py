@@ -72,18 +72,12 @@ class Reply:
 async def deliver_text(twilio: TwilioEmulator, url: str, text: Text, *, patience: float = 60.0) -> Text:
     """Deliver the inbound webhook until the server answers 200 (or `patience` runs out), as a carrier retries a
     webhook that was not acknowledged."""
-    deadline, pause = time.monotonic() + patience, FIRST_RETRY
-    while True:
+    async def attempt(_earlier: int) -> int:
         status, _, _ = await twilio.send_inbound(url, from_=text.phone, to=text.line, body=text.body,
                                                  message_sid=text.sid)
-        if status == 200:
-            text.acknowledged = True
-            return text
-        text.refusals[status] += 1
-        if time.monotonic() > deadline:
-            return text
-        await asyncio.sleep(pause)
-        pause = min(pause * 2, LAST_RETRY)
+        return status
+
+    return await _until_acknowledged(text, attempt, patience)
 
 
 async def deliver_reply(slack: SlackEmulator, url: str, *, phone: str, channel: str, thread_ts: str, body: str,
@@ -91,20 +85,31 @@ async def deliver_reply(slack: SlackEmulator, url: str, *, phone: str, channel: 
     """An agent answers in the thread; the event is delivered (then retried with the same event_id) until the
     server answers 200 or `patience` runs out."""
     reply = Reply(phone, slack.user_posts(channel=channel, user=AGENT, text=body, thread_ts=thread_ts))
-    deadline, pause = time.monotonic() + patience, FIRST_RETRY
-    retry_num = None
-    while True:
+
+    async def attempt(earlier: int) -> int:
         try:
-            status, _ = await slack.deliver_message_event(url + "/slack/events", reply.message, retry_num=retry_num)
+            status, _ = await slack.deliver_message_event(url + "/slack/events", reply.message,
+                                                          retry_num=earlier or None)
         except (aiohttp.ClientError, asyncio.TimeoutError):
             status = 0
+        return status
+
+    return await _until_acknowledged(reply, attempt, patience)
+
+
+async def _until_acknowledged(item, attempt, patience: float):
+    """Call `attempt(deliveries so far)` until it answers 200 or `patience` runs out, backing off between
+    tries; every other answer is counted in `item.refusals`."""
+    deadline, pause, earlier = time.monotonic() + patience, FIRST_RETRY, 0
+    while True:
+        status = await attempt(earlier)
         if status == 200:
-            reply.acknowledged = True
-            return reply
-        reply.refusals[status] += 1
+            item.acknowledged = True
+            return item
+        item.refusals[status] += 1
         if time.monotonic() > deadline:
-            return reply
-        retry_num = (retry_num or 0) + 1
+            return item
+        earlier += 1
         await asyncio.sleep(pause)
         pause = min(pause * 2, LAST_RETRY)
 
