@@ -143,10 +143,9 @@ class SharedRate:
                         future.set_exception(exc)
                 continue
             slots = [start + step * index for index in range(len(batch) + self._ahead)]
-            for future in batch:
-                when = slots.pop(0)
+            for future, when in zip(batch, slots):
                 if future.done():  # its caller was cancelled: the slot is kept for another
                     self._kept.append(when)
                 else:
                     future.set_result(when)
-            self._kept.extend(slots)
+            self._kept.extend(slots[len(batch):])

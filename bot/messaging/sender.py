@@ -79,6 +79,11 @@ class Outcome:
     side_effects: bool = True  # whether recording it must go through the status module
     abandoned: bool = False  # not sent: the claim was too near its end (it will be reconciled, then resent)
 
+    @property
+    def plain(self) -> bool:
+        """A success with nothing to do beyond storing it."""
+        return self.result is not None and not self.side_effects
+
 
 class SendWorker:
     """Claims due messages in batches and sends them concurrently, each line at its own shared rate."""
@@ -96,7 +101,6 @@ class SendWorker:
         self._stopping = asyncio.Event()
         self._policy = gate.quiet_policy(services.settings.compliance)
         self._last_recovery = self._last_receipts = float("-inf")
-        self._deadlines: dict[int, float] = {}  # message id -> loop time its claim lapses
 
     async def run(self) -> None:
         wake = self.services.wakeups.sender
@@ -105,7 +109,7 @@ class SendWorker:
         loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
             wake.clear()
-            claimed, ready, acquired = 0, [], False
+            claimed, ready, claim_ends, acquired = 0, [], 0.0, False
             try:
                 if loop.time() - self._last_recovery > RECOVERY_EVERY:
                     self._last_recovery = loop.time()
@@ -115,11 +119,11 @@ class SendWorker:
                     await apply_late_receipts(self.services)
                 await slots.acquire()
                 acquired = True
-                claimed, ready = await self._claim_batch()
+                claimed, ready, claim_ends = await self._claim_batch()
             except Exception:  # database away: keep the worker alive, try again shortly
                 log.exception("sender: cannot claim messages")
             if ready:
-                task = asyncio.create_task(self._batch_guarded(ready, slots))
+                task = asyncio.create_task(self._batch_guarded(ready, claim_ends, slots))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             elif acquired:
@@ -144,9 +148,10 @@ class SendWorker:
             self._rates[line_id] = SharedRate(self.services.db, self.services.clock, f"line:{line_id}", rate)
         return self._rates[line_id]
 
-    async def _claim_batch(self) -> tuple[int, list[Ready]]:
+    async def _claim_batch(self) -> tuple[int, list[Ready], float]:
         """Claim a batch of due messages and pass it through the gate, in one transaction. Returns how many
-        were claimed and those that may be sent now; blocks and deferrals are stored."""
+        were claimed, those that may be sent now (blocks and deferrals are stored), and the loop time the
+        batch's claim lapses."""
         now = self.services.clock.now()
         deadline = asyncio.get_running_loop().time() + CLAIM_SECONDS  # taken before the claim, so never late
         async with self.services.db.session() as session:
@@ -166,25 +171,22 @@ class SendWorker:
                      .execution_options(synchronize_session=False))
             rows = sorted((await session.execute(claim)).all(), key=lambda row: row.id)
             if not rows:
-                return 0, []
+                return 0, [], deadline
             ready = await self._gate(session, rows, now)
-        self._deadlines.update((item[0], deadline) for item in ready)
-        return len(rows), ready
+        return len(rows), ready, deadline
 
-    async def _batch_guarded(self, ready: list[Ready], slots: asyncio.Semaphore) -> None:
+    async def _batch_guarded(self, ready: list[Ready], claim_ends: float, slots: asyncio.Semaphore) -> None:
         try:
-            await self.send_batch(ready)
+            await self.send_batch(ready, claim_ends)
         except Exception:
             log.exception("sender: a batch failed unexpectedly; its messages will be reconciled")
         finally:
-            for message_id, *_ in ready:
-                self._deadlines.pop(message_id, None)
             slots.release()
 
-    async def send_batch(self, ready: list[Ready]) -> None:
-        """Send a batch of claimed, gated messages concurrently and record the outcomes."""
-        claim_ends = min(self._deadlines.get(message_id, float("inf")) for message_id, *_ in ready)
-        outcomes = await asyncio.gather(*(self._call_carrier(*item) for item in ready))
+    async def send_batch(self, ready: list[Ready], claim_ends: float) -> None:
+        """Send a batch of claimed, gated messages concurrently and record the outcomes. `claim_ends`: the
+        loop time the batch's claim lapses."""
+        outcomes = await asyncio.gather(*(self._call_carrier(*item, claim_ends) for item in ready))
         await self._record_while_ours(outcomes, claim_ends)
         for outcome in outcomes:
             if isinstance(outcome.error, AmbiguousCarrierError):
@@ -258,12 +260,11 @@ class SendWorker:
                 urls.append(self.services.settings.callback_url(f"/media/{token}"))
         return tuple(urls)
 
-    async def _call_carrier(self, message_id: int, sms: OutboundSMS, side_effects: bool = True) -> Outcome:
+    async def _call_carrier(self, message_id: int, sms: OutboundSMS, side_effects: bool, claim_ends: float) -> Outcome:
         line_id = self.services.lines.by_key(sms.sender).id
         async with self._carrier_calls:
             await self._rate(line_id).acquire()
-            deadline = self._deadlines.pop(message_id, None)
-            if deadline is not None and asyncio.get_running_loop().time() > deadline - LAST_CALL_BEFORE_LAPSE:
+            if asyncio.get_running_loop().time() > claim_ends - LAST_CALL_BEFORE_LAPSE:
                 log.warning("sender: message %s not sent: its claim is about to lapse; it will be reconciled", message_id)
                 return Outcome(message_id, abandoned=True)
             try:
@@ -277,8 +278,8 @@ class SendWorker:
         Plain successes (no reaction to show, nobody listening) are one multi-row UPDATE; the rest go
         through the status module one by one."""
         now = self.services.clock.now()
-        plain = [o for o in outcomes if o.result is not None and not o.side_effects]
-        others = [o for o in outcomes if not (o.result is not None and not o.side_effects) and not o.abandoned
+        plain = [o for o in outcomes if o.plain]
+        others = [o for o in outcomes if not o.plain and not o.abandoned
                   and not isinstance(o.error, AmbiguousCarrierError)]
         async with self.services.db.session() as session:
             if plain:
