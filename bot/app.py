@@ -124,6 +124,8 @@ async def _slack_events(request: web.Request) -> web.Response:
 
 def _lifecycle(services: Services, run_workers: bool, sender_options: dict, outbox_options: dict, domain_workers: list):
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        if run_workers:
+            services.db.hold_single_server()
         await upgrade(services.db.engine)
         async with services.db.session() as session:
             services.lines = await sync_lines(session, services.settings)

@@ -18,6 +18,7 @@ from bot.settings import ConfigError, load_settings
 def _serve(args: argparse.Namespace) -> int:
     from bot.app import build_app
     from bot.logs import setup_logging
+    from storage.db import DatabaseInUse
 
     settings = load_settings()
     setup_logging(os.environ.get("LOG_LEVEL", "INFO"))
@@ -25,7 +26,11 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"sms-bridge listening on http://{settings.host}:{settings.port} — {mode}", flush=True)
     if settings.local_mode:
         print(f"  see the Slack side: {settings.public_url}/_local/slack/state", flush=True)
-    web.run_app(build_app(settings), host=settings.host, port=settings.port, print=None, access_log=None)
+    try:
+        web.run_app(build_app(settings), host=settings.host, port=settings.port, print=None, access_log=None)
+    except DatabaseInUse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

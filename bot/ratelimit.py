@@ -20,11 +20,13 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-# Stay a little under the configured rate, so network jitter cannot push one send into the next
-# second's window at the carrier.
+# Stay a little under the configured rate: slots are spaced for HEADROOM times the rate, and what is left
+# over is shared between a slot used late (up to LATE_TOLERANCE, an event loop busy when it fell due) and a
+# request that reaches the carrier late (up to TRANSIT_ALLOWANCE): every one-second window at the carrier
+# still holds at most the rate, because (1 + LATE_TOLERANCE + TRANSIT_ALLOWANCE) * HEADROOM <= 1.
 HEADROOM = 0.98
-# A slot used up to this late still keeps every one-second window within the rate, given HEADROOM.
-LATE_TOLERANCE = 0.02
+LATE_TOLERANCE = 0.015
+TRANSIT_ALLOWANCE = 1 / HEADROOM - 1 - LATE_TOLERANCE  # about 5.4 ms
 # At high rates a reservation also takes the slots of the next few milliseconds, for the callers to come.
 AHEAD = 0.005
 MAX_AHEAD = 64
@@ -51,12 +53,25 @@ _RESERVE = {"postgresql": text(_RESERVE_SQL.format(later="GREATEST")), "sqlite":
 
 async def reserve(db: Database, key: str, interval: float, count: int, now: datetime) -> datetime:
     """Reserve `count` consecutive slots for `key`; return the time of the first one (a single round trip
-    on PostgreSQL)."""
+    on PostgreSQL).
+
+    On SQLite the slots are kept in the process (`Database.local_slots`): a SQLite database is served by
+    one process (see `Database.hold_single_server`), so there is nobody to share them with, and a
+    reservation need not wait its turn behind every other write transaction."""
+    if db.is_sqlite:
+        return reserve_in_process(db, key, interval, count, now)
     span = interval * count
     async with db.autocommit() as conn:
         end = (await conn.execute(_RESERVE[db.engine.dialect.name],
                                   {"key": key, "at": now.timestamp(), "span": span})).scalar_one()
     return datetime.fromtimestamp(end - span, timezone.utc)
+
+
+def reserve_in_process(db: Database, key: str, interval: float, count: int, now: datetime) -> datetime:
+    """`reserve` for a database one process serves: the next free slot is kept in `db.local_slots`."""
+    start = max(db.local_slots.get(key, 0.0), now.timestamp())
+    db.local_slots[key] = start + interval * count
+    return datetime.fromtimestamp(start, timezone.utc)
 
 
 class SharedRate:
@@ -87,12 +102,17 @@ class SharedRate:
         self._lead = 0.0
         self._late_in_a_row = 0
 
-    async def acquire(self) -> None:
-        """Wait for this caller's slot. A slot missed by more than the late tolerance (an overloaded event
-        loop woke us late) is given up and a new one taken, so late sends never bunch into one window."""
+    async def acquire(self) -> datetime:
+        """Wait for this caller's slot and return its time. A slot missed by more than the late tolerance (an
+        overloaded event loop woke us late) is given up and a new one taken, so late sends never bunch into
+        one window. A caller that waits for something else after this (a free connection) checks again
+        with `still_in_time` right before it sends."""
         while True:
             when = self._kept_slot()
-            if when is None:
+            if when is None and self.db.is_sqlite:
+                # Kept in this process: taken at once, not in a reservation task the caller would wait on.
+                when = reserve_in_process(self.db, self.key, self.interval, 1, self.clock.now())
+            elif when is None:
                 slot: asyncio.Future = asyncio.get_running_loop().create_future()
                 self._waiting.append(slot)
                 if self._reserver is None or self._reserver.done():
@@ -101,10 +121,16 @@ class SharedRate:
             wait = (when - self.clock.now()).total_seconds()
             if wait > 0:
                 await asyncio.sleep(wait)
-            if self._in_time(when):
-                self._late_in_a_row = 0
-                return
-            self._missed(when)
+            if self.still_in_time(when):
+                return when
+
+    def still_in_time(self, when: datetime) -> bool:
+        """Whether the slot at `when` may still be used; if not, it is given up (and counted as missed)."""
+        if self._in_time(when):
+            self._late_in_a_row = 0
+            return True
+        self._missed(when)
+        return False
 
     def _missed(self, when: datetime) -> None:
         """A slot came too late to use (given up, another is taken); say so when it keeps happening."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import AsyncIterator
@@ -21,6 +23,10 @@ from sqlalchemy.ext.asyncio import (
 )
 
 
+class DatabaseInUse(RuntimeError):
+    """Another process already serves this SQLite database."""
+
+
 _holding_turn: ContextVar[bool] = ContextVar("holding_sqlite_turn", default=False)
 
 
@@ -34,7 +40,11 @@ class Database:
         # SQLite runs one write transaction at a time (every transaction here begins IMMEDIATE). Queueing
         # them on an asyncio lock lets them wait their turn in the event loop, instead of in SQLite's
         # busy handler, which sleeps in steps of up to 100 ms.
-        self._turn: asyncio.Lock | None = asyncio.Lock() if url.startswith("sqlite") else None
+        self.is_sqlite = url.startswith("sqlite")
+        self._turn: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+        # Send-rate slots of a SQLite database, by key (see bot.ratelimit.reserve): one process serves it.
+        self.local_slots: dict[str, float] = {}
+        self._server_lock: int | None = None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -64,12 +74,33 @@ class Database:
         async with self.session() as session:
             yield await session.connection()
 
+    def hold_single_server(self) -> None:
+        """On SQLite, make this the one process serving the database (until it exits): a second server on the
+        same file would keep its own send rates and exceed the carrier's. Raises DatabaseInUse naming the
+        file when another process holds it. On PostgreSQL, replicas share rates in the database: no-op."""
+        if not self.is_sqlite or self._server_lock is not None:
+            return
+        path = self.engine.url.database
+        if not path or path == ":memory:":
+            return
+        fd = os.open(f"{path}.server-lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise DatabaseInUse(f"another sms-bridge process is serving the SQLite database {path}; SQLite is "
+                               "served by one process (use PostgreSQL to run replicas)") from None
+        self._server_lock = fd
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._server_lock is not None:
+            os.close(self._server_lock)  # closing the descriptor releases the lock
+            self._server_lock = None
 
 
 def storage_unreachable(exc: BaseException) -> bool:
