@@ -261,16 +261,21 @@ class SendWorker:
         return tuple(urls)
 
     async def _call_carrier(self, message_id: int, sms: OutboundSMS, side_effects: bool, claim_ends: float) -> Outcome:
-        line_id = self.services.lines.by_key(sms.sender).id
-        async with self._carrier_calls:
-            await self._rate(line_id).acquire()
-            if asyncio.get_running_loop().time() > claim_ends - LAST_CALL_BEFORE_LAPSE:
-                log.warning("sender: message %s not sent: its claim is about to lapse; it will be reconciled", message_id)
-                return Outcome(message_id, abandoned=True)
-            try:
-                return Outcome(message_id, result=await self.services.carrier.send(sms), side_effects=side_effects)
-            except CarrierError as exc:
-                return Outcome(message_id, error=exc, side_effects=side_effects)
+        rate = self._rate(self.services.lines.by_key(sms.sender).id)
+        while True:
+            # The slot is awaited before a connection is taken: waiting for one's slot holds no carrier call.
+            slot = await rate.acquire()
+            async with self._carrier_calls:
+                if not rate.still_in_time(slot):
+                    continue  # all connections were busy past the slot: take another
+                if asyncio.get_running_loop().time() > claim_ends - LAST_CALL_BEFORE_LAPSE:
+                    log.warning("sender: message %s not sent: its claim is about to lapse; it will be reconciled",
+                                message_id)
+                    return Outcome(message_id, abandoned=True)
+                try:
+                    return Outcome(message_id, result=await self.services.carrier.send(sms), side_effects=side_effects)
+                except CarrierError as exc:
+                    return Outcome(message_id, error=exc, side_effects=side_effects)
 
     async def _record(self, outcomes: list[Outcome]) -> None:
         """Store every outcome of a batch in one transaction (ambiguous ones are reconciled after).
