@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compliance import consent
 from bot.compliance.gate import SENT_STATUSES
+from bot.cooperative import paced
 from bot.phone import InvalidPhoneNumber, parse_e164
 from storage.models import ConsentEvent, Contact, ContactTag, Message
 
@@ -87,7 +88,7 @@ async def classify(
     """
     out: list[Classified] = []
     phones: list[str] = []
-    for contact in contacts:
+    async for contact in paced(contacts):
         try:
             phone = parse_e164(contact.phone)
         except InvalidPhoneNumber:

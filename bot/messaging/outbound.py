@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compliance.segments import analyze
+from bot.cooperative import paced
 from bot.lines import KnownLine
 from storage.db import dialect_insert
 from storage.models import Message
@@ -80,7 +81,7 @@ async def queue_many(session: AsyncSession, *, line: KnownLine, requests: list[d
     if not requests:
         return {}
     rows = []
-    for request in requests:
+    async for request in paced(requests):
         if request.get("purpose", "conversational") not in PURPOSES:
             raise ValueError(f"purpose {request['purpose']!r} must be one of {', '.join(PURPOSES)}")
         info = analyze(request["body"], smart_encoding=line.config.smart_encoding)
