@@ -29,6 +29,7 @@ LINES, NUMBERS_PER_LINE = 10, 2  # 20 customers, 2 threads per channel
 ROUNDS = 8  # texts per customer while the faults last (plus one to open the thread, one after): 200 in all
 ROUND_PAUSE = 0.3  # between rounds, so the texts are spread over the fault windows
 WINDOW = 1.5  # seconds each fault lasts
+EXTRA_WAIT = 6.0  # at most this much longer, for a fault no request has met yet (see inject_faults)
 CAMPAIGN_SIZE = 30
 CAMPAIGN_TEXT = "Reliability check: your order is ready"
 SLACK_FAULTS = ("429", "500", "timeout")
@@ -36,11 +37,23 @@ CARRIER_FAULTS = ("500", "429", "timeout")
 
 
 async def inject_faults(slack, twilio) -> None:
-    """One window after another: Slack 429 (Retry-After) / 5xx / timeouts, the carrier 5xx / 429 / timeouts."""
+    """One window after another: Slack 429 (Retry-After) / 5xx / timeouts, the carrier 5xx / 429 / timeouts.
+
+    A window that no request fell into is extended (half a second at a time, up to EXTRA_WAIT): whether one
+    does depends on how fast the server drains its work (after a 429 every channel may be waiting out its
+    Retry-After for the whole next window), and each fault must be met at least once for the test to mean
+    anything."""
     for slack_kind, carrier_kind in zip(SLACK_FAULTS, CARRIER_FAULTS):
         slack.fail(slack_kind, WINDOW, retry_after=1)
         twilio.fail(carrier_kind, WINDOW, retry_after=1)
         await asyncio.sleep(WINDOW)
+        extra = 0.0
+        while extra < EXTRA_WAIT and not (slack.faults_injected[slack_kind] and twilio.faults_injected[carrier_kind]):
+            for emulator, kind in ((slack, slack_kind), (twilio, carrier_kind)):
+                if not emulator.faults_injected[kind]:
+                    emulator.fail(kind, 0.5, retry_after=1)
+            await asyncio.sleep(0.5)
+            extra += 0.5
 
 
 async def texts_and_replies(slack, twilio, url: str, people, threads: dict[str, str], label: str,
