@@ -3,7 +3,8 @@
 Each limited resource (a line's carrier rate, a Slack channel's post rate) has one row holding the next
 free slot. A process reserves a few slots at once with one atomic upsert (generic cell rate algorithm:
 `next = max(next, now) + n * interval`) and uses each slot at its time, or not at all once it is too late,
-so no window holds more sends than the rate allows, whichever replica sends.
+so no window holds more sends than the rate allows, whichever replica sends. A SQLite database has no
+replicas (one process serves it), so there the next free slot is kept in the process, same algorithm.
 """
 
 from __future__ import annotations

@@ -265,8 +265,9 @@ class SendWorker:
         while True:
             # The slot is awaited before a connection is taken: waiting for one's slot holds no carrier call.
             slot = await rate.acquire()
+            must_wait = self._carrier_calls.locked()
             async with self._carrier_calls:
-                if not rate.still_in_time(slot):
+                if must_wait and not rate.still_in_time(slot):
                     continue  # all connections were busy past the slot: take another
                 if asyncio.get_running_loop().time() > claim_ends - LAST_CALL_BEFORE_LAPSE:
                     log.warning("sender: message %s not sent: its claim is about to lapse; it will be reconciled",

@@ -17,8 +17,8 @@ from tests.emulators import SlackEmulator, TwilioEmulator
 from tests.support.audience import seed_audience
 from tests.support.bridge import A2P_CHANNEL, A2P_LINE, ADMIN, APPROVER, DEFAULT_CONFIG
 from tests.support.postgres import create_database_or_skip, drop_database
-from tests.support.timing import no_collector_pauses
 from tests.support.replicas import Replica, replica_env
+from tests.support.timing import no_collector_pauses
 
 RECIPIENTS = int(os.environ.get("REPLICA_TEST_RECIPIENTS", "20000"))
 MPS = 400

@@ -8,11 +8,10 @@ import asyncio
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import event, text
 
 from bot.clock import Clock
-import pytest
-
 from bot.ratelimit import SharedRate, interval_for, reserve
 from storage.db import Database, DatabaseInUse
 from storage.migrate import upgrade
