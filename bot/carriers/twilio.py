@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime
+from functools import lru_cache
 from email.utils import parsedate_to_datetime
 from typing import Mapping
 from urllib.parse import urlencode, urlsplit
@@ -54,14 +56,10 @@ class TwilioCarrier:
         return self._session
 
     async def send(self, message: OutboundSMS) -> SendResult:
-        form: list[tuple[str, str]] = [("To", message.to), ("Body", message.body)]
-        sender_field = "MessagingServiceSid" if message.sender.startswith("MG") else "From"
-        form.append((sender_field, message.sender))
+        form = [("To", message.to), ("Body", message.body)]
         form.extend(("MediaUrl", url) for url in message.media_urls)
-        if message.status_callback:
-            form.append(("StatusCallback", message.status_callback))
         try:
-            body = urlencode(form).encode()
+            body = f"{urlencode(form)}&{_sender_fields(message.sender, message.status_callback)}".encode()
             async with self._http().post(self._messages_url, data=body, headers=_FORM_HEADERS) as resp:
                 payload = await _json_or_empty(resp)
                 status = resp.status
@@ -175,10 +173,19 @@ def parse_status(form: Mapping[str, str]) -> StatusUpdate:
     return StatusUpdate(carrier_sid=sid, status=status.lower(), error_code=_int_or_none(form.get("ErrorCode")))
 
 
+@lru_cache(maxsize=256)
+def _sender_fields(sender: str, status_callback: str | None) -> str:
+    """The encoded form fields every text of one line shares (encoded once: a campaign sends thousands)."""
+    fields = [("MessagingServiceSid" if sender.startswith("MG") else "From", sender)]
+    if status_callback:
+        fields.append(("StatusCallback", status_callback))
+    return urlencode(fields)
+
+
 async def _json_or_empty(resp: aiohttp.ClientResponse) -> dict:
     try:
-        data = await resp.json(content_type=None)
-    except (ValueError, aiohttp.ContentTypeError):
+        data = json.loads(await resp.read())
+    except ValueError:  # also UnicodeDecodeError: an error page that is not JSON
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -91,9 +91,11 @@ async def queue_many(session: AsyncSession, *, line: KnownLine, requests: list[d
             "encoding": info.encoding, "purpose": request.get("purpose", "conversational"),
             "origin": request["origin"], "origin_ref": request.get("origin_ref"),
         })
-    statement = (dialect_insert(session.bind)(Message)
+    # A Core insert: the ORM's bulk path costs more per row, and a campaign queues a row per recipient.
+    table = Message.__table__
+    statement = (dialect_insert(session.bind)(table)
                  .on_conflict_do_nothing(index_elements=["dedupe_key"])
-                 .returning(Message.id, Message.dedupe_key))
+                 .returning(table.c.id, table.c.dedupe_key))
     ids = {key: message_id for message_id, key in (await session.execute(statement, rows)).all()}
     missing = [row["dedupe_key"] for row in rows if row["dedupe_key"] not in ids]
     if missing:

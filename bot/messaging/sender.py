@@ -41,7 +41,7 @@ from bot.phone import mask
 from bot.ratelimit import SharedRate
 from bot.services import Services
 from bot.slack.files import materialize_slack_files
-from storage.models import Message, StatusEvent
+from storage.models import Message
 
 # What the gate and the carrier call need of a message, read without building ORM objects.
 _GATE_COLUMNS = (Message.id, Message.phone, Message.line_id, Message.purpose, Message.body, Message.media,
@@ -306,17 +306,9 @@ class SendWorker:
                         message.status, message.error_code = "failed", outcome.error.code
                         message.error_message, message.claim_until = str(outcome.error), None
                         await after_failure(session, self.services, message)
-            if plain:
-                sent += await self._with_early_receipts(session, [o.result.carrier_sid for o in plain])
+            # A plain success's receipt that came before this record is applied by the sender's sweep
+            # (apply_late_receipts, every second): looking for one here would cost a query per batch.
             await apply_stored_statuses(session, self.services, sent)
-
-    async def _with_early_receipts(self, session: AsyncSession, sids: list[str]) -> list[Message]:
-        """Messages among `sids` whose delivery receipts arrived before we recorded them."""
-        early = set((await session.scalars(select(StatusEvent.carrier_sid).where(
-            StatusEvent.carrier_sid.in_(sids), StatusEvent.applied.is_(False)))).all())
-        if not early:
-            return []
-        return list((await session.scalars(select(Message).where(Message.carrier_sid.in_(early)))).all())
 
     async def _sent(self, session: AsyncSession, message: Message, result: SendResult, now) -> None:
         message.status, message.carrier_sid = "sent", result.carrier_sid
