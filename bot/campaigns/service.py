@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns import template as tpl
@@ -480,21 +480,20 @@ async def dispatch_step(services: Services, campaign_id: int) -> int:
         items = await classify(session, contacts, line_id=campaign.line_id, purpose=campaign.purpose, now=now,
                                frequency_cap=settings.compliance.frequency_cap)
         skipped = dict(campaign.skipped or {})
-        seen: set[str] = set()
-        candidates = []
+        # A number met before is a duplicate: another spelling in this step, or a recipient since an earlier one.
+        seen = await _known_recipients(session, campaign.id, {item.phone for item in items})
+        fresh = []
         for item in items:
-            if item.phone in seen:  # two spellings of one number in this step
-                skipped["duplicate"] = skipped.get("duplicate", 0) + 1
-            else:
-                seen.add(item.phone)
-                candidates.append(item)
-        added = await _add_recipients(session, campaign.id, candidates)
-        links: list[dict] = []
-        requests: list[dict] = []
-        async for item in paced(candidates):
-            reason = item.reason if item.phone in added else "duplicate"  # a recipient since an earlier step
+            reason = "duplicate" if item.phone in seen else item.reason
             if reason is not None:
                 skipped[reason] = skipped.get(reason, 0) + 1
+            if item.phone not in seen:
+                seen.add(item.phone)
+                fresh.append(item)
+        links: list[dict] = []
+        requests: list[dict] = []
+        async for item in paced(fresh):
+            if item.reason is not None:
                 continue
 
             def make_code(url: str, phone=item.phone) -> str:
@@ -506,9 +505,7 @@ async def dispatch_step(services: Services, campaign_id: int) -> int:
             requests.append({"phone": item.phone, "body": body, "origin": "campaign", "purpose": campaign.purpose,
                              "origin_ref": str(campaign.id), "dedupe_key": recipient_key(campaign.id, item.phone)})
         queued = await queue_many(session, line=line, requests=requests)
-        if queued:
-            await session.execute(_LINK_MESSAGE, [
-                {"campaign": campaign.id, "number": r["phone"], "message": queued[r["dedupe_key"]]} for r in requests])
+        await _add_recipients(session, campaign.id, fresh, queued)
         if links:
             await session.execute(insert(CampaignLink), links)
         campaign.skipped = skipped
@@ -518,25 +515,29 @@ async def dispatch_step(services: Services, campaign_id: int) -> int:
 
 
 _recipients = CampaignRecipient.__table__
-# Recipient rows get their message once it is queued: Core statements, a campaign writes a row per recipient.
-_LINK_MESSAGE = (update(_recipients)
-                 .where(_recipients.c.campaign_id == bindparam("campaign"), _recipients.c.phone == bindparam("number"))
-                 .values(message_id=bindparam("message")))
 
 
-async def _add_recipients(session: AsyncSession, campaign_id: int, items: list) -> set[str]:
-    """Record the step's recipients (queued, or skipped with their reason); return the numbers added. A number
-    already a recipient of the campaign (another spelling, met in an earlier step) is left out: the unique
-    (campaign, phone) constraint decides, in the same statement, with no lookup that grows with the campaign."""
-    if not items:
+async def _known_recipients(session: AsyncSession, campaign_id: int, phones: set[str]) -> set[str]:
+    """Which of `phones` are recipients of the campaign already: an index lookup per number, so a step
+    costs the same however many recipients came before."""
+    if not phones:
         return set()
+    return set((await session.scalars(select(_recipients.c.phone).where(
+        _recipients.c.campaign_id == campaign_id, _recipients.c.phone.in_(phones)))).all())
+
+
+async def _add_recipients(session: AsyncSession, campaign_id: int, items: list, queued: dict[str, int]) -> None:
+    """Record the step's new recipients: queued (with their message, from `queued`: dedupe key -> message
+    id), or skipped with their reason. In the step's transaction, with the messages and the cursor; the
+    unique (campaign, phone) constraint still guards against a second row."""
+    if not items:
+        return
     rows = [{"campaign_id": campaign_id, "phone": item.phone, "contact_id": item.contact.id,
-             "status": "skipped" if item.reason else "queued", "skip_reason": item.reason, "message_id": None}
+             "status": "skipped" if item.reason else "queued", "skip_reason": item.reason,
+             "message_id": None if item.reason else queued.get(recipient_key(campaign_id, item.phone))}
             for item in items]
-    statement = (dialect_insert(session.bind)(_recipients)
-                 .on_conflict_do_nothing(index_elements=["campaign_id", "phone"])
-                 .returning(_recipients.c.phone))
-    return set((await session.execute(statement, rows)).scalars().all())
+    await session.execute(dialect_insert(session.bind)(_recipients)
+                          .on_conflict_do_nothing(index_elements=["campaign_id", "phone"]), rows)
 
 
 def texts_of(campaign_id: int):
