@@ -50,12 +50,13 @@ def audience_filter(audience: str):
 
 
 # What a campaign reads of a contact; plain rows, not ORM objects, since a campaign reads every contact.
-_CONTACT_COLUMNS = (Contact.id, Contact.phone, Contact.first_name, Contact.last_name, Contact.number_status)
+_CONTACT_COLUMNS = (Contact.id, Contact.phone, Contact.phone_checked, Contact.first_name, Contact.last_name,
+                    Contact.number_status)
 
 
 async def contact_batch(session: AsyncSession, audience: str, after_id: int, limit: int) -> list:
     """The next `limit` contacts of the audience with id > after_id, in id order (rows with id, phone,
-    first_name, last_name and number_status)."""
+    phone_checked, first_name, last_name and number_status)."""
     query = select(*_CONTACT_COLUMNS).where(Contact.id > after_id).order_by(Contact.id).limit(limit)
     condition = audience_filter(audience)
     if condition is not None:
@@ -89,11 +90,14 @@ async def classify(
     out: list[Classified] = []
     phones: list[str] = []
     async for contact in paced(contacts):
-        try:
-            phone = parse_e164(contact.phone)
-        except InvalidPhoneNumber:
-            out.append(Classified(contact, contact.phone[:40], "invalid"))
-            continue
+        if contact.phone_checked:
+            phone = contact.phone
+        else:
+            try:
+                phone = parse_e164(contact.phone)
+            except InvalidPhoneNumber:
+                out.append(Classified(contact, contact.phone[:40], "invalid"))
+                continue
         reason = contact.number_status if contact.number_status in ("invalid", "landline") else None
         out.append(Classified(contact, phone, reason))
         phones.append(phone)

@@ -314,12 +314,13 @@ async def _apply(session: AsyncSession, rows: list[_Row], report: ImportReport, 
     for row in rows:
         contact = contacts.get(row.phone)
         if contact is None:
-            contact = Contact(phone=row.phone, first_name=row.first_name, last_name=row.last_name)
+            contact = Contact(phone=row.phone, phone_checked=True, first_name=row.first_name, last_name=row.last_name)
             session.add(contact)
             contacts[row.phone] = contact
             report.created += 1
         else:
             changed = False
+            contact.phone_checked = True  # the same text as the row's, which was just validated
             if row.first_name and row.first_name != contact.first_name:
                 contact.first_name, changed = row.first_name, True
             if row.last_name and row.last_name != contact.last_name:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -44,6 +45,8 @@ class Contact(Base):
     __tablename__ = "contacts"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     phone: Mapped[str] = mapped_column(String(20), unique=True)
+    # True when whoever wrote `phone` validated it as E.164 (the importers do): campaigns then need not parse it.
+    phone_checked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     first_name: Mapped[str] = mapped_column(Text, default="")
     last_name: Mapped[str] = mapped_column(Text, default="")
     # ok | invalid | landline: set from carrier errors; campaigns skip anything but ok.

@@ -38,6 +38,7 @@ async def test_good_file_upserts_contacts_tags_and_consent(database):
         assert await counts(session) == (3, 4, 2)
         ann = await session.scalar(select(Contact).where(Contact.phone == "+14155550123"))
         assert (ann.first_name, ann.last_name) == ("Ann", "Lee")
+        assert ann.phone_checked  # validated on the way in: campaigns need not parse it again
         [event] = await consent.history(session, "+14155550123")
         assert (event.action, event.source, event.scope, event.line_id) == ("opt_in", "import", "all", None)
         assert event.created_at.replace(tzinfo=timezone.utc) == datetime(2024, 5, 1, 10, tzinfo=timezone.utc)

@@ -6,6 +6,7 @@
     /work/venv/bin/python -m tests.perf.bench_campaign -n 6000 --mps 100    # throttled: per-second counts
     /work/venv/bin/python -m tests.perf.bench_campaign -n 1000000 --db postgres --no-baseline   # memory
 
+Contacts are seeded as the CSV importer writes them (phones validated as E.164, so marked checked).
 The Twilio emulator runs in a separate process (no delivery callbacks, so only the send path is measured).
 The bridge runs unthrottled (line mps 10000, sender rate override) with a transactional campaign, so every
 recipient is materialised, queued through queue_sms, claimed, gated and sent. In the same run a bare aiohttp
@@ -125,7 +126,8 @@ async def run_campaign(kind: str, n: int, twilio, counter, mps: int | None = Non
             for start in range(0, n, 5000):
                 await conn.execute(insert(Contact), [
                     {"phone": f"+1212{5550000 + i:07d}" if i < 10000 else f"+1646{5550000 + i - 10000:07d}",
-                     "first_name": f"P{i}", "last_name": "", "number_status": "ok", "number_status_reason": ""}
+                     "first_name": f"P{i}", "last_name": "", "number_status": "ok", "number_status_reason": "",
+                     "phone_checked": True}
                     for i in range(start, min(n, start + 5000))])
         await db.dispose()
         slack = SlackEmulator()
