@@ -1,18 +1,24 @@
-"""Rates that hold across every replica: evenly spaced send slots reserved in the database.
+"""Rates that hold across every replica: evenly spaced send slots, the timeline leased from the database.
 
 Each limited resource (a line's carrier rate, a Slack channel's post rate) has one row holding the next
-free slot. A process reserves a few slots at once with one atomic upsert (generic cell rate algorithm:
-`next = max(next, now) + n * interval`) and uses each slot at its time, or not at all once it is too late,
-so no window holds more sends than the rate allows, whichever replica sends. A SQLite database has no
-replicas (one process serves it), so there the next free slot is kept in the process, same algorithm.
+free moment of its timeline. A process leases a span of that timeline with one atomic upsert (generic cell
+rate algorithm: `next = max(next, now) + span`): nobody else sends in it. The process hands out the span's
+slots at the moment each caller asks, one interval apart, the next free one or now, whichever is later; a
+caller that asks late takes a later slot of the same span rather than a round trip, and the part of a span
+nobody used in time is lost, which lowers the rate a little and can never raise it. The next span is
+leased before this one runs out, so a busy sender never waits on the database.
+
+A SQLite database has no replicas (one process serves it), so there the next free slot is kept in the
+process, same algorithm, no lease.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import deque
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from sqlalchemy import text
 
@@ -28,10 +34,12 @@ log = logging.getLogger(__name__)
 HEADROOM = 0.98
 LATE_TOLERANCE = 0.015
 TRANSIT_ALLOWANCE = 1 / HEADROOM - 1 - LATE_TOLERANCE  # about 5.4 ms
-# At high rates a reservation also takes the slots of the next few milliseconds, for the callers to come.
-AHEAD = 0.005
-MAX_AHEAD = 64
-# Bounds of the lead a reservation takes over "now" (see SharedRate._lead), and how fast it relaxes.
+# A lease is at least MIN_SPAN long (and at least one slot), so a fast sender pays a round trip per few
+# milliseconds rather than per send; at most MAX_SPAN (or one slot), so a process never holds much of a
+# line's timeline that another replica could use.
+MIN_SPAN = 0.02
+MAX_SPAN = 0.25
+# Bounds of the lead a lease takes over "now" (see SharedRate._lead), and how fast it relaxes.
 MAX_LEAD = 0.25
 LEAD_DECAY = 0.9
 LATE_WARNING_EVERY = 50
@@ -60,30 +68,29 @@ async def reserve(db: Database, key: str, interval: float, count: int, now: date
     one process (see `Database.hold_single_server`), so there is nobody to share them with, and a
     reservation need not wait its turn behind every other write transaction."""
     if db.is_sqlite:
-        return reserve_in_process(db, key, interval, count, now)
-    span = interval * count
-    async with db.autocommit() as conn:
-        end = (await conn.execute(_RESERVE[db.engine.dialect.name],
-                                  {"key": key, "at": now.timestamp(), "span": span})).scalar_one()
-    return datetime.fromtimestamp(end - span, timezone.utc)
-
-
-def reserve_in_process(db: Database, key: str, interval: float, count: int, now: datetime) -> datetime:
-    """`reserve` for a database one process serves: the next free slot is kept in `db.local_slots`."""
-    start = max(db.local_slots.get(key, 0.0), now.timestamp())
-    db.local_slots[key] = start + interval * count
+        start = reserve_in_process(db, key, interval * count, now.timestamp())
+    else:
+        start = await _reserve_in_database(db, key, interval * count, now.timestamp())
     return datetime.fromtimestamp(start, timezone.utc)
 
 
-class SharedRate:
-    """Hands out send slots for one key at `rate` per second.
+async def _reserve_in_database(db: Database, key: str, span: float, at: float) -> float:
+    """Lease `span` seconds of `key`'s timeline, starting at `at` or later; return the start (epoch seconds)."""
+    async with db.autocommit() as conn:
+        end = (await conn.execute(_RESERVE[db.engine.dialect.name], {"key": key, "at": at, "span": span})).scalar_one()
+    return end - span
 
-    Callers that ask while a reservation is under way wait together, and the next reservation takes as
-    many slots as there are waiters, plus, at high rates, the few that fall within the next AHEAD
-    seconds: those are kept for the next callers, so a busy sender does not pay a database round trip per
-    send. A kept slot that grows too late is dropped, never used: a dropped slot lowers the rate a little,
-    it cannot raise it.
-    """
+
+def reserve_in_process(db: Database, key: str, span: float, at: float) -> float:
+    """`_reserve_in_database` for a database one process serves: the next free moment is kept in
+    `db.local_slots`."""
+    start = max(db.local_slots.get(key, 0.0), at)
+    db.local_slots[key] = start + span
+    return start
+
+
+class SharedRate:
+    """Hands out send slots for one key at `rate` per second (see the module's docstring)."""
 
     def __init__(self, db: Database, clock: Clock, key: str, rate: float,
                  late_tolerance: float | None = LATE_TOLERANCE) -> None:
@@ -92,87 +99,86 @@ class SharedRate:
         # None: a late slot is used anyway (right where the other side tolerates a short burst, as Slack
         # does, and where a retaken slot would cost a whole long interval).
         self.late_tolerance = late_tolerance
-        # Only slots that expire can be kept: under no tolerance a kept slot could be used any time later.
-        self._ahead = 0 if late_tolerance is None else min(MAX_AHEAD, int(AHEAD / self.interval))
-        self._kept: deque[datetime] = deque()
-        self._waiting: list[asyncio.Future] = []
-        self._reserver: asyncio.Task | None = None
-        # How far ahead of "now" a reservation starts: about what the last ones took to reach their callers.
-        # Without it, an idle key's first slot is "now" at the request, already late on arrival when the
-        # database is slow, and would be given up and retaken again and again.
+        # A lease's length in slots: at least MIN_SPAN (or the callers waiting), at most MAX_SPAN, one at least.
+        self._max_slots = max(1, math.floor(MAX_SPAN / self.interval))
+        self._min_slots = min(self._max_slots, math.ceil(MIN_SPAN / self.interval))
+        self._spans: deque[tuple[float, float]] = deque()  # leased [start, end) of the timeline, in order
+        self._next = 0.0  # no slot of ours starts before this (epoch seconds)
+        self._given = 0  # slots handed out of the first span
+        self._leasing: asyncio.Future | None = None
+        self._wanting = 0  # callers waiting for a lease: the next one is long enough for them all
+        # How far ahead of "now" a lease starts: about what the last ones took to reach us. Without it, an
+        # idle key's span would start when it was asked for, already partly gone when the database is slow.
         self._lead = 0.0
         self._late_in_a_row = 0
 
-    async def acquire(self) -> datetime:
-        """Wait for this caller's slot and return its time. A slot missed by more than the late tolerance (an
-        overloaded event loop woke us late) is given up and a new one taken, so late sends never bunch into
-        one window. A caller that waits for something else after this (a free connection) checks again
-        with `still_in_time` right before it sends."""
+    async def acquire(self) -> float:
+        """Wait for this caller's slot and return its time (epoch seconds). A slot missed by more than the
+        late tolerance (an overloaded event loop woke us late) is given up and another taken, so late sends
+        never bunch into one window. A caller that waits for something else after this (a free connection)
+        checks again with `still_in_time` right before it sends."""
         while True:
-            when = self._kept_slot()
-            if when is None and self.db.is_sqlite:
-                # Kept in this process: taken at once, not in a reservation task the caller would wait on.
-                when = reserve_in_process(self.db, self.key, self.interval, 1, self.clock.now())
-            elif when is None:
-                slot: asyncio.Future = asyncio.get_running_loop().create_future()
-                self._waiting.append(slot)
-                if self._reserver is None or self._reserver.done():
-                    self._reserver = asyncio.create_task(self._reserve_for_waiters())
-                when = await slot
-            wait = (when - self.clock.now()).total_seconds()
-            if wait > 0:
-                await asyncio.sleep(wait)
+            now = self.clock.now().timestamp()
+            if self.db.is_sqlite:
+                when = reserve_in_process(self.db, self.key, self.interval, now)
+            else:
+                when = self._take(now)
+                if when is None:
+                    self._wanting += 1
+                    try:
+                        await asyncio.shield(self._lease())
+                    finally:
+                        self._wanting -= 1
+                    continue
+            if when > now:
+                await asyncio.sleep(when - now)
             if self.still_in_time(when):
                 return when
 
-    def still_in_time(self, when: datetime) -> bool:
+    def still_in_time(self, when: float) -> bool:
         """Whether the slot at `when` may still be used; if not, it is given up (and counted as missed)."""
-        if self._in_time(when):
+        if self.late_tolerance is None or self.clock.now().timestamp() - when <= self.late_tolerance:
             self._late_in_a_row = 0
             return True
-        self._missed(when)
-        return False
-
-    def _missed(self, when: datetime) -> None:
-        """A slot came too late to use (given up, another is taken); say so when it keeps happening."""
         self._late_in_a_row += 1
         if self._late_in_a_row % LATE_WARNING_EVERY == 0:
-            late = (self.clock.now() - when).total_seconds()
-            log.warning("rate %s: %d slots in a row came %.0f ms late (database or event loop slow; reservations "
-                        "start %.0f ms ahead)", self.key, self._late_in_a_row, late * 1000, self._lead * 1000)
+            late = self.clock.now().timestamp() - when
+            log.warning("rate %s: %d slots in a row came %.0f ms late (event loop busy; leases start %.0f ms ahead)",
+                        self.key, self._late_in_a_row, late * 1000, self._lead * 1000)
+        return False
 
-    def _in_time(self, when: datetime) -> bool:
-        return self.late_tolerance is None or (self.clock.now() - when).total_seconds() <= self.late_tolerance
-
-    def _kept_slot(self) -> datetime | None:
-        """The earliest kept slot still in time, if any (those already too late are dropped)."""
-        while self._kept:
-            when = self._kept.popleft()
-            if self._in_time(when):
+    def _take(self, now: float) -> float | None:
+        """The next slot of the leased spans, not before `now`; None when they are used up. Leases the next
+        span early when this one will run out within about a lease's round trip."""
+        while self._spans:
+            start, end = self._spans[0]
+            when = max(self._next, start, now)
+            if when + self.interval <= end:  # a slot is a whole interval: the next one, wherever, starts after it
+                self._next = when + self.interval
+                self._given += 1
+                # Sends keep coming (a second slot of a span that holds several): lease on before it runs out.
+                if self._given > 1 and len(self._spans) == 1 and end - now <= 2 * self._lead + self.interval:
+                    self._lease()
                 return when
+            self._spans.popleft()
+            self._given = 0
         return None
 
-    async def _reserve_for_waiters(self) -> None:
-        step = timedelta(seconds=self.interval)
-        while self._waiting:
-            batch, self._waiting = self._waiting, []
-            asked = self.clock.now()
-            try:
-                start = await reserve(self.db, self.key, self.interval, len(batch) + self._ahead,
-                                      asked + timedelta(seconds=self._lead))
-                # Only the round trip is worth leading by: a slot late because the event loop was busy when
-                # it fell due would be as late wherever it started.
-                took = (self.clock.now() - asked).total_seconds()
-                self._lead = min(MAX_LEAD, max(LEAD_DECAY * self._lead, 1.5 * took))
-            except Exception as exc:  # noqa: BLE001 - each waiter gets the failure (e.g. the database is away)
-                for future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            slots = [start + step * index for index in range(len(batch) + self._ahead)]
-            for future, when in zip(batch, slots):
-                if future.done():  # its caller was cancelled: the slot is kept for another
-                    self._kept.append(when)
-                else:
-                    future.set_result(when)
-            self._kept.extend(slots[len(batch):])
+    def _lease(self) -> asyncio.Future:
+        """The lease under way, or a new one."""
+        if self._leasing is None or self._leasing.done():
+            self._leasing = asyncio.ensure_future(self._lease_span())
+            # A lease taken ahead that fails is retried by the next caller: its error must not go unheard.
+            self._leasing.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return self._leasing
+
+    async def _lease_span(self) -> None:
+        span = min(max(self._wanting, self._min_slots), self._max_slots) * self.interval
+        asked = self.clock.now().timestamp()
+        at = max(asked + self._lead, self._spans[-1][1] if self._spans else 0.0)
+        start = await _reserve_in_database(self.db, self.key, span, at)
+        # Only the round trip is worth leading by: a slot late because the event loop was busy when it fell
+        # due would be as late wherever it started.
+        took = self.clock.now().timestamp() - asked
+        self._lead = min(MAX_LEAD, max(LEAD_DECAY * self._lead, 1.5 * took))
+        self._spans.append((start, start + span))

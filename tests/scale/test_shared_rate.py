@@ -88,7 +88,8 @@ async def test_shared_rate_keeps_every_second_within_the_rate(database_url):
 
 
 async def test_at_high_rates_one_reservation_serves_several_sends(database_url):
-    """Slots for the next few milliseconds are kept for the next callers instead of a round trip each."""
+    """A lease covers the next few milliseconds of the timeline: the next callers take their slots from it
+    instead of a round trip each."""
     db = Database(database_url)
     await upgrade(db.engine)
     statements = record_statements(db)
@@ -101,6 +102,28 @@ async def test_at_high_rates_one_reservation_serves_several_sends(database_url):
             assert reservations == [], "SQLite's rates are kept in its one serving process"
         else:
             assert 1 <= len(reservations) <= 3, f"{len(reservations)} reservations for 20 sends"
+    finally:
+        await db.dispose()
+
+
+async def test_a_late_caller_takes_a_later_slot_of_the_lease_not_a_round_trip(database_url):
+    """Slots are handed out when callers ask: one that comes late (the event loop was busy) takes the next
+    free moment of the leased span, still an interval after the one before, with no reservation."""
+    db = Database(database_url)
+    await upgrade(db.engine)
+    statements = record_statements(db)
+    clock = Clock()
+    rate = SharedRate(db, clock, "line:6", 1000)
+    try:
+        first = await rate.acquire()
+        statements.clear()
+        await asyncio.sleep(0.005)  # late: five slots of the span went by unused
+        second = await rate.acquire()
+        third = await rate.acquire()
+        assert second >= first + 0.004, "a slot that went by unused was handed out late"
+        assert third - second >= rate.interval - 1e-9, "two slots closer than the interval"
+        assert second <= clock.now().timestamp(), "a caller waited although its slot was free"
+        assert [s for s in statements if "INSERT INTO rate_slots" in s] == []
     finally:
         await db.dispose()
 
