@@ -4,9 +4,9 @@ All state is in the database, so a restarted process (or another replica) carrie
 stopped; a per-campaign lease keeps two replicas from dispatching the same campaign at once (and the
 unique (campaign_id, phone) and message dedupe keys make even that harmless).
 
-It polls (every `tick`) rather than reacting to each sent message: on SQLite every transaction takes the
-write lock, so waking per message would compete with the sender it is feeding. A tick refills about one
-second of the line's rate (see `service.window_for`), which keeps the sender busy.
+It wakes when the sender has recorded a batch (and every `tick` in any case), not for each
+sent message: on SQLite every transaction takes the write lock, so waking per message would compete with the
+sender it is feeding. A step refills up to about one second of the line's rate (see `service.window_for`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class CampaignWorker:
         self.tick = tick
         self.housekeeping = housekeeping
         self.progress_interval = progress_interval
-        self.wake = asyncio.Event()
+        self.wake = services.wakeups.campaigns
         self._stopping = asyncio.Event()
         self._active: list[int] = []
         self._last_housekeeping = float("-inf")

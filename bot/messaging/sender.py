@@ -88,7 +88,7 @@ class Outcome:
 class SendWorker:
     """Claims due messages in batches and sends them concurrently, each line at its own shared rate."""
 
-    def __init__(self, services: Services, *, batch_size: int = 50, concurrency: int = 100,
+    def __init__(self, services: Services, *, batch_size: int = 200, concurrency: int = 100,
                  batches_in_flight: int = 4, rate_override: float | None = None) -> None:
         self.services = services
         self.batch_size = batch_size
@@ -188,6 +188,7 @@ class SendWorker:
         loop time the batch's claim lapses."""
         outcomes = await asyncio.gather(*(self._call_carrier(*item, claim_ends) for item in ready))
         await self._record_while_ours(outcomes, claim_ends)
+        self.services.wakeups.poke_campaigns()  # recorded texts leave a campaign's window: room to queue more
         for outcome in outcomes:
             if isinstance(outcome.error, AmbiguousCarrierError):
                 log.warning("sender: outcome of message %s unknown (%s); reconciling", outcome.message_id, outcome.error)
