@@ -12,8 +12,8 @@ The Twilio emulator runs in a separate process (no delivery callbacks, so only t
 The bridge runs unthrottled (line mps 10000, sender rate override) with a transactional campaign, so every
 recipient is materialised, queued through queue_sms, claimed, gated and sent. In the same run a bare aiohttp
 client loop posts the same number of identical requests to the same emulator at the same concurrency (100, the
-sender's default number of carrier connections); the
-ratio of the two throughputs is printed, with the bench process's peak RSS (the emulator process excluded).
+sender's default number of carrier connections); the ratio of the two throughputs is printed, with the bench
+process's peak RSS (the emulator process excluded).
 """
 
 from __future__ import annotations
