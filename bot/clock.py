@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta, timezone
 
 
@@ -11,6 +12,10 @@ class Clock:
 
     def now(self) -> datetime:
         return datetime.now(timezone.utc)
+
+    def timestamp(self) -> float:
+        """Now in seconds since the epoch, for loops that run per text (no datetime built)."""
+        return time.time()
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -24,6 +29,9 @@ class ManualClock(Clock):
 
     def now(self) -> datetime:
         return self._now
+
+    def timestamp(self) -> float:
+        return self._now.timestamp()
 
     def advance(self, **delta: float) -> datetime:
         self._now += timedelta(**delta)

@@ -34,9 +34,9 @@ log = logging.getLogger(__name__)
 HEADROOM = 0.98
 LATE_TOLERANCE = 0.015
 TRANSIT_ALLOWANCE = 1 / HEADROOM - 1 - LATE_TOLERANCE  # about 5.4 ms
-# A lease is at least MIN_SPAN long (and at least one slot), so a fast sender pays a round trip per few
-# milliseconds rather than per send; at most MAX_SPAN (or one slot), so a process never holds much of a
-# line's timeline that another replica could use.
+# A lease is at least MIN_SPAN long (and at least one slot, and twice what leases lately took to come
+# back), so a fast sender pays a round trip per few milliseconds rather than per send; at most MAX_SPAN (or
+# one slot), so a process never holds much of a line's timeline that another replica could use.
 MIN_SPAN = 0.02
 MAX_SPAN = 0.25
 # Bounds of the lead a lease takes over "now" (see SharedRate._lead), and how fast it relaxes.
@@ -118,7 +118,7 @@ class SharedRate:
         never bunch into one window. A caller that waits for something else after this (a free connection)
         checks again with `still_in_time` right before it sends."""
         while True:
-            now = self.clock.now().timestamp()
+            now = self.clock.timestamp()
             if self.db.is_sqlite:
                 when = reserve_in_process(self.db, self.key, self.interval, now)
             else:
@@ -130,19 +130,21 @@ class SharedRate:
                     finally:
                         self._wanting -= 1
                     continue
-            if when > now:
-                await asyncio.sleep(when - now)
+            if when <= now:  # free already: in time by definition
+                self._late_in_a_row = 0
+                return when
+            await asyncio.sleep(when - now)
             if self.still_in_time(when):
                 return when
 
     def still_in_time(self, when: float) -> bool:
         """Whether the slot at `when` may still be used; if not, it is given up (and counted as missed)."""
-        if self.late_tolerance is None or self.clock.now().timestamp() - when <= self.late_tolerance:
+        if self.late_tolerance is None or self.clock.timestamp() - when <= self.late_tolerance:
             self._late_in_a_row = 0
             return True
         self._late_in_a_row += 1
         if self._late_in_a_row % LATE_WARNING_EVERY == 0:
-            late = self.clock.now().timestamp() - when
+            late = self.clock.timestamp() - when
             log.warning("rate %s: %d slots in a row came %.0f ms late (event loop busy; leases start %.0f ms ahead)",
                         self.key, self._late_in_a_row, late * 1000, self._lead * 1000)
         return False
@@ -173,12 +175,14 @@ class SharedRate:
         return self._leasing
 
     async def _lease_span(self) -> None:
-        span = min(max(self._wanting, self._min_slots), self._max_slots) * self.interval
-        asked = self.clock.now().timestamp()
+        # Twice the lead at least: the next lease, asked for with a lead's worth left, comes back in time.
+        slots = max(self._wanting, self._min_slots, math.ceil(2 * self._lead / self.interval))
+        span = min(slots, self._max_slots) * self.interval
+        asked = self.clock.timestamp()
         at = max(asked + self._lead, self._spans[-1][1] if self._spans else 0.0)
         start = await _reserve_in_database(self.db, self.key, span, at)
         # Only the round trip is worth leading by: a slot late because the event loop was busy when it fell
         # due would be as late wherever it started.
-        took = self.clock.now().timestamp() - asked
+        took = self.clock.timestamp() - asked
         self._lead = min(MAX_LEAD, max(LEAD_DECAY * self._lead, 1.5 * took))
         self._spans.append((start, start + span))

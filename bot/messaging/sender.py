@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -58,6 +59,7 @@ log = logging.getLogger(__name__)
 # A gated message ready for the carrier: its id, the text, and whether recording it has side effects.
 Ready = tuple[int, OutboundSMS, bool]
 
+MIN_BATCH, MAX_BATCH = 50, 200  # messages claimed per transaction (see SendWorker._default_batch_size)
 CLAIM_SECONDS = 30  # how long a claimed message is ours; past it, another replica may reconcile it
 # A carrier call must be over before the claim lapses (the client times out at 15 s), or a replica reconciling
 # the lapsed message could find nothing yet and send it again. Closer to the end than this, we do not call.
@@ -88,16 +90,16 @@ class Outcome:
 class SendWorker:
     """Claims due messages in batches and sends them concurrently, each line at its own shared rate."""
 
-    def __init__(self, services: Services, *, batch_size: int = 200, concurrency: int = 100,
+    def __init__(self, services: Services, *, batch_size: int | None = None, concurrency: int = 100,
                  batches_in_flight: int = 4, rate_override: float | None = None) -> None:
         self.services = services
-        self.batch_size = batch_size
+        self.rate_override = rate_override
+        self.batch_size = batch_size or self._default_batch_size()
         # Several batches in flight keep the database work of one (gating, recording) beside the
         # carrier calls of another; `concurrency` bounds the carrier calls open at once.
         self.batches_in_flight = batches_in_flight
         self._carrier_calls = asyncio.Semaphore(concurrency)
-        self.rate_override = rate_override
-        self._rates: dict[int, SharedRate] = {}
+        self._rates: dict[str, SharedRate] = {}  # by the line's sender key
         self._stopping = asyncio.Event()
         self._policy = gate.quiet_policy(services.settings.compliance)
         self._last_recovery = self._last_receipts = float("-inf")
@@ -140,13 +142,25 @@ class SendWorker:
         self._stopping.set()
         self.services.wakeups.poke_sender()
 
-    def _rate(self, line_id: int) -> SharedRate:
-        """The line's carrier rate, shared with every other replica through the database."""
-        if line_id not in self._rates:
-            line = self.services.lines.by_id(line_id)
-            rate = self.rate_override or (line.config.mps if line else 1.0)
-            self._rates[line_id] = SharedRate(self.services.db, self.services.clock, f"line:{line_id}", rate)
-        return self._rates[line_id]
+    def _default_batch_size(self) -> int:
+        """About half a second of the slowest campaign line's rate, from MIN_BATCH to MAX_BATCH texts.
+
+        A bigger batch costs less per text (its transactions are shared), but it is recorded only when its last
+        text is sent, and only then does a campaign's window (a second of its line's rate, see
+        bot.campaigns.service.window_for) have room to queue more: a throttled line must have its window
+        claimed in two batches or more, or it would stop at every refill."""
+        rates = [self.rate_override or line.config.mps for line in self.services.lines.all()
+                 if line.config.sends_campaigns]
+        return max(MIN_BATCH, min([MAX_BATCH] + [math.ceil(rate / 2) for rate in rates]))
+
+    def _rate(self, sender_key: str) -> SharedRate:
+        """The carrier rate of the line that sends as `sender_key`, shared with every other replica through
+        the database."""
+        if sender_key not in self._rates:
+            line = self.services.lines.by_key(sender_key)
+            rate = self.rate_override or line.config.mps
+            self._rates[sender_key] = SharedRate(self.services.db, self.services.clock, f"line:{line.id}", rate)
+        return self._rates[sender_key]
 
     async def _claim_batch(self) -> tuple[int, list[Ready], float]:
         """Claim a batch of due messages and pass it through the gate, in one transaction. Returns how many
@@ -262,7 +276,7 @@ class SendWorker:
         return tuple(urls)
 
     async def _call_carrier(self, message_id: int, sms: OutboundSMS, side_effects: bool, claim_ends: float) -> Outcome:
-        rate = self._rate(self.services.lines.by_key(sms.sender).id)
+        rate = self._rate(sms.sender)
         while True:
             # The slot is awaited before a connection is taken: waiting for one's slot holds no carrier call.
             slot = await rate.acquire()
