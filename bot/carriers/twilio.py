@@ -12,6 +12,7 @@ from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 from twilio.request_validator import RequestValidator
+from yarl import URL
 
 from bot.carriers.base import (
     AmbiguousCarrierError,
@@ -40,13 +41,11 @@ class TwilioCarrier:
         self.account_sid = account_sid
         self._auth_header = {"Authorization": aiohttp.encode_basic_auth(account_sid, auth_token)}
         self.api_url = api_url.rstrip("/")
+        # Parsed once: aiohttp would parse a string URL again for every text.
+        self._messages_url = URL(f"{self.api_url}/2010-04-01/Accounts/{account_sid}/Messages.json")
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=5)
         self._session: aiohttp.ClientSession | None = None
         self.validator = RequestValidator(auth_token)
-
-    @property
-    def _messages_url(self) -> str:
-        return f"{self.api_url}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:

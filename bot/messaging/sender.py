@@ -232,7 +232,8 @@ class SendWorker:
         with_files = [row.id for row in rows if decisions[row.id].allowed
                       and any("slack_file" in item for item in row.media or [])]
         media = await self._hold_back(session, held, with_files, decisions)
-        return [(row.id, self._outbound(row, media.get(row.id, row.media)),
+        callback = self.services.settings.callback_url("/sms/twilio/status")
+        return [(row.id, self._outbound(row, media.get(row.id, row.media), callback),
                  needs_side_effects(self.services, row.slack_channel, row.origin))
                 for row in rows if decisions[row.id].allowed]
 
@@ -257,13 +258,13 @@ class SendWorker:
                 message.media = media[message.id] = await materialize_slack_files(session, self.services, message.media)
         return media
 
-    def _outbound(self, row, media: list) -> OutboundSMS:
+    def _outbound(self, row, media: list, status_callback: str) -> OutboundSMS:
         return OutboundSMS(
             to=row.phone,
             sender=self.services.lines.by_id(row.line_id).config.key,
             body=row.body,
-            media_urls=self._media_urls(media),
-            status_callback=self.services.settings.callback_url("/sms/twilio/status"),
+            media_urls=self._media_urls(media) if media else (),
+            status_callback=status_callback,
         )
 
     def _media_urls(self, media: list) -> tuple[str, ...]:
