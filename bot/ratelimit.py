@@ -137,6 +137,11 @@ class SharedRate:
             if self.still_in_time(when):
                 return when
 
+    async def close(self) -> None:
+        """Wait for a lease under way (one taken ahead may be), so the database can be closed after it."""
+        if self._leasing is not None and not self._leasing.done():
+            await asyncio.wait([self._leasing])
+
     def still_in_time(self, when: float) -> bool:
         """Whether the slot at `when` may still be used; if not, it is given up (and counted as missed)."""
         if self.late_tolerance is None or self.clock.timestamp() - when <= self.late_tolerance:

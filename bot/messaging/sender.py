@@ -136,6 +136,7 @@ class SendWorker:
                 except asyncio.TimeoutError:
                     pass
         await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(rate.close() for rate in self._rates.values()))
 
     async def stop(self) -> None:
         """Stop claiming; `run` returns once the batches in flight have been recorded."""

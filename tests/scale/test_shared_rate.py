@@ -103,6 +103,7 @@ async def test_at_high_rates_one_reservation_serves_several_sends(database_url):
         else:
             assert 1 <= len(reservations) <= 3, f"{len(reservations)} reservations for 20 sends"
     finally:
+        await rate.close()
         await db.dispose()
 
 
@@ -125,6 +126,7 @@ async def test_a_late_caller_takes_a_later_slot_of_the_lease_not_a_round_trip(da
         assert second <= clock.now().timestamp(), "a caller waited although its slot was free"
         assert [s for s in statements if "INSERT INTO rate_slots" in s] == []
     finally:
+        await rate.close()
         await db.dispose()
 
 
@@ -150,6 +152,7 @@ async def test_a_slow_database_does_not_make_every_slot_late(database_url):
         assert last <= (0 if db.is_sqlite else 1), f"the last slot took {last} reservations: slots still arrive late"
         assert late <= LATE_TOLERANCE, f"the last slot was used {late * 1000:.0f} ms late"
     finally:
+        await rate.close()
         await db.dispose()
 
 
