@@ -90,11 +90,7 @@ async def test_shared_rate_keeps_every_second_within_the_rate(database_url):
 async def test_at_high_rates_one_reservation_serves_several_sends(database_url):
     """A lease covers the next few milliseconds of the timeline: the next callers take their slots from it
     instead of a round trip each."""
-    db = Database(database_url)
-    await upgrade(db.engine)
-    statements = record_statements(db)
-    rate = SharedRate(db, Clock(), "line:4", 5000)
-    try:
+    async with rate_on(database_url, "line:4", 5000) as (db, rate, statements):
         for _ in range(20):
             await rate.acquire()  # one caller at a time
         reservations = [s for s in statements if "rate_slots" in s]
@@ -102,20 +98,12 @@ async def test_at_high_rates_one_reservation_serves_several_sends(database_url):
             assert reservations == [], "SQLite's rates are kept in its one serving process"
         else:
             assert 1 <= len(reservations) <= 3, f"{len(reservations)} reservations for 20 sends"
-    finally:
-        await rate.close()
-        await db.dispose()
 
 
 async def test_a_late_caller_takes_a_later_slot_of_the_lease_not_a_round_trip(database_url):
     """Slots are handed out when callers ask: one that comes late (the event loop was busy) takes the next
     free moment of the leased span, still an interval after the one before, with no reservation."""
-    db = Database(database_url)
-    await upgrade(db.engine)
-    statements = record_statements(db)
-    clock = Clock()
-    rate = SharedRate(db, clock, "line:6", 1000)
-    try:
+    async with rate_on(database_url, "line:6", 1000) as (_db, rate, statements):
         first = await rate.acquire()
         statements.clear()
         await asyncio.sleep(0.005)  # late: five slots of the span went by unused
@@ -123,34 +111,37 @@ async def test_a_late_caller_takes_a_later_slot_of_the_lease_not_a_round_trip(da
         third = await rate.acquire()
         assert second >= first + 0.004, "a slot that went by unused was handed out late"
         assert third - second >= rate.interval - 1e-9, "two slots closer than the interval"
-        assert second <= clock.now().timestamp(), "a caller waited although its slot was free"
+        assert second <= rate.clock.timestamp(), "a caller waited although its slot was free"
         assert [s for s in statements if "INSERT INTO rate_slots" in s] == []
-    finally:
-        await rate.close()
-        await db.dispose()
 
 
 async def test_a_slow_database_does_not_make_every_slot_late(database_url):
     """An idle key's slot used to start when it was asked for; with reservations taking longer than the late
     tolerance (the database busy), every slot arrived late, was given up and retaken. Slots now start as far
     ahead as reservations lately took."""
-    db = Database(database_url)
-    await upgrade(db.engine)
-    statements = record_statements(db)
-    clock = Clock()
-    rate = SharedRate(db, clock, "line:5", 100)
-    try:
+    async with rate_on(database_url, "line:5", 100) as (db, rate, statements):
         await rate.acquire()  # creates the row
         for _ in range(3):
             await asyncio.sleep(0.05)  # idle: the key's next free slot is in the past
             statements.clear()
             async with hold_rate_row(db, "line:5", seconds=0.08):
                 slot = await rate.acquire()
-                late = clock.timestamp() - slot
+                late = rate.clock.timestamp() - slot
             reservations = [s for s in statements if "INSERT INTO rate_slots" in s]
             last = len(reservations)
         assert last <= (0 if db.is_sqlite else 1), f"the last slot took {last} reservations: slots still arrive late"
         assert late <= LATE_TOLERANCE, f"the last slot was used {late * 1000:.0f} ms late"
+
+
+@asynccontextmanager
+async def rate_on(database_url: str, key: str, per_second: float):
+    """A migrated database, a SharedRate on it and the list of statements it sends; closed after."""
+    db = Database(database_url)
+    await upgrade(db.engine)
+    statements = record_statements(db)
+    rate = SharedRate(db, Clock(), key, per_second)
+    try:
+        yield db, rate, statements
     finally:
         await rate.close()
         await db.dispose()
