@@ -43,6 +43,7 @@ MAX_SPAN = 0.25
 MAX_LEAD = 0.25
 LEAD_DECAY = 0.9
 LATE_WARNING_EVERY = 50
+SLOT_SLACK = 1e-6  # seconds: a few float roundings at epoch magnitude, far below any rate's interval
 
 
 def interval_for(rate: float) -> float:
@@ -160,7 +161,9 @@ class SharedRate:
         while self._spans:
             start, end = self._spans[0]
             when = max(self._next, start, now)
-            if when + self.interval <= end:  # a slot is a whole interval: the next one, wherever, starts after it
+            # A slot is a whole interval (the next one, wherever, starts after it); the slack absorbs float
+            # rounding on epoch seconds, which could otherwise make the last slot of a span not fit.
+            if when + self.interval <= end + SLOT_SLACK:
                 self._next = when + self.interval
                 self._given += 1
                 # Sends keep coming (a second slot of a span that holds several): lease on before it runs out.

@@ -42,8 +42,8 @@ PRICE_PER_SEGMENT_USD = 0.0083
 PURPOSES = ("marketing", "transactional")
 BATCH = 500  # contacts read per query: memory stays flat whatever the audience size
 # Contacts queued per dispatch step: a bigger step costs fewer statements and transactions per text. Its
-# loops give the event loop a turn every few milliseconds (bot.cooperative), so sends waiting for their rate slots
-# are not held past them while a step renders (see bot/ratelimit.py).
+# loops give the event loop a turn every few milliseconds (bot.cooperative), so sends waiting for their rate
+# slots are not held past them while a step renders (see bot/ratelimit.py).
 DISPATCH_BATCH = 1000
 MAX_WINDOW = 2000
 ACTIVE = ("queued", "sending", "held")

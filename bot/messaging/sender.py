@@ -264,7 +264,7 @@ class SendWorker:
             to=row.phone,
             sender=self.services.lines.by_id(row.line_id).config.key,
             body=row.body,
-            media_urls=self._media_urls(media) if media else (),
+            media_urls=self._media_urls(media),
             status_callback=status_callback,
         )
 
