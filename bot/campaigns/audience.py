@@ -14,6 +14,7 @@ from bot.compliance import consent
 from bot.compliance.gate import SENT_STATUSES
 from bot.cooperative import paced
 from bot.phone import InvalidPhoneNumber, parse_e164
+from storage.bulk import among
 from storage.models import ConsentEvent, Contact, ContactTag, Message
 
 SKIP_REASONS = {
@@ -105,7 +106,7 @@ async def classify(
         return out
     events = defaultdict(list)
     rows = await session.execute(
-        select(*consent.STATE_COLUMNS).where(ConsentEvent.phone.in_(phones),
+        select(*consent.STATE_COLUMNS).where(among(session, ConsentEvent.phone, phones),
                                    or_(ConsentEvent.line_id == line_id, ConsentEvent.line_id.is_(None)))
         .order_by(ConsentEvent.id.desc())
     )
@@ -115,7 +116,7 @@ async def classify(
     if purpose == "marketing":
         counted = await session.execute(
             select(Message.phone, func.count(Message.id)).where(
-                Message.phone.in_(phones), Message.purpose == "marketing", Message.direction == "out",
+                among(session, Message.phone, phones), Message.purpose == "marketing", Message.direction == "out",
                 Message.status.in_(SENT_STATUSES), Message.sent_at > now - timedelta(hours=24),
             ).group_by(Message.phone)
         )

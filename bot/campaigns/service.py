@@ -32,7 +32,7 @@ from bot.messaging.outbound import queue_many
 from bot.permissions import is_admin, is_approver
 from bot.services import Services
 from bot.slack import outbox
-from storage.db import dialect_insert
+from storage.bulk import among, insert_rows
 from storage.models import Message
 from storage.models.campaigns import Campaign, CampaignEvent, CampaignLink, CampaignRecipient
 
@@ -523,7 +523,7 @@ async def _known_recipients(session: AsyncSession, campaign_id: int, phones: set
     if not phones:
         return set()
     return set((await session.scalars(select(_recipients.c.phone).where(
-        _recipients.c.campaign_id == campaign_id, _recipients.c.phone.in_(phones)))).all())
+        _recipients.c.campaign_id == campaign_id, among(session, _recipients.c.phone, phones)))).all())
 
 
 async def _add_recipients(session: AsyncSession, campaign_id: int, items: list, queued: dict[str, int]) -> None:
@@ -536,8 +536,7 @@ async def _add_recipients(session: AsyncSession, campaign_id: int, items: list, 
              "status": "skipped" if item.reason else "queued", "skip_reason": item.reason,
              "message_id": None if item.reason else queued.get(recipient_key(campaign_id, item.phone))}
             for item in items]
-    await session.execute(dialect_insert(session.bind)(_recipients)
-                          .on_conflict_do_nothing(index_elements=["campaign_id", "phone"]), rows)
+    await insert_rows(session, _recipients, rows, on_conflict_do_nothing=["campaign_id", "phone"])
 
 
 def texts_of(campaign_id: int):

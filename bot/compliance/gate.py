@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.compliance import consent
 from bot.compliance.quiet_hours import QuietHoursPolicy, next_allowed
 from bot.settings import ComplianceConfig
+from storage.bulk import among
 from storage.models import ConsentEvent, Contact, Message
 
 SENT_STATUSES = ("sending", "sent", "delivered", "undelivered", "unknown")
@@ -101,7 +102,7 @@ async def _consent_events(session: AsyncSession, phones: set[str]) -> dict[str, 
     by_phone: dict[str, list[ConsentEvent]] = {}
     if phones:
         rows = await session.execute(
-            select(*consent.STATE_COLUMNS).where(ConsentEvent.phone.in_(phones)).order_by(ConsentEvent.id.desc()))
+            select(*consent.STATE_COLUMNS).where(among(session, ConsentEvent.phone, phones)).order_by(ConsentEvent.id.desc()))
         for event in rows:
             by_phone.setdefault(event.phone, []).append(event)
     return by_phone
@@ -110,7 +111,7 @@ async def _consent_events(session: AsyncSession, phones: set[str]) -> dict[str, 
 async def _contacts(session: AsyncSession, phones: set[str]) -> dict[str, Contact]:
     if not phones:
         return {}
-    return {c.phone: c for c in await session.scalars(select(Contact).where(Contact.phone.in_(phones)))}
+    return {c.phone: c for c in await session.scalars(select(Contact).where(among(session, Contact.phone, phones)))}
 
 
 async def _recent_marketing(session: AsyncSession, phones: set[str], now: datetime) -> dict[str, list[datetime]]:
@@ -119,7 +120,7 @@ async def _recent_marketing(session: AsyncSession, phones: set[str], now: dateti
         return {}
     rows = await session.execute(
         select(Message.phone, Message.sent_at).where(
-            Message.phone.in_(phones),
+            among(session, Message.phone, phones),
             Message.purpose == "marketing",
             Message.direction == "out",
             Message.status.in_(SENT_STATUSES),

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.compliance.segments import analyze
 from bot.cooperative import paced
 from bot.lines import KnownLine
-from storage.db import dialect_insert
+from storage.bulk import insert_rows
 from storage.models import Message
 
 # "compliance" is only for keyword answers (STOP/START confirmations, HELP): they go out even after an opt-out.
@@ -91,12 +91,10 @@ async def queue_many(session: AsyncSession, *, line: KnownLine, requests: list[d
             "encoding": info.encoding, "purpose": request.get("purpose", "conversational"),
             "origin": request["origin"], "origin_ref": request.get("origin_ref"),
         })
-    # A Core insert: the ORM's bulk path costs more per row, and a campaign queues a row per recipient.
-    table = Message.__table__
-    statement = (dialect_insert(session.bind)(table)
-                 .on_conflict_do_nothing(index_elements=["dedupe_key"])
-                 .returning(table.c.id, table.c.dedupe_key))
-    ids = {key: message_id for message_id, key in (await session.execute(statement, rows)).all()}
+    table = Message.__table__  # a campaign queues a row per recipient: one statement, one parameter
+    inserted = await insert_rows(session, table, rows, on_conflict_do_nothing=["dedupe_key"],
+                                 returning=(table.c.id, table.c.dedupe_key))
+    ids = {key: message_id for message_id, key in inserted.all()}
     missing = [row["dedupe_key"] for row in rows if row["dedupe_key"] not in ids]
     if missing:
         found = await session.execute(select(Message.id, Message.dedupe_key).where(Message.dedupe_key.in_(missing)))

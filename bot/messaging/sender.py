@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.carriers.base import (
@@ -42,17 +42,14 @@ from bot.phone import mask
 from bot.ratelimit import SharedRate
 from bot.services import Services
 from bot.slack.files import materialize_slack_files
+from storage.bulk import update_rows
 from storage.models import Message
 
-# What the gate and the carrier call need of a message, read without building ORM objects.
-_GATE_COLUMNS = (Message.id, Message.phone, Message.line_id, Message.purpose, Message.body, Message.media,
-                 Message.slack_channel, Message.origin)
-
-# A plain success, for many rows in one executemany (a Core statement: the ORM's bulk path costs more per row).
+# Claims go through Core statements on the table: the ORM's bulk paths cost more per row.
 _messages = Message.__table__
-_RECORD_SENT = (update(_messages).where(_messages.c.id == bindparam("message_id"))
-                .values(status="sent", carrier_sid=bindparam("sid"), sent_at=bindparam("at"), claim_until=None,
-                        error_code=None, error_message=None))
+# What the gate and the carrier call need of a message, read without building ORM objects.
+_GATE_COLUMNS = tuple(_messages.c[name] for name in
+                      ("id", "phone", "line_id", "purpose", "body", "media", "slack_channel", "origin"))
 
 log = logging.getLogger(__name__)
 
@@ -170,20 +167,20 @@ class SendWorker:
         now = self.services.clock.now()
         deadline = asyncio.get_running_loop().time() + CLAIM_SECONDS  # taken before the claim, so never late
         async with self.services.db.session() as session:
+            messages = _messages.c
             due = (
-                select(Message.id)
-                .where(Message.status == "queued")
-                .where((Message.next_attempt_at.is_(None)) | (Message.next_attempt_at <= now))
-                .order_by(Message.id)
+                select(messages.id)
+                .where(messages.status == "queued")
+                .where((messages.next_attempt_at.is_(None)) | (messages.next_attempt_at <= now))
+                .order_by(messages.id)
                 .limit(self.batch_size)
                 .with_for_update(skip_locked=True)
             )
             # Counted as an attempt now; a held message gives it back (see _hold_back).
-            claim = (update(Message).where(Message.id.in_(due.scalar_subquery()))
+            claim = (update(_messages).where(messages.id.in_(due.scalar_subquery()))
                      .values(status="sending", claim_until=now + timedelta(seconds=CLAIM_SECONDS),
-                             attempts=Message.attempts + 1)
-                     .returning(*_GATE_COLUMNS)
-                     .execution_options(synchronize_session=False))
+                             attempts=messages.attempts + 1)
+                     .returning(*_GATE_COLUMNS))
             rows = sorted((await session.execute(claim)).all(), key=lambda row: row.id)
             if not rows:
                 return 0, [], deadline
@@ -306,8 +303,9 @@ class SendWorker:
                   and not isinstance(o.error, AmbiguousCarrierError)]
         async with self.services.db.session() as session:
             if plain:
-                await session.execute(_RECORD_SENT, [
-                    {"message_id": o.message_id, "sid": o.result.carrier_sid, "at": now} for o in plain])
+                await update_rows(session, _messages,
+                                  [{"id": o.message_id, "carrier_sid": o.result.carrier_sid} for o in plain],
+                                  status="sent", sent_at=now, claim_until=None, error_code=None, error_message=None)
             sent = []
             if others:
                 messages = {m.id: m for m in await session.scalars(
