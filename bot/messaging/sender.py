@@ -95,7 +95,11 @@ class SendWorker:
         # Several batches in flight keep the database work of one (gating, recording) beside the
         # carrier calls of another; `concurrency` bounds the carrier calls open at once.
         self.batches_in_flight = batches_in_flight
-        self._carrier_calls = asyncio.Semaphore(concurrency)
+        # Tokens for the carrier calls open at once. Not an asyncio.Semaphore: its locked(), which its acquire
+        # calls too, scans every waiter while one is being woken, and a campaign keeps hundreds waiting.
+        self._carrier_calls: asyncio.Queue[int] = asyncio.Queue()
+        for token in range(concurrency):
+            self._carrier_calls.put_nowait(token)
         self._rates: dict[str, SharedRate] = {}  # by the line's sender key
         self._stopping = asyncio.Event()
         self._policy = gate.quiet_policy(services.settings.compliance)
@@ -279,8 +283,9 @@ class SendWorker:
         while True:
             # The slot is awaited before a connection is taken: waiting for one's slot holds no carrier call.
             slot = await rate.acquire()
-            must_wait = self._carrier_calls.locked()
-            async with self._carrier_calls:
+            must_wait = self._carrier_calls.empty()
+            token = await self._carrier_calls.get()
+            try:
                 if must_wait and not rate.still_in_time(slot):
                     continue  # all connections were busy past the slot: take another
                 if asyncio.get_running_loop().time() > claim_ends - LAST_CALL_BEFORE_LAPSE:
@@ -291,6 +296,8 @@ class SendWorker:
                     return Outcome(message_id, result=await self.services.carrier.send(sms), side_effects=side_effects)
                 except CarrierError as exc:
                     return Outcome(message_id, error=exc, side_effects=side_effects)
+            finally:
+                self._carrier_calls.put_nowait(token)
 
     async def _record(self, outcomes: list[Outcome]) -> None:
         """Store every outcome of a batch in one transaction (ambiguous ones are reconciled after).
