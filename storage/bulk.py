@@ -59,9 +59,9 @@ async def update_rows(session: AsyncSession, table: Table, rows: list[dict], *, 
 
 
 def among(session: AsyncSession, expression: ColumnElement, values) -> ColumnElement:
-    """`expression IN values`, for many values: on PostgreSQL one array parameter (`= ANY`), which costs a
-    third of what binding and rendering a parameter per value does (0.006 ms of CPU per value against 0.011,
-    measured on 200 phone numbers); SQLite has no arrays, and gained nothing from a JSON list."""
+    """`expression IN values`, for many values. On PostgreSQL one array parameter (`= ANY`): a look-up of 200
+    phone numbers cost 0.006 ms of CPU per number so, against 0.011 with a parameter rendered and bound per
+    number. SQLite has no arrays, and gained nothing from a JSON list."""
     if session.bind.dialect.name == "postgresql":
         return expression == any_(bindparam(None, list(values), type_=ARRAY(expression.type)))
     return expression.in_(values)

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns import template as tpl
@@ -506,8 +506,7 @@ async def dispatch_step(services: Services, campaign_id: int) -> int:
                              "origin_ref": str(campaign.id), "dedupe_key": recipient_key(campaign.id, item.phone)})
         queued = await queue_many(session, line=line, requests=requests)
         await _add_recipients(session, campaign.id, fresh, queued)
-        if links:
-            await session.execute(insert(CampaignLink), links)
+        await insert_rows(session, CampaignLink.__table__, links)
         campaign.skipped = skipped
         campaign.cursor = contacts[-1].id
     services.wakeups.poke_sender()

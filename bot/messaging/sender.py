@@ -7,7 +7,7 @@ carrier's own records — found means sent, not found means it is queued again.
 
 Work goes in batches: one transaction claims a batch, one gates it, the carrier calls run concurrently
 (each at its line's shared rate), one transaction records the outcomes. Per text, the database sees a
-row in a few multi-row statements rather than transactions of its own.
+row in a few statements that each carry the whole batch, rather than transactions of its own.
 """
 
 from __future__ import annotations
@@ -302,7 +302,7 @@ class SendWorker:
     async def _record(self, outcomes: list[Outcome]) -> None:
         """Store every outcome of a batch in one transaction (ambiguous ones are reconciled after).
 
-        Plain successes (no reaction to show, nobody listening) are one multi-row UPDATE; the rest go
+        Plain successes (no reaction to show, nobody listening) are one UPDATE (storage.bulk); the rest go
         through the status module one by one."""
         now = self.services.clock.now()
         plain = [o for o in outcomes if o.plain]
