@@ -18,7 +18,6 @@ import asyncio
 import logging
 import math
 from collections import deque
-from datetime import datetime, timezone
 
 from sqlalchemy import text
 
@@ -53,37 +52,29 @@ def interval_for(rate: float) -> float:
 
 # Move the key's next free slot to max(next, now) + span and return it: one atomic statement on either
 # database. Plain SQL, because SQLAlchemy does not cache the compiled form of an upsert with a SET clause.
-_RESERVE_SQL = """
+_RESERVE = text("""
 INSERT INTO rate_slots (key, next_at) VALUES (:key, CAST(:at AS DOUBLE PRECISION) + :span)
-ON CONFLICT (key) DO UPDATE SET next_at = {later}(rate_slots.next_at, CAST(:at AS DOUBLE PRECISION)) + :span
+ON CONFLICT (key) DO UPDATE SET next_at = GREATEST(rate_slots.next_at, CAST(:at AS DOUBLE PRECISION)) + :span
 RETURNING next_at
-"""
-_RESERVE = {"postgresql": text(_RESERVE_SQL.format(later="GREATEST")), "sqlite": text(_RESERVE_SQL.format(later="MAX"))}
+""")
 
 
-async def reserve(db: Database, key: str, interval: float, count: int, now: datetime) -> datetime:
-    """Reserve `count` consecutive slots for `key`; return the time of the first one (a single round trip
-    on PostgreSQL).
+async def reserve(db: Database, key: str, span: float, at: float) -> float:
+    """Lease `span` seconds of `key`'s timeline, starting at `at` (epoch seconds) or later; return the start
+    (a single round trip on PostgreSQL).
 
-    On SQLite the slots are kept in the process (`Database.local_slots`): a SQLite database is served by
-    one process (see `Database.hold_single_server`), so there is nobody to share them with, and a
-    reservation need not wait its turn behind every other write transaction."""
+    On SQLite the timeline is kept in the process (`Database.local_slots`): a SQLite database is served by
+    one process (see `Database.hold_single_server`), so there is nobody to share it with, and a lease need
+    not wait its turn behind every other write transaction."""
     if db.is_sqlite:
-        start = reserve_in_process(db, key, interval * count, now.timestamp())
-    else:
-        start = await _reserve_in_database(db, key, interval * count, now.timestamp())
-    return datetime.fromtimestamp(start, timezone.utc)
-
-
-async def _reserve_in_database(db: Database, key: str, span: float, at: float) -> float:
-    """Lease `span` seconds of `key`'s timeline, starting at `at` or later; return the start (epoch seconds)."""
+        return reserve_in_process(db, key, span, at)
     async with db.autocommit() as conn:
-        end = (await conn.execute(_RESERVE[db.engine.dialect.name], {"key": key, "at": at, "span": span})).scalar_one()
+        end = (await conn.execute(_RESERVE, {"key": key, "at": at, "span": span})).scalar_one()
     return end - span
 
 
 def reserve_in_process(db: Database, key: str, span: float, at: float) -> float:
-    """`_reserve_in_database` for a database one process serves: the next free moment is kept in
+    """`reserve` for a database one process serves, without a coroutine: the next free moment is kept in
     `db.local_slots`."""
     start = max(db.local_slots.get(key, 0.0), at)
     db.local_slots[key] = start + span
@@ -188,7 +179,7 @@ class SharedRate:
         span = min(slots, self._max_slots) * self.interval
         asked = self.clock.timestamp()
         at = max(asked + self._lead, self._spans[-1][1] if self._spans else 0.0)
-        start = await _reserve_in_database(self.db, self.key, span, at)
+        start = await reserve(self.db, self.key, span, at)
         # Only the round trip is worth leading by: a slot late because the event loop was busy when it fell
         # due would be as late wherever it started.
         took = self.clock.timestamp() - asked

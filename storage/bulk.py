@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, Table, Text, any_, bindparam, cast, column, func, literal, select, true, update
+from sqlalchemy import (ColumnElement, Select, Table, Text, any_, bindparam, cast, column, func, literal, select, true,
+                        update)
 from sqlalchemy.dialects.postgresql import ARRAY, JSON as PG_JSON
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -83,10 +84,12 @@ def _reader(dialect, table: Table, names: list[str]) -> Select:
         source = (func.json_to_recordset(cast(rows, PG_JSON))
                   .table_valued(*(column(name, table.c[name].type) for name in names))
                   .render_derived(with_types=True))
-        # WHERE true: harmless here, and SQLite needs it to tell INSERT ... SELECT ... ON CONFLICT apart.
-        return select(*(source.c[name] for name in names)).where(true())
-    source = func.json_each(rows).table_valued("value")
-    return select(*(func.json_extract(source.c.value, f"$.{name}").label(name) for name in names)).where(true())
+        fields = [source.c[name] for name in names]
+    else:
+        source = func.json_each(rows).table_valued("value")
+        fields = [func.json_extract(source.c.value, f"$.{name}").label(name) for name in names]
+    # WHERE true: SQLite needs it to read INSERT ... SELECT ... ON CONFLICT as an upsert, not a join's ON.
+    return select(*fields).where(true())
 
 
 def _encode(dialect, table: Table, rows: list[dict]) -> str:

@@ -102,7 +102,8 @@ async def _consent_events(session: AsyncSession, phones: set[str]) -> dict[str, 
     by_phone: dict[str, list[ConsentEvent]] = {}
     if phones:
         rows = await session.execute(
-            select(*consent.STATE_COLUMNS).where(among(session, ConsentEvent.phone, phones)).order_by(ConsentEvent.id.desc()))
+            select(*consent.STATE_COLUMNS).where(among(session, ConsentEvent.phone, phones))
+            .order_by(ConsentEvent.id.desc()))
         for event in rows:
             by_phone.setdefault(event.phone, []).append(event)
     return by_phone

@@ -19,14 +19,19 @@ from storage.migrate import upgrade
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 
 
+async def reserve_slots(db: Database, key: str, interval: float, count: int, now: datetime) -> datetime:
+    """Reserve `count` slots of `interval` for `key` from `now` on; the time of the first."""
+    return datetime.fromtimestamp(await reserve(db, key, interval * count, now.timestamp()), timezone.utc)
+
+
 async def test_reservations_follow_one_another_and_never_start_in_the_past(database_url):
     db = Database(database_url)
     await upgrade(db.engine)
     try:
-        first = await reserve(db, "line:1", 0.01, 5, T0)
-        second = await reserve(db, "line:1", 0.01, 2, T0)
-        other_key = await reserve(db, "line:2", 0.01, 1, T0)
-        much_later = await reserve(db, "line:1", 0.01, 1, T0 + timedelta(minutes=1))
+        first = await reserve_slots(db, "line:1", 0.01, 5, T0)
+        second = await reserve_slots(db, "line:1", 0.01, 2, T0)
+        other_key = await reserve_slots(db, "line:2", 0.01, 1, T0)
+        much_later = await reserve_slots(db, "line:1", 0.01, 1, T0 + timedelta(minutes=1))
         assert first == T0
         assert abs((second - first).total_seconds() - 0.05) < 1e-6
         assert other_key == T0
@@ -50,7 +55,7 @@ async def test_two_processes_reserving_at_once_get_disjoint_slots(database_url):
     interval = 0.001
     try:
         async def reserve_many(db: Database, count: int) -> list[tuple[datetime, int]]:
-            return [(await reserve(db, "line:9", interval, n, T0), n) for n in [1, 3, 2] * count]
+            return [(await reserve_slots(db, "line:9", interval, n, T0), n) for n in [1, 3, 2] * count]
 
         results = await asyncio.gather(*(reserve_many(db, 30) for db in databases))
         ranges = sorted(r for result in results for r in result)

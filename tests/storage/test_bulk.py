@@ -47,7 +47,8 @@ async def test_insert_rows_fills_defaults_keeps_types_and_skips_conflicts(databa
         assert again.scalars().all() == ["k3"]
     async with database.session() as session:
         first, second, third = (await session.scalars(select(Message).order_by(Message.id))).all()
-        due_later = (await session.scalars(select(Message.dedupe_key).where(Message.next_attempt_at > later - timedelta(microseconds=1)))).all()
+        due_later = (await session.scalars(select(Message.dedupe_key).where(
+            Message.next_attempt_at > later - timedelta(microseconds=1)))).all()
     assert first.body == "Héllo \"quoted\" 'single' ✓\nline two"
     assert first.media == [{"media_id": 7, "name": "a b"}]
     assert second.body == "second" and second.next_attempt_at == later
@@ -84,8 +85,9 @@ async def test_among_matches_the_given_values_only(database):
     async with database.session() as session:
         await insert_rows(session, MESSAGES, [_row(line_id, n) for n in range(1, 6)])
     async with database.session() as session:
-        found = (await session.scalars(select(Message.phone).where(
-            among(session, Message.phone, {"+12125550002", "+12125550004", "+19999999999"})).order_by(Message.phone))).all()
+        wanted = {"+12125550002", "+12125550004", "+19999999999"}
+        found = (await session.scalars(select(Message.phone).where(among(session, Message.phone, wanted))
+                                       .order_by(Message.phone))).all()
         none = (await session.scalars(select(Message.phone).where(among(session, Message.phone, set())))).all()
     assert found == ["+12125550002", "+12125550004"]
     assert none == []
