@@ -6,7 +6,7 @@ import asyncio
 import gc
 import logging
 import secrets
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -91,13 +91,17 @@ def build_app(
     if settings.local_mode:
         from bot.local.workspace import LocalWorkspace
 
-        workspace = LocalWorkspace(token=token, signing_secret=signing_secret, bot_events_url=settings.callback_url("/slack/events"))
+        workspace = LocalWorkspace(
+            token=token, signing_secret=signing_secret, bot_events_url=settings.callback_url("/slack/events")
+        )
         workspace.mount(app, LOCAL_SLACK_PREFIX)
         from bot.local.playground import Playground
 
         Playground(slack_prefix=LOCAL_SLACK_PREFIX).mount(app)  # GET /: the page to try it all in a browser
     domain_workers = [worker for domain in (campaigns, notify) for worker in domain.install(app, services)]
-    app.cleanup_ctx.append(_lifecycle(services, run_workers, sender_options or {}, outbox_options or {}, domain_workers))
+    app.cleanup_ctx.append(
+        _lifecycle(services, run_workers, sender_options or {}, outbox_options or {}, domain_workers)
+    )
     return app
 
 
@@ -131,8 +135,11 @@ def _lifecycle(services: Services, run_workers: bool, sender_options: dict, outb
             services.lines = await sync_lines(session, services.settings)
         workers = []
         if run_workers:
-            workers = [SendWorker(services, **sender_options), OutboxWorker(services, all_ops(), **outbox_options),
-                       *domain_workers]
+            workers = [
+                SendWorker(services, **sender_options),
+                OutboxWorker(services, all_ops(), **outbox_options),
+                *domain_workers,
+            ]
         tasks = [asyncio.create_task(worker.run()) for worker in workers]
         socket_handler = await _start_socket_mode(app, services)
         # What exists now (modules, the app, pools) lives as long as the process: out of the collector's
@@ -151,6 +158,7 @@ def _lifecycle(services: Services, run_workers: bool, sender_options: dict, outb
             await services.carrier.close()
             await services.slack.session.close() if services.slack.session else None
             await services.db.dispose()
+
     return lifecycle
 
 

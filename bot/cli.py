@@ -59,9 +59,10 @@ def _segments(args: argparse.Namespace) -> int:
 
 def _simulate_inbound(args: argparse.Namespace) -> int:
     """Post a signed inbound-SMS webhook to the running server, exactly as Twilio would."""
+    from twilio.request_validator import RequestValidator
+
     from bot.carriers.simulator import SIMULATOR_ACCOUNT_SID, SIMULATOR_AUTH_TOKEN
     from bot.phone import InvalidPhoneNumber, parse_e164
-    from twilio.request_validator import RequestValidator
 
     settings = load_settings()
     try:
@@ -71,9 +72,19 @@ def _simulate_inbound(args: argparse.Namespace) -> int:
         return 2
     url = settings.callback_url("/sms/twilio/inbound")
     sid = "SM" + secrets.token_hex(16)
-    params = {"MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid, "AccountSid": SIMULATOR_ACCOUNT_SID,
-              "From": sender, "To": to, "Body": args.text, "NumMedia": "0", "NumSegments": "1",
-              "SmsStatus": "received", "ApiVersion": "2010-04-01"}
+    params = {
+        "MessageSid": sid,
+        "SmsMessageSid": sid,
+        "SmsSid": sid,
+        "AccountSid": SIMULATOR_ACCOUNT_SID,
+        "From": sender,
+        "To": to,
+        "Body": args.text,
+        "NumMedia": "0",
+        "NumSegments": "1",
+        "SmsStatus": "received",
+        "ApiVersion": "2010-04-01",
+    }
     token = settings.twilio_auth_token if settings.sms_provider == "twilio" else SIMULATOR_AUTH_TOKEN
     signature = RequestValidator(token).compute_signature(url, params)
 
@@ -158,12 +169,15 @@ def parser() -> argparse.ArgumentParser:
     contacts = commands.add_parser("contacts", help="import or export contacts as CSV")
     contacts_commands = contacts.add_subparsers(dest="contacts_command", required=True)
     contacts_import = contacts_commands.add_parser(
-        "import", help="import FILE.csv (phone, first_name, last_name, tags, consent, consent_source, consent_at); "
-                       "all or nothing: a rejected file prints its report and exits 2")
+        "import",
+        help="import FILE.csv (phone, first_name, last_name, tags, consent, consent_source, consent_at); "
+        "all or nothing: a rejected file prints its report and exits 2",
+    )
     contacts_import.add_argument("file", metavar="FILE.csv")
     contacts_import.set_defaults(func=_contacts_import)
-    contacts_commands.add_parser("export", help="print every contact and its consent state as CSV to stdout").set_defaults(
-        func=_contacts_export)
+    contacts_commands.add_parser(
+        "export", help="print every contact and its consent state as CSV to stdout"
+    ).set_defaults(func=_contacts_export)
     simulate = commands.add_parser("simulate", help="send test traffic to the running server")
     sim = simulate.add_subparsers(dest="simulate_command", required=True)
     inbound = sim.add_parser("inbound", help="a customer texts a line")

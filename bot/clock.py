@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class Clock:
     """Wall-clock UTC time."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def timestamp(self) -> float:
         """Now in seconds since the epoch, for loops that run per text (no datetime built)."""

@@ -8,7 +8,8 @@ queued (on a busy sender, milliseconds), so a loop whose items are cheap should 
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator, Iterable, TypeVar
+from collections.abc import AsyncIterator, Iterable
+from typing import TypeVar
 
 T = TypeVar("T")
 

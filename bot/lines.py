@@ -44,10 +44,18 @@ async def sync_lines(session: AsyncSession, settings: Settings) -> LineDirectory
     An upsert, so that replicas starting together do not trip over each other's inserts."""
     known = []
     for config in settings.lines:
-        values = {"channel": config.channel, "kind": config.kind, "mps": config.mps, "brand": config.brand,
-                  "help_text": config.help_text}
-        statement = (dialect_insert(session.bind)(Line).values(key=config.key, **values)
-                     .on_conflict_do_update(index_elements=["key"], set_=values)
-                     .returning(Line.id))
+        values = {
+            "channel": config.channel,
+            "kind": config.kind,
+            "mps": config.mps,
+            "brand": config.brand,
+            "help_text": config.help_text,
+        }
+        statement = (
+            dialect_insert(session.bind)(Line)
+            .values(key=config.key, **values)
+            .on_conflict_do_update(index_elements=["key"], set_=values)
+            .returning(Line.id)
+        )
         known.append(KnownLine(id=(await session.execute(statement)).scalar_one(), config=config))
     return LineDirectory(known)

@@ -84,8 +84,9 @@ def reserve_in_process(db: Database, key: str, span: float, at: float) -> float:
 class SharedRate:
     """Hands out send slots for one key at `rate` per second (see the module's docstring)."""
 
-    def __init__(self, db: Database, clock: Clock, key: str, rate: float,
-                 late_tolerance: float | None = LATE_TOLERANCE) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, key: str, rate: float, late_tolerance: float | None = LATE_TOLERANCE
+    ) -> None:
         self.db, self.clock, self.key = db, clock, key
         self.interval = interval_for(rate)
         # None: a late slot is used anyway (right where the other side tolerates a short burst, as Slack
@@ -142,8 +143,13 @@ class SharedRate:
         self._late_in_a_row += 1
         if self._late_in_a_row % LATE_WARNING_EVERY == 0:
             late = self.clock.timestamp() - when
-            log.warning("rate %s: %d slots in a row came %.0f ms late (event loop busy; leases start %.0f ms ahead)",
-                        self.key, self._late_in_a_row, late * 1000, self._lead * 1000)
+            log.warning(
+                "rate %s: %d slots in a row came %.0f ms late (event loop busy; leases start %.0f ms ahead)",
+                self.key,
+                self._late_in_a_row,
+                late * 1000,
+                self._lead * 1000,
+            )
         return False
 
     def _take(self, now: float) -> float | None:

@@ -9,9 +9,10 @@ import hashlib
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from bot.compliance.quiet_hours import parse_window
 from bot.phone import InvalidPhoneNumber, parse_e164
@@ -120,6 +121,7 @@ def hash_token(token: str) -> str:
 
 # -- environment -----------------------------------------------------------------------------------
 
+
 def _env(environ: Mapping[str, str], name: str) -> str | None:
     value = environ.get(name)
     return value.strip() if value and value.strip() else None
@@ -163,13 +165,13 @@ def _unknown(keys: Any, allowed: set[str], where: str) -> None:
 
 def _users(value: Any, key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and _SLACK_USER.match(v) for v in value):
-        raise ConfigError(f"{key}: must be a list of Slack user IDs like \"U0ADMIN\", got {value!r}")
+        raise ConfigError(f'{key}: must be a list of Slack user IDs like "U0ADMIN", got {value!r}')
     return tuple(value)
 
 
 def _hhmm_range(value: Any, key: str) -> str:
     if not isinstance(value, str):
-        raise ConfigError(f"{key}: {value!r} is not a time range like \"08:00-21:00\"")
+        raise ConfigError(f'{key}: {value!r} is not a time range like "08:00-21:00"')
     try:
         parse_window(value)
     except ValueError as exc:
@@ -195,7 +197,7 @@ def _line(raw: Any, index: int) -> LineConfig:
         raise ConfigError(f"{where}messaging_service: {service!r} is not a Messaging Service SID (MG + 32 hex)")
     channel = raw.get("channel")
     if not isinstance(channel, str) or not _SLACK_CHANNEL.match(channel):
-        raise ConfigError(f"{where}channel: {channel!r} is not a Slack channel ID like \"C0SUPPORT\"")
+        raise ConfigError(f'{where}channel: {channel!r} is not a Slack channel ID like "C0SUPPORT"')
     kind = raw.get("kind", "p2p")
     if kind not in LINE_KINDS:
         raise ConfigError(f"{where}kind: {kind!r} must be one of {', '.join(LINE_KINDS)}")
@@ -229,10 +231,10 @@ def _compliance(raw: Any) -> ComplianceConfig:
     by_region = dict(defaults.quiet_hours_by_region)
     overrides = raw.get("quiet_hours_by_region", {})
     if not isinstance(overrides, dict):
-        raise ConfigError("compliance.quiet_hours_by_region: must be a table like {\"US-FL\" = \"08:00-20:00\"}")
+        raise ConfigError('compliance.quiet_hours_by_region: must be a table like {"US-FL" = "08:00-20:00"}')
     for region, window in overrides.items():
         if not re.match(r"^[A-Z]{2}-[A-Z0-9]{1,3}$", region):
-            raise ConfigError(f"compliance.quiet_hours_by_region.{region}: not an ISO 3166-2 code like \"US-FL\"")
+            raise ConfigError(f'compliance.quiet_hours_by_region.{region}: not an ISO 3166-2 code like "US-FL"')
         by_region[region] = _hhmm_range(window, f"compliance.quiet_hours_by_region.{region}")
     cap = raw.get("frequency_cap", defaults.frequency_cap)
     if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
@@ -272,13 +274,13 @@ def _notify(raw: Any, alertmanager: Any) -> NotifyConfig:
         raise ConfigError(f"notify.escalation_minutes: {minutes!r} must be a whole number of at least 1")
     escalation = raw.get("escalation", {})
     if not isinstance(escalation, dict) or not all(isinstance(v, str) for v in escalation.values()):
-        raise ConfigError("notify.escalation: must be a table of group = \"next group\"")
+        raise ConfigError('notify.escalation: must be a table of group = "next group"')
     if not isinstance(alertmanager, dict):
         raise ConfigError("alertmanager: must be a table")
     _unknown(alertmanager, _ALERTMANAGER_KEYS, "alertmanager.")
     routes = alertmanager.get("routes", {})
     if not isinstance(routes, dict) or not all(isinstance(v, str) for v in routes.values()):
-        raise ConfigError("alertmanager.routes: must be a table of receiver-or-label = \"group\"")
+        raise ConfigError('alertmanager.routes: must be a table of receiver-or-label = "group"')
     default_group = alertmanager.get("default_group")
     if default_group is not None and not isinstance(default_group, str):
         raise ConfigError("alertmanager.default_group: must be a group name")
@@ -367,7 +369,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if app_token and not app_token.startswith("xapp-"):
         raise ConfigError("SLACK_APP_TOKEN: an app-level token starts with xapp-")
     if bot_token and not signing_secret and not app_token:
-        raise ConfigError("SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN unless SLACK_APP_TOKEN (Socket Mode) is set")
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN unless SLACK_APP_TOKEN (Socket Mode) is set"
+        )
 
     account_sid = _env(env, "TWILIO_ACCOUNT_SID")
     auth_token = _env(env, "TWILIO_AUTH_TOKEN")

@@ -40,8 +40,11 @@ def authorize(request: web.Request) -> str:
         raise _error(web.HTTPUnauthorized, "missing Authorization: Bearer <token>", **{"WWW-Authenticate": REALM})
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise _error(web.HTTPUnauthorized, "Authorization must use the Bearer scheme: Bearer <token>",
-                     **{"WWW-Authenticate": REALM + ', error="invalid_request"'})
+        raise _error(
+            web.HTTPUnauthorized,
+            "Authorization must use the Bearer scheme: Bearer <token>",
+            **{"WWW-Authenticate": REALM + ', error="invalid_request"'},
+        )
     presented = hash_token(token.strip())
     matched = False
     for known in request.app[SERVICES].settings.notify.api_token_hashes:
@@ -53,20 +56,24 @@ def authorize(request: web.Request) -> str:
 
 async def read_json(request: web.Request) -> tuple[Any, bytes]:
     if request.content_type != "application/json":
-        raise _error(web.HTTPUnsupportedMediaType,
-                     f"Content-Type must be application/json, got {request.content_type or 'nothing'}")
+        raise _error(
+            web.HTTPUnsupportedMediaType,
+            f"Content-Type must be application/json, got {request.content_type or 'nothing'}",
+        )
     raw = await request.read()
     try:
         return json.loads(raw.decode("utf-8")), raw
     except UnicodeDecodeError:
         raise _error(web.HTTPBadRequest, "body is not valid UTF-8") from None
     except json.JSONDecodeError as exc:
-        raise _error(web.HTTPBadRequest, f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise _error(
+            web.HTTPBadRequest, f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
 
 
 def _notify_request(body: Any) -> tuple[service.Target, str]:
     if not isinstance(body, dict):
-        raise NotifyError("body must be a JSON object like {\"to\": \"group:oncall\", \"text\": \"...\"}")
+        raise NotifyError('body must be a JSON object like {"to": "group:oncall", "text": "..."}')
     extra = sorted(set(body) - NOTIFY_FIELDS)
     if extra:
         raise NotifyError(f"unknown field(s): {', '.join(extra)} (allowed: to, text)")
@@ -98,8 +105,13 @@ async def post_notify(request: web.Request) -> web.Response:
         members = await service.resolve(services, target)
         request_hash = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
         created = await service.create(
-            services, target=target, members=members, text=text, source="api",
-            line=service.paging_line(services), channel=service.default_channel(services),
+            services,
+            target=target,
+            members=members,
+            text=text,
+            source="api",
+            line=service.paging_line(services),
+            channel=service.default_channel(services),
             created_by=f"api:{token_hash[:12]}",
             # Keys are per API token: two clients cannot collide on the same key.
             idempotency_key=f"api:{token_hash[:16]}:{key}" if key is not None else None,
@@ -112,8 +124,9 @@ async def post_notify(request: web.Request) -> web.Response:
     headers = {"Location": f"/api/v1/notifications/{created.notification.id}"}
     if created.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return web.json_response({"id": created.notification.id, "recipients": created.recipients}, status=202,
-                             headers=headers)
+    return web.json_response(
+        {"id": created.notification.id, "recipients": created.recipients}, status=202, headers=headers
+    )
 
 
 async def get_notification(request: web.Request) -> web.Response:
@@ -138,5 +151,6 @@ async def post_alertmanager(request: web.Request) -> web.Response:
         raise _error(web.HTTPUnprocessableEntity, str(exc)) from None
     except NotifyError as exc:
         raise _error(web.HTTPBadRequest, str(exc)) from None
-    return web.json_response({"id": created.notification.id, "recipients": created.recipients,
-                              "duplicate": created.replayed})
+    return web.json_response(
+        {"id": created.notification.id, "recipients": created.recipients, "duplicate": created.replayed}
+    )

@@ -29,10 +29,11 @@ async def storage_unavailable(request: web.Request, handler):
     except Exception as exc:
         if not storage_unreachable(exc):
             raise
-        log.warning("%s %s refused: the database is unavailable (%s)", request.method, request.path,
-                    type(exc).__name__)
-        raise web.HTTPServiceUnavailable(text="The database is unavailable; nothing was stored. Try again shortly.",
-                                         headers={"Retry-After": STORAGE_RETRY_AFTER}) from None
+        log.warning("%s %s refused: the database is unavailable (%s)", request.method, request.path, type(exc).__name__)
+        raise web.HTTPServiceUnavailable(
+            text="The database is unavailable; nothing was stored. Try again shortly.",
+            headers={"Retry-After": STORAGE_RETRY_AFTER},
+        ) from None
 
 
 def bad_request(reason: str) -> web.HTTPBadRequest:

@@ -23,12 +23,16 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception as exc:  # noqa: BLE001 - readiness reports any failure as not ready
         checks["database"] = f"unreachable: {type(exc).__name__}"
     ready = all(value == "ok" for value in checks.values()) and len(checks) == 2
-    return web.json_response({"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503)
+    return web.json_response(
+        {"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503
+    )
 
 
 async def metrics_endpoint(request: web.Request) -> web.Response:
     text = await metrics.render(request.app[SERVICES])
-    return web.Response(text=text, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})
+    return web.Response(
+        text=text, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"}
+    )
 
 
 def register(app: web.Application) -> None:

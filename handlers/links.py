@@ -21,9 +21,9 @@ async def redirect(request: web.Request) -> web.StreamResponse:
             raise web.HTTPNotFound(text="unknown link")
         url = link.url
         await session.execute(
-            update(CampaignLink).where(CampaignLink.code == code)
-            .values(clicks=CampaignLink.clicks + 1, last_click_at=now,
-                    first_click_at=link.first_click_at or now)
+            update(CampaignLink)
+            .where(CampaignLink.code == code)
+            .values(clicks=CampaignLink.clicks + 1, last_click_at=now, first_click_at=link.first_click_at or now)
         )
     raise web.HTTPFound(url, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 

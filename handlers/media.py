@@ -18,8 +18,11 @@ async def media(request: web.Request) -> web.Response:
         item = await session.get(Media, media_id)
     if item is None:
         raise web.HTTPNotFound(text="unknown or expired media link")
-    return web.Response(body=item.data, content_type=item.content_type,
-                        headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"})
+    return web.Response(
+        body=item.data,
+        content_type=item.content_type,
+        headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 def register(app: web.Application) -> None:

@@ -15,27 +15,51 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import (ColumnElement, Select, Table, Text, any_, bindparam, cast, column, func, literal, select, true,
-                        update)
-from sqlalchemy.dialects.postgresql import ARRAY, JSON as PG_JSON
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    column,
+    func,
+    literal,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import JSON as PG_JSON
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_insert
 
 
-async def insert_rows(session: AsyncSession, table: Table, rows: list[dict], *,
-                      on_conflict_do_nothing: list[str] | None = None, returning: tuple = ()) -> Result | None:
+async def insert_rows(
+    session: AsyncSession,
+    table: Table,
+    rows: list[dict],
+    *,
+    on_conflict_do_nothing: list[str] | None = None,
+    returning: tuple = (),
+) -> Result | None:
     """INSERT every row (dicts with the same keys) in one statement. With `on_conflict_do_nothing`, rows that
     clash on that unique index are skipped. Returns the result when `returning` names columns."""
     if not rows:
         return None
     dialect = session.bind.dialect
     names = _names(rows)
-    defaults = {c.name: c.default.arg(None) if c.default.is_callable else c.default.arg
-                for c in table.c if c.name not in rows[0] and c.default is not None and not c.primary_key}
+    defaults = {
+        c.name: c.default.arg(None) if c.default.is_callable else c.default.arg
+        for c in table.c
+        if c.name not in rows[0] and c.default is not None and not c.primary_key
+    }
     reader = _reader(dialect, table, names).add_columns(
-        *(literal(value, type_=table.c[name].type).label(name) for name, value in defaults.items()))
+        *(literal(value, type_=table.c[name].type).label(name) for name, value in defaults.items())
+    )
     statement = dialect_insert(session.bind)(table).from_select(names + list(defaults), reader)
     if on_conflict_do_nothing:
         statement = statement.on_conflict_do_nothing(index_elements=on_conflict_do_nothing)
@@ -53,8 +77,11 @@ async def update_rows(session: AsyncSession, table: Table, rows: list[dict], *, 
     names = _names(rows)
     dialect = session.bind.dialect
     source = _reader(dialect, table, names).subquery()
-    statement = (update(table).where(table.c[key] == source.c[key])
-                 .values({**{name: source.c[name] for name in names if name != key}, **values}))
+    statement = (
+        update(table)
+        .where(table.c[key] == source.c[key])
+        .values({**{name: source.c[name] for name in names if name != key}, **values})
+    )
     result = await session.execute(statement, {"rows": _encode(dialect, table, rows)})
     return result.rowcount
 
@@ -81,9 +108,11 @@ def _reader(dialect, table: Table, names: list[str]) -> Select:
     """SELECT the `names` columns of each element of the JSON array bound as `rows`."""
     rows = bindparam("rows", type_=Text)
     if dialect.name == "postgresql":
-        source = (func.json_to_recordset(cast(rows, PG_JSON))
-                  .table_valued(*(column(name, table.c[name].type) for name in names))
-                  .render_derived(with_types=True))
+        source = (
+            func.json_to_recordset(cast(rows, PG_JSON))
+            .table_valued(*(column(name, table.c[name].type) for name in names))
+            .render_derived(with_types=True)
+        )
         fields = [source.c[name] for name in names]
     else:
         source = func.json_each(rows).table_valued("value")
@@ -98,11 +127,16 @@ def _encode(dialect, table: Table, rows: list[dict]) -> str:
     PostgreSQL parses each field into its column's type."""
     if dialect.name == "postgresql":
         return json.dumps(rows, default=_iso)
-    processors = {name: processor for name in rows[0]
-                  if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None}
+    processors = {
+        name: processor
+        for name in rows[0]
+        if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    }
     if processors:
-        rows = [{name: processors[name](value) if name in processors else value for name, value in row.items()}
-                for row in rows]
+        rows = [
+            {name: processors[name](value) if name in processors else value for name, value in row.items()}
+            for row in rows
+        ]
     return json.dumps(rows)
 
 

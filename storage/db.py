@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import AsyncIterator
 
 from asyncpg.exceptions import OperatorInterventionError, PostgresConnectionError
 from sqlalchemy import event, text
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -88,8 +88,10 @@ class Database:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise DatabaseInUse(f"another sms-bridge process is serving the SQLite database {path}; SQLite is "
-                               "served by one process (use PostgreSQL to run replicas)") from None
+            raise DatabaseInUse(
+                f"another sms-bridge process is serving the SQLite database {path}; SQLite is "
+                "served by one process (use PostgreSQL to run replicas)"
+            ) from None
         self._server_lock = fd
 
     async def ping(self) -> None:

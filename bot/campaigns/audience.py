@@ -51,8 +51,14 @@ def audience_filter(audience: str):
 
 
 # What a campaign reads of a contact; plain rows, not ORM objects, since a campaign reads every contact.
-_CONTACT_COLUMNS = (Contact.id, Contact.phone, Contact.phone_checked, Contact.first_name, Contact.last_name,
-                    Contact.number_status)
+_CONTACT_COLUMNS = (
+    Contact.id,
+    Contact.phone,
+    Contact.phone_checked,
+    Contact.first_name,
+    Contact.last_name,
+    Contact.number_status,
+)
 
 
 async def contact_batch(session: AsyncSession, audience: str, after_id: int, limit: int) -> list:
@@ -106,8 +112,11 @@ async def classify(
         return out
     events = defaultdict(list)
     rows = await session.execute(
-        select(*consent.STATE_COLUMNS).where(among(session, ConsentEvent.phone, phones),
-                                   or_(ConsentEvent.line_id == line_id, ConsentEvent.line_id.is_(None)))
+        select(*consent.STATE_COLUMNS)
+        .where(
+            among(session, ConsentEvent.phone, phones),
+            or_(ConsentEvent.line_id == line_id, ConsentEvent.line_id.is_(None)),
+        )
         .order_by(ConsentEvent.id.desc())
     )
     for event in rows:
@@ -115,10 +124,15 @@ async def classify(
     recent: dict[str, int] = {}
     if purpose == "marketing":
         counted = await session.execute(
-            select(Message.phone, func.count(Message.id)).where(
-                among(session, Message.phone, phones), Message.purpose == "marketing", Message.direction == "out",
-                Message.status.in_(SENT_STATUSES), Message.sent_at > now - timedelta(hours=24),
-            ).group_by(Message.phone)
+            select(Message.phone, func.count(Message.id))
+            .where(
+                among(session, Message.phone, phones),
+                Message.purpose == "marketing",
+                Message.direction == "out",
+                Message.status.in_(SENT_STATUSES),
+                Message.sent_at > now - timedelta(hours=24),
+            )
+            .group_by(Message.phone)
         )
         recent = {phone: count for phone, count in counted}
     for item in out:

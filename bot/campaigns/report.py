@@ -41,40 +41,55 @@ async def build(services: Services, campaign_id: int) -> Report:
         if campaign is None:
             raise CampaignError(f"There is no campaign #{campaign_id}.")
         c = await counts(session, campaign, now)
-        errors = (await session.execute(
-            select(Message.error_code, func.count(Message.id)).select_from(CampaignRecipient)
-            .join(Message, Message.id == CampaignRecipient.message_id)
-            .where(CampaignRecipient.campaign_id == campaign.id, Message.error_code.is_not(None))
-            .group_by(Message.error_code).order_by(func.count(Message.id).desc())
-        )).all()
-        blocked_reasons = (await session.execute(
-            select(Message.error_message, func.count(Message.id)).select_from(CampaignRecipient)
-            .join(Message, Message.id == CampaignRecipient.message_id)
-            .where(CampaignRecipient.campaign_id == campaign.id, Message.status == "blocked")
-            .group_by(Message.error_message)
-        )).all()
+        errors = (
+            await session.execute(
+                select(Message.error_code, func.count(Message.id))
+                .select_from(CampaignRecipient)
+                .join(Message, Message.id == CampaignRecipient.message_id)
+                .where(CampaignRecipient.campaign_id == campaign.id, Message.error_code.is_not(None))
+                .group_by(Message.error_code)
+                .order_by(func.count(Message.id).desc())
+            )
+        ).all()
+        blocked_reasons = (
+            await session.execute(
+                select(Message.error_message, func.count(Message.id))
+                .select_from(CampaignRecipient)
+                .join(Message, Message.id == CampaignRecipient.message_id)
+                .where(CampaignRecipient.campaign_id == campaign.id, Message.status == "blocked")
+                .group_by(Message.error_message)
+            )
+        ).all()
         opt_outs = set()
         if campaign.started_at is not None:
             rows = await session.execute(
                 select(CampaignRecipient.phone, Message.sent_at, ConsentEvent.created_at)
                 .join(Message, Message.id == CampaignRecipient.message_id)
                 .join(ConsentEvent, ConsentEvent.phone == CampaignRecipient.phone)
-                .where(CampaignRecipient.campaign_id == campaign.id, Message.sent_at.is_not(None),
-                       ConsentEvent.action == "opt_out", ConsentEvent.created_at >= campaign.started_at)
+                .where(
+                    CampaignRecipient.campaign_id == campaign.id,
+                    Message.sent_at.is_not(None),
+                    ConsentEvent.action == "opt_out",
+                    ConsentEvent.created_at >= campaign.started_at,
+                )
             )
             opt_outs = {phone for phone, sent_at, at in rows if sent_at <= at <= sent_at + OPT_OUT_WINDOW}
-        clicks, clickers = (await session.execute(
-            select(func.coalesce(func.sum(CampaignLink.clicks), 0),
-                   func.count(func.distinct(CampaignLink.phone)).filter(CampaignLink.clicks > 0))
-            .where(CampaignLink.campaign_id == campaign.id)
-        )).one()
+        clicks, clickers = (
+            await session.execute(
+                select(
+                    func.coalesce(func.sum(CampaignLink.clicks), 0),
+                    func.count(func.distinct(CampaignLink.phone)).filter(CampaignLink.clicks > 0),
+                ).where(CampaignLink.campaign_id == campaign.id)
+            )
+        ).one()
     skipped = dict(campaign.skipped or {})
     lines = [
         f"*Report for campaign #{campaign.id} {campaign.name}* ({campaign.state})",
         f"Funnel: audience {campaign.preview.get('audience', 0)} → queued {c.get('queued_total', 0)} → "
         f"sent {c.get('sent', 0)} → delivered {c.get('delivered', 0)} → clicked {clickers} "
         f"({clicks} clicks)",
-        "Skipped before sending: " + (", ".join(f"{SKIP_REASONS.get(k, k)} {v}" for k, v in sorted(skipped.items())) or "none"),
+        "Skipped before sending: "
+        + (", ".join(f"{SKIP_REASONS.get(k, k)} {v}" for k, v in sorted(skipped.items())) or "none"),
         f"Blocked at send time: {c.get('blocked', 0)}; failed/undelivered: {c.get('failed', 0)}; "
         f"deferred (quiet hours): {c.get('deferred', 0)}; cancelled: {c.get('cancelled', 0)}",
     ]
@@ -84,16 +99,19 @@ async def build(services: Services, campaign_id: int) -> Report:
     if blocked_reasons:
         lines += [f"• blocked ({n}): {reason}" for reason, n in blocked_reasons]
     lines.append(f"Opt-outs within 72 h of a campaign text: {len(opt_outs)}")
-    chart = funnel_png(f"Campaign #{campaign.id} {campaign.name}", [
-        ("Audience", campaign.preview.get("audience", 0), "funnel"),
-        ("Queued", c.get("queued_total", 0), "funnel"),
-        ("Sent", c.get("sent", 0), "funnel"),
-        ("Delivered", c.get("delivered", 0), "funnel"),
-        ("Clicked", clickers, "funnel"),
-        ("Skipped", sum(skipped.values()) + c.get("blocked", 0), "skip"),
-        ("Failed", c.get("failed", 0), "loss"),
-        ("Opted out", len(opt_outs), "loss"),
-    ])
+    chart = funnel_png(
+        f"Campaign #{campaign.id} {campaign.name}",
+        [
+            ("Audience", campaign.preview.get("audience", 0), "funnel"),
+            ("Queued", c.get("queued_total", 0), "funnel"),
+            ("Sent", c.get("sent", 0), "funnel"),
+            ("Delivered", c.get("delivered", 0), "funnel"),
+            ("Clicked", clickers, "funnel"),
+            ("Skipped", sum(skipped.values()) + c.get("blocked", 0), "skip"),
+            ("Failed", c.get("failed", 0), "loss"),
+            ("Opted out", len(opt_outs), "loss"),
+        ],
+    )
     return Report(campaign, "\n".join(lines), await _csv(services, campaign.id), chart)
 
 
@@ -104,18 +122,37 @@ async def publish(services: Services, campaign_id: int, *, requested_by: str) ->
     campaign = built.campaign
     ref = campaign.progress_outbox_id or campaign.preview_outbox_id
     async with services.db.session() as session:
-        chart = await media.store(session, data=built.chart, content_type="image/png",
-                                  filename=f"campaign-{campaign.id}-funnel.png")
-        await outbox.enqueue(session, channel=campaign.channel, op="upload_file", payload={
-            "ref_outbox_id": ref, "filename": chart.filename, "media_id": chart.id,
-            "title": f"Campaign #{campaign.id} delivery funnel",
-            "initial_comment": f"Report of campaign #{campaign.id}, requested by <@{requested_by}>."})
-        await outbox.enqueue(session, channel=campaign.channel, op="upload_file", payload={
-            "ref_outbox_id": ref, "filename": f"campaign-{campaign.id}-recipients.csv",
-            "title": f"Campaign #{campaign.id} recipients", "content": built.csv})
+        chart = await media.store(
+            session, data=built.chart, content_type="image/png", filename=f"campaign-{campaign.id}-funnel.png"
+        )
+        await outbox.enqueue(
+            session,
+            channel=campaign.channel,
+            op="upload_file",
+            payload={
+                "ref_outbox_id": ref,
+                "filename": chart.filename,
+                "media_id": chart.id,
+                "title": f"Campaign #{campaign.id} delivery funnel",
+                "initial_comment": f"Report of campaign #{campaign.id}, requested by <@{requested_by}>.",
+            },
+        )
+        await outbox.enqueue(
+            session,
+            channel=campaign.channel,
+            op="upload_file",
+            payload={
+                "ref_outbox_id": ref,
+                "filename": f"campaign-{campaign.id}-recipients.csv",
+                "title": f"Campaign #{campaign.id} recipients",
+                "content": built.csv,
+            },
+        )
     services.wakeups.poke_outbox()
-    return built.text + (f"\nThe funnel chart and the per-recipient CSV are being uploaded to the campaign's "
-                         f"thread in <#{campaign.channel}>.")
+    return built.text + (
+        f"\nThe funnel chart and the per-recipient CSV are being uploaded to the campaign's "
+        f"thread in <#{campaign.channel}>."
+    )
 
 
 async def _csv(services: Services, campaign_id: int) -> str:
@@ -125,23 +162,50 @@ async def _csv(services: Services, campaign_id: int) -> str:
     last = 0
     while True:
         async with services.db.session() as session:
-            rows = (await session.execute(
-                select(CampaignRecipient.id, CampaignRecipient.phone, CampaignRecipient.status,
-                       CampaignRecipient.skip_reason, Message.status, Message.error_code, Message.error_message,
-                       Message.sent_at)
-                .outerjoin(Message, Message.id == CampaignRecipient.message_id)
-                .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.id > last)
-                .order_by(CampaignRecipient.id).limit(PAGE)
-            )).all()
+            rows = (
+                await session.execute(
+                    select(
+                        CampaignRecipient.id,
+                        CampaignRecipient.phone,
+                        CampaignRecipient.status,
+                        CampaignRecipient.skip_reason,
+                        Message.status,
+                        Message.error_code,
+                        Message.error_message,
+                        Message.sent_at,
+                    )
+                    .outerjoin(Message, Message.id == CampaignRecipient.message_id)
+                    .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.id > last)
+                    .order_by(CampaignRecipient.id)
+                    .limit(PAGE)
+                )
+            ).all()
             if not rows:
                 break
             phones = [r[1] for r in rows]
-            clicks = Counter(dict((await session.execute(
-                select(CampaignLink.phone, func.sum(CampaignLink.clicks))
-                .where(CampaignLink.campaign_id == campaign_id, CampaignLink.phone.in_(phones))
-                .group_by(CampaignLink.phone))).all()))
-        for rid, phone, status, reason, mstatus, code, error, sent_at in rows:
-            writer.writerow([phone, status, reason or "", mstatus or "", code or "", error or "",
-                             sent_at.isoformat() if sent_at else "", clicks.get(phone, 0)])
+            clicks = Counter(
+                dict(
+                    (
+                        await session.execute(
+                            select(CampaignLink.phone, func.sum(CampaignLink.clicks))
+                            .where(CampaignLink.campaign_id == campaign_id, CampaignLink.phone.in_(phones))
+                            .group_by(CampaignLink.phone)
+                        )
+                    ).all()
+                )
+            )
+        for _rid, phone, status, reason, mstatus, code, error, sent_at in rows:
+            writer.writerow(
+                [
+                    phone,
+                    status,
+                    reason or "",
+                    mstatus or "",
+                    code or "",
+                    error or "",
+                    sent_at.isoformat() if sent_at else "",
+                    clicks.get(phone, 0),
+                ]
+            )
         last = rows[-1][0]
     return out.getvalue()

@@ -10,7 +10,7 @@ import asyncio
 import math
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,6 +64,7 @@ def window_for(line: KnownLine) -> int:
 
 # -- creating -------------------------------------------------------------------------------------
 
+
 @dataclass
 class Draft:
     name: str
@@ -83,11 +84,13 @@ def _parse_time(value: str, now: datetime) -> datetime | None:
     except ValueError:
         raise CampaignError(f"at={value!r} is not `now` or an ISO time like 2030-06-01T15:00:00-04:00") from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)  # a time without an offset is read as UTC
-    return when.astimezone(timezone.utc)
+        when = when.replace(tzinfo=UTC)  # a time without an offset is read as UTC
+    return when.astimezone(UTC)
 
 
-def validate(services: Services, fields: dict[str, str], *, channel: str | None = None) -> tuple[Draft | None, dict[str, str]]:
+def validate(
+    services: Services, fields: dict[str, str], *, channel: str | None = None
+) -> tuple[Draft | None, dict[str, str]]:
     """Check the fields of a new campaign; return (draft, {}) or (None, {field: error})."""
     errors: dict[str, str] = {}
     name = (fields.get("name") or "").strip()
@@ -111,8 +114,11 @@ def validate(services: Services, fields: dict[str, str], *, channel: str | None 
         elif len(campaign_lines) == 1:
             line = campaign_lines[0]
         else:
-            errors["line"] = ("No a2p line configured." if not campaign_lines
-                              else "Choose the line: line=" + " or line=".join(l.config.key for l in campaign_lines))
+            errors["line"] = (
+                "No a2p line configured."
+                if not campaign_lines
+                else "Choose the line: line=" + " or line=".join(cl.config.key for cl in campaign_lines)
+            )
     audience = ""
     try:
         audience = parse_audience(fields.get("to") or "")
@@ -125,8 +131,11 @@ def validate(services: Services, fields: dict[str, str], *, channel: str | None 
     if not text:
         errors["text"] = "Write the message text."
     elif tpl.unknown_fields(text):
-        errors["text"] = (f"Unknown field {{{tpl.unknown_fields(text)[0]}}}; use "
-                          + ", ".join("{" + f + "}" for f in tpl.FIELDS) + " (with a fallback: {first_name|there}).")
+        errors["text"] = (
+            f"Unknown field {{{tpl.unknown_fields(text)[0]}}}; use "
+            + ", ".join("{" + f + "}" for f in tpl.FIELDS)
+            + " (with a fallback: {first_name|there})."
+        )
     elif len(text) > 1400:
         errors["text"] = "The text is too long (1400 characters at most, before the footer)."
     send_at = None
@@ -139,10 +148,20 @@ def validate(services: Services, fields: dict[str, str], *, channel: str | None 
     return Draft(name=name, line=line, audience=audience, purpose=purpose, text=text, send_at=send_at), {}
 
 
-async def audit(session: AsyncSession, campaign: Campaign, actor: str, action: str, *, from_state: str | None = None,
-                to_state: str | None = None, detail: str = "", now: datetime | None = None) -> None:
-    event = CampaignEvent(campaign_id=campaign.id, actor=actor, action=action, from_state=from_state,
-                          to_state=to_state, detail=detail)
+async def audit(
+    session: AsyncSession,
+    campaign: Campaign,
+    actor: str,
+    action: str,
+    *,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    detail: str = "",
+    now: datetime | None = None,
+) -> None:
+    event = CampaignEvent(
+        campaign_id=campaign.id, actor=actor, action=action, from_state=from_state, to_state=to_state, detail=detail
+    )
     if now is not None:
         event.created_at = now
     session.add(event)
@@ -153,19 +172,41 @@ async def create(services: Services, user: str, draft: Draft) -> Campaign:
     if not is_admin(services.settings, user):
         raise CampaignError("Only admins may create campaigns.")
     async with services.db.session() as session:
-        campaign = Campaign(name=draft.name, line_id=draft.line.id, audience=draft.audience, purpose=draft.purpose,
-                            template=draft.text, send_at=draft.send_at, state="draft", created_by=user,
-                            channel=draft.line.config.channel, preview={}, skipped={}, cursor=0, exhausted=False,
-                            progress_text="")
+        campaign = Campaign(
+            name=draft.name,
+            line_id=draft.line.id,
+            audience=draft.audience,
+            purpose=draft.purpose,
+            template=draft.text,
+            send_at=draft.send_at,
+            state="draft",
+            created_by=user,
+            channel=draft.line.config.channel,
+            preview={},
+            skipped={},
+            cursor=0,
+            exhausted=False,
+            progress_text="",
+        )
         session.add(campaign)
         await session.flush()
-        await audit(session, campaign, user, "created", to_state="draft",
-                    detail=f"to={draft.audience} purpose={draft.purpose} at={draft.send_at.isoformat() if draft.send_at else 'now'}",
-                    now=services.clock.now())
+        await audit(
+            session,
+            campaign,
+            user,
+            "created",
+            to_state="draft",
+            detail=(
+                f"to={draft.audience} purpose={draft.purpose} "
+                f"at={draft.send_at.isoformat() if draft.send_at else 'now'}"
+            ),
+            now=services.clock.now(),
+        )
     return campaign
 
 
 # -- preview --------------------------------------------------------------------------------------
+
 
 def _cost(segments: int) -> str:
     return f"${segments * PRICE_PER_SEGMENT_USD:,.2f}"
@@ -200,14 +241,21 @@ async def compute_preview(services: Services, campaign_id: int) -> dict:
             if not contacts:
                 break
             cursor = contacts[-1].id
-            items = await classify(session, contacts, line_id=campaign.line_id, purpose=campaign.purpose, now=now,
-                                   frequency_cap=settings.compliance.frequency_cap)
+            items = await classify(
+                session,
+                contacts,
+                line_id=campaign.line_id,
+                purpose=campaign.purpose,
+                now=now,
+                frequency_cap=settings.compliance.frequency_cap,
+            )
             # Two stored spellings of one number are one recipient: the non-canonical one is the duplicate.
             odd = {i.phone for i in items if i.reason is None and i.phone != i.contact.phone}
             canonical = set()
             if odd:
-                from storage.models import Contact
                 from bot.campaigns.audience import audience_filter
+                from storage.models import Contact
+
                 query = select(Contact.phone).where(Contact.phone.in_(odd))
                 condition = audience_filter(campaign.audience)
                 if condition is not None:
@@ -229,8 +277,12 @@ async def compute_preview(services: Services, campaign_id: int) -> dict:
             total_segments += max(1, info.segments)
             encodings[info.encoding] += 1
             if sample is None:
-                sample = {"text": text, "encoding": info.encoding, "segments": max(1, info.segments),
-                          "characters": len(info.text)}
+                sample = {
+                    "text": text,
+                    "encoding": info.encoding,
+                    "segments": max(1, info.segments),
+                    "characters": len(info.text),
+                }
             if campaign.purpose == "marketing":
                 key = item.phone[:5] if item.phone.startswith("+1") else item.phone[:6]
                 if key not in zone_cache:
@@ -251,10 +303,17 @@ async def compute_preview(services: Services, campaign_id: int) -> dict:
             clock = max(clock, moment) + timedelta(seconds=starts[moment] / line.config.mps)
         last = clock
     return {
-        "audience": total, "eligible": eligible, "skipped": dict(skipped), "sample": sample,
-        "encodings": dict(encodings), "total_segments": total_segments, "cost": _cost(total_segments),
-        "price_per_segment": PRICE_PER_SEGMENT_USD, "first_send": first.isoformat() if first else None,
-        "last_send": last.isoformat() if last else None, "mps": line.config.mps,
+        "audience": total,
+        "eligible": eligible,
+        "skipped": dict(skipped),
+        "sample": sample,
+        "encodings": dict(encodings),
+        "total_segments": total_segments,
+        "cost": _cost(total_segments),
+        "price_per_segment": PRICE_PER_SEGMENT_USD,
+        "first_send": first.isoformat() if first else None,
+        "last_send": last.isoformat() if last else None,
+        "mps": line.config.mps,
     }
 
 
@@ -269,8 +328,10 @@ def preview_text(campaign: Campaign, line: KnownLine) -> str:
         f"Skipped: {skipped}",
     ]
     if sample:
-        lines += [f"Sample ({sample['encoding']}, {sample['characters']} characters, {sample['segments']} segment(s)):",
-                  "> " + sample["text"].replace("\n", "\n> ")]
+        lines += [
+            f"Sample ({sample['encoding']}, {sample['characters']} characters, {sample['segments']} segment(s)):",
+            "> " + sample["text"].replace("\n", "\n> "),
+        ]
     lines += [
         f"Total {p.get('total_segments', 0)} segments, estimated cost {p.get('cost', '$0.00')} "
         f"(at ${p.get('price_per_segment', PRICE_PER_SEGMENT_USD)}/segment, a list-price estimate)",
@@ -285,15 +346,33 @@ def _fmt(iso: str | None) -> str:
     return f"{datetime.fromisoformat(iso):%Y-%m-%d %H:%M:%S} UTC" if iso else "n/a"
 
 
-def preview_blocks(campaign: Campaign, line: KnownLine, *, buttons: bool = True, footer: str | None = None) -> list[dict]:
+def preview_blocks(
+    campaign: Campaign, line: KnownLine, *, buttons: bool = True, footer: str | None = None
+) -> list[dict]:
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": preview_text(campaign, line)[:2900]}}]
     if buttons:
-        blocks.append({"type": "actions", "block_id": f"campaign_{campaign.id}", "elements": [
-            {"type": "button", "action_id": "campaign_approve", "style": "primary", "value": str(campaign.id),
-             "text": {"type": "plain_text", "text": "Approve"}},
-            {"type": "button", "action_id": "campaign_cancel", "style": "danger", "value": str(campaign.id),
-             "text": {"type": "plain_text", "text": "Cancel"}},
-        ]})
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"campaign_{campaign.id}",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "campaign_approve",
+                        "style": "primary",
+                        "value": str(campaign.id),
+                        "text": {"type": "plain_text", "text": "Approve"},
+                    },
+                    {
+                        "type": "button",
+                        "action_id": "campaign_cancel",
+                        "style": "danger",
+                        "value": str(campaign.id),
+                        "text": {"type": "plain_text", "text": "Cancel"},
+                    },
+                ],
+            }
+        )
     if footer:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
     return blocks
@@ -308,17 +387,29 @@ async def post_preview(services: Services, campaign_id: int) -> None:
             return
         campaign.preview = preview
         line = services.lines.by_id(campaign.line_id)
-        row = await outbox.enqueue(session, channel=campaign.channel, op="post",
-                                   payload={"text": preview_text(campaign, line)[:3000],
-                                            "blocks": preview_blocks(campaign, line)})
+        row = await outbox.enqueue(
+            session,
+            channel=campaign.channel,
+            op="post",
+            payload={"text": preview_text(campaign, line)[:3000], "blocks": preview_blocks(campaign, line)},
+        )
         campaign.preview_outbox_id = row.id
         campaign.state = "pending_approval"
-        await audit(session, campaign, "system", "previewed", from_state="draft", to_state="pending_approval",
-                    detail=f"{preview['eligible']} eligible of {preview['audience']}", now=services.clock.now())
+        await audit(
+            session,
+            campaign,
+            "system",
+            "previewed",
+            from_state="draft",
+            to_state="pending_approval",
+            detail=f"{preview['eligible']} eligible of {preview['audience']}",
+            now=services.clock.now(),
+        )
     services.wakeups.poke_outbox()
 
 
 # -- transitions ----------------------------------------------------------------------------------
+
 
 async def _load(session: AsyncSession, campaign_id: int) -> Campaign:
     campaign = await session.get(Campaign, campaign_id, with_for_update=True)
@@ -331,9 +422,16 @@ async def _update_preview_message(session: AsyncSession, services: Services, cam
     if campaign.preview_outbox_id is None:
         return
     line = services.lines.by_id(campaign.line_id)
-    await outbox.enqueue(session, channel=campaign.channel, op="update", payload={
-        "ref_outbox_id": campaign.preview_outbox_id, "text": preview_text(campaign, line)[:3000],
-        "blocks": preview_blocks(campaign, line, buttons=False, footer=note)})
+    await outbox.enqueue(
+        session,
+        channel=campaign.channel,
+        op="update",
+        payload={
+            "ref_outbox_id": campaign.preview_outbox_id,
+            "text": preview_text(campaign, line)[:3000],
+            "blocks": preview_blocks(campaign, line, buttons=False, footer=note),
+        },
+    )
 
 
 def _may_manage(services: Services, user: str) -> None:
@@ -350,11 +448,17 @@ async def approve(services: Services, campaign_id: int, user: str) -> str:
         if campaign.created_by == user:
             raise CampaignError(f"You created campaign #{campaign.id}; another approver must approve it.")
         if campaign.state != "pending_approval":
-            raise CampaignError(f"Campaign #{campaign.id} is {campaign.state}; only a campaign pending approval can be approved.")
+            raise CampaignError(
+                f"Campaign #{campaign.id} is {campaign.state}; only a campaign pending approval can be approved."
+            )
         campaign.state, campaign.approved_by = "scheduled", user
         await audit(session, campaign, user, "approved", from_state="pending_approval", to_state="scheduled", now=now)
-        when = "now" if campaign.send_at is None or campaign.send_at <= now else f"{campaign.send_at:%Y-%m-%d %H:%M} UTC"
-        await _update_preview_message(session, services, campaign, f":white_check_mark: Approved by <@{user}>; starts {when}.")
+        when = (
+            "now" if campaign.send_at is None or campaign.send_at <= now else f"{campaign.send_at:%Y-%m-%d %H:%M} UTC"
+        )
+        await _update_preview_message(
+            session, services, campaign, f":white_check_mark: Approved by <@{user}>; starts {when}."
+        )
     services.wakeups.poke_outbox()
     return f"Campaign #{campaign_id} approved; it starts {when}."
 
@@ -369,8 +473,16 @@ async def pause(services: Services, campaign_id: int, user: str) -> str:
             raise CampaignError(f"Campaign #{campaign.id} is {campaign.state}; only a running campaign can be paused.")
         campaign.state = "paused"
         held = await _set_message_status(session, campaign.id, ("queued",), "held")
-        await audit(session, campaign, user, "paused", from_state="running", to_state="paused",
-                    detail=f"{held} queued messages held", now=services.clock.now())
+        await audit(
+            session,
+            campaign,
+            user,
+            "paused",
+            from_state="running",
+            to_state="paused",
+            detail=f"{held} queued messages held",
+            now=services.clock.now(),
+        )
     await refresh(services, campaign_id, interval=0)
     return f"Campaign #{campaign_id} paused ({held} messages held)."
 
@@ -383,8 +495,16 @@ async def resume(services: Services, campaign_id: int, user: str) -> str:
             raise CampaignError(f"Campaign #{campaign.id} is {campaign.state}; only a paused campaign can be resumed.")
         campaign.state = "running"
         released = await _set_message_status(session, campaign.id, ("held",), "queued")
-        await audit(session, campaign, user, "resumed", from_state="paused", to_state="running",
-                    detail=f"{released} messages released", now=services.clock.now())
+        await audit(
+            session,
+            campaign,
+            user,
+            "resumed",
+            from_state="paused",
+            to_state="running",
+            detail=f"{released} messages released",
+            now=services.clock.now(),
+        )
     services.wakeups.poke_sender()
     await refresh(services, campaign_id, interval=0)
     return f"Campaign #{campaign_id} resumed."
@@ -400,8 +520,16 @@ async def cancel(services: Services, campaign_id: int, user: str) -> str:
         before = campaign.state
         campaign.state, campaign.finished_at = "cancelled", now
         dropped = await _set_message_status(session, campaign.id, ("queued", "held"), "cancelled")
-        await audit(session, campaign, user, "cancelled", from_state=before, to_state="cancelled",
-                    detail=f"{dropped} unsent messages cancelled", now=now)
+        await audit(
+            session,
+            campaign,
+            user,
+            "cancelled",
+            from_state=before,
+            to_state="cancelled",
+            detail=f"{dropped} unsent messages cancelled",
+            now=now,
+        )
         if before in ("draft", "pending_approval", "scheduled"):
             await _update_preview_message(session, services, campaign, f":no_entry_sign: Cancelled by <@{user}>.")
     await refresh(services, campaign_id, interval=0)
@@ -411,28 +539,40 @@ async def cancel(services: Services, campaign_id: int, user: str) -> str:
 
 async def _set_message_status(session: AsyncSession, campaign_id: int, old: tuple[str, ...], new: str) -> int:
     result = await session.execute(
-        update(Message).where(texts_of(campaign_id), Message.status.in_(old))
-        .values(status=new, claim_until=None).execution_options(synchronize_session=False)
+        update(Message)
+        .where(texts_of(campaign_id), Message.status.in_(old))
+        .values(status=new, claim_until=None)
+        .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
 
 
 # -- running --------------------------------------------------------------------------------------
 
+
 async def start_due(services: Services) -> list[int]:
     """scheduled -> running for campaigns whose time has come; posts the progress message."""
     now = services.clock.now()
     started = []
     async with services.db.session() as session:
-        due = list((await session.scalars(
-            select(Campaign).where(Campaign.state == "scheduled",
-                                   or_(Campaign.send_at.is_(None), Campaign.send_at <= now))
-            .order_by(Campaign.id).with_for_update(skip_locked=True)
-        )).all())
+        due = list(
+            (
+                await session.scalars(
+                    select(Campaign)
+                    .where(Campaign.state == "scheduled", or_(Campaign.send_at.is_(None), Campaign.send_at <= now))
+                    .order_by(Campaign.id)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+        )
         for campaign in due:
             campaign.state, campaign.started_at = "running", now
-            row = await outbox.enqueue(session, channel=campaign.channel, op="post",
-                                       payload={"text": f"Campaign #{campaign.id} {campaign.name}: starting…"})
+            row = await outbox.enqueue(
+                session,
+                channel=campaign.channel,
+                op="post",
+                payload={"text": f"Campaign #{campaign.id} {campaign.name}: starting…"},
+            )
             campaign.progress_outbox_id = row.id
             await audit(session, campaign, "system", "started", from_state="scheduled", to_state="running", now=now)
             started.append(campaign.id)
@@ -446,10 +586,16 @@ async def take_lease(services: Services, campaign_id: int, seconds: float = 30.0
     now = services.clock.now()
     async with services.db.session() as session:
         result = await session.execute(
-            update(Campaign).where(
+            update(Campaign)
+            .where(
                 Campaign.id == campaign_id,
-                or_(Campaign.lease_owner.is_(None), Campaign.lease_owner == services.worker_id, Campaign.lease_until < now),
-            ).values(lease_owner=services.worker_id, lease_until=now + timedelta(seconds=seconds))
+                or_(
+                    Campaign.lease_owner.is_(None),
+                    Campaign.lease_owner == services.worker_id,
+                    Campaign.lease_until < now,
+                ),
+            )
+            .values(lease_owner=services.worker_id, lease_until=now + timedelta(seconds=seconds))
         )
         return result.rowcount == 1
 
@@ -466,8 +612,10 @@ async def dispatch_step(services: Services, campaign_id: int) -> int:
         line = services.lines.by_id(campaign.line_id)
         in_hand = await session.scalar(
             select(func.count(Message.id)).where(
-                texts_of(campaign.id), Message.status.in_(("queued", "sending")),
-                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now))
+                texts_of(campaign.id),
+                Message.status.in_(("queued", "sending")),
+                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+            )
         )
         room = window_for(line) - (in_hand or 0)
         if room <= 0:
@@ -475,10 +623,18 @@ async def dispatch_step(services: Services, campaign_id: int) -> int:
         contacts = await contact_batch(session, campaign.audience, campaign.cursor, min(room, DISPATCH_BATCH))
         if not contacts:
             campaign.exhausted = True
-            await audit(session, campaign, "system", "materialised", detail="every recipient is queued or skipped", now=now)
+            await audit(
+                session, campaign, "system", "materialised", detail="every recipient is queued or skipped", now=now
+            )
             return 0
-        items = await classify(session, contacts, line_id=campaign.line_id, purpose=campaign.purpose, now=now,
-                               frequency_cap=settings.compliance.frequency_cap)
+        items = await classify(
+            session,
+            contacts,
+            line_id=campaign.line_id,
+            purpose=campaign.purpose,
+            now=now,
+            frequency_cap=settings.compliance.frequency_cap,
+        )
         skipped = dict(campaign.skipped or {})
         # A number met before is a duplicate: another spelling in this step, or a recipient since an earlier one.
         seen = await _known_recipients(session, campaign.id, {item.phone for item in items})
@@ -502,8 +658,16 @@ async def dispatch_step(services: Services, campaign_id: int) -> int:
                 return code
 
             body = render_for(campaign, item.contact, settings.public_url, settings.compliance.footer, make_code)
-            requests.append({"phone": item.phone, "body": body, "origin": "campaign", "purpose": campaign.purpose,
-                             "origin_ref": str(campaign.id), "dedupe_key": recipient_key(campaign.id, item.phone)})
+            requests.append(
+                {
+                    "phone": item.phone,
+                    "body": body,
+                    "origin": "campaign",
+                    "purpose": campaign.purpose,
+                    "origin_ref": str(campaign.id),
+                    "dedupe_key": recipient_key(campaign.id, item.phone),
+                }
+            )
         queued = await queue_many(session, line=line, requests=requests)
         await _add_recipients(session, campaign.id, fresh, queued)
         await insert_rows(session, CampaignLink.__table__, links)
@@ -521,8 +685,15 @@ async def _known_recipients(session: AsyncSession, campaign_id: int, phones: set
     costs the same however many recipients came before."""
     if not phones:
         return set()
-    return set((await session.scalars(select(_recipients.c.phone).where(
-        _recipients.c.campaign_id == campaign_id, among(session, _recipients.c.phone, phones)))).all())
+    return set(
+        (
+            await session.scalars(
+                select(_recipients.c.phone).where(
+                    _recipients.c.campaign_id == campaign_id, among(session, _recipients.c.phone, phones)
+                )
+            )
+        ).all()
+    )
 
 
 async def _add_recipients(session: AsyncSession, campaign_id: int, items: list, queued: dict[str, int]) -> None:
@@ -531,10 +702,17 @@ async def _add_recipients(session: AsyncSession, campaign_id: int, items: list, 
     unique (campaign, phone) constraint still guards against a second row."""
     if not items:
         return
-    rows = [{"campaign_id": campaign_id, "phone": item.phone, "contact_id": item.contact.id,
-             "status": "skipped" if item.reason else "queued", "skip_reason": item.reason,
-             "message_id": None if item.reason else queued.get(recipient_key(campaign_id, item.phone))}
-            for item in items]
+    rows = [
+        {
+            "campaign_id": campaign_id,
+            "phone": item.phone,
+            "contact_id": item.contact.id,
+            "status": "skipped" if item.reason else "queued",
+            "skip_reason": item.reason,
+            "message_id": None if item.reason else queued.get(recipient_key(campaign_id, item.phone)),
+        }
+        for item in items
+    ]
     await insert_rows(session, _recipients, rows, on_conflict_do_nothing=["campaign_id", "phone"])
 
 
@@ -553,8 +731,13 @@ async def counts(session: AsyncSession, campaign: Campaign, now: datetime) -> di
     mine = select(Message.status, func.count(Message.id)).where(texts_of(campaign.id))
     rows = [(status, False, n) for status, n in await session.execute(mine.group_by(Message.status))]
     later = await session.scalar(
-        select(func.count(Message.id)).where(texts_of(campaign.id), Message.status == "queued",
-                                             Message.next_attempt_at.is_not(None), Message.next_attempt_at > now))
+        select(func.count(Message.id)).where(
+            texts_of(campaign.id),
+            Message.status == "queued",
+            Message.next_attempt_at.is_not(None),
+            Message.next_attempt_at > now,
+        )
+    )
     if later:
         rows = [(s, False, n - later if s == "queued" else n) for s, _, n in rows] + [("queued", True, later)]
     c = Counter()
@@ -582,18 +765,22 @@ async def counts(session: AsyncSession, campaign: Campaign, now: datetime) -> di
 
 def progress_text(campaign: Campaign, c: dict[str, int], *, done: bool = False) -> str:
     total = max(campaign.preview.get("audience", 0), c.get("queued_total", 0) + sum((campaign.skipped or {}).values()))
-    finished = (c.get("sent", 0) + c.get("failed_unsent", 0) + c.get("skipped", 0)
-                + c.get("cancelled", 0))
+    finished = c.get("sent", 0) + c.get("failed_unsent", 0) + c.get("skipped", 0) + c.get("cancelled", 0)
     finished = min(total, finished) if total else finished
     fraction = 1.0 if done else (finished / total if total else 0.0)
     bar = "█" * round(fraction * 20) + "░" * (20 - round(fraction * 20))
-    head = {"completed": ":checkered_flag: completed", "cancelled": ":no_entry_sign: cancelled",
-            "paused": ":double_vertical_bar: paused"}.get(campaign.state, ":rocket: running")
-    return (f"*Campaign #{campaign.id} {campaign.name}* — {head}\n`{bar}` {fraction:.0%}\n"
-            f"sent {c.get('sent', 0)} · delivered {c.get('delivered', 0)} · failed {c.get('failed', 0)} · "
-            f"skipped {c.get('skipped', 0)} · deferred {c.get('deferred', 0)}"
-            + (f" · held {c['held']}" if c.get("held") else "")
-            + (f" · cancelled {c['cancelled']}" if c.get("cancelled") else ""))
+    head = {
+        "completed": ":checkered_flag: completed",
+        "cancelled": ":no_entry_sign: cancelled",
+        "paused": ":double_vertical_bar: paused",
+    }.get(campaign.state, ":rocket: running")
+    return (
+        f"*Campaign #{campaign.id} {campaign.name}* — {head}\n`{bar}` {fraction:.0%}\n"
+        f"sent {c.get('sent', 0)} · delivered {c.get('delivered', 0)} · failed {c.get('failed', 0)} · "
+        f"skipped {c.get('skipped', 0)} · deferred {c.get('deferred', 0)}"
+        + (f" · held {c['held']}" if c.get("held") else "")
+        + (f" · cancelled {c['cancelled']}" if c.get("cancelled") else "")
+    )
 
 
 _last_check: dict[int, float] = {}
@@ -612,32 +799,59 @@ async def refresh(services: Services, campaign_id: int, *, interval: float) -> b
             return campaign is None or campaign.state in ("completed", "cancelled")
         final_state = campaign.state in ("completed", "cancelled")
         due = interval == 0 or campaign.progress_at is None or (now - campaign.progress_at).total_seconds() >= interval
-        check = (campaign.state == "running" and campaign.exhausted
-                 and loop.time() - _last_check.get(campaign_id, float("-inf")) >= COMPLETION_CHECK_SECONDS)
+        check = (
+            campaign.state == "running"
+            and campaign.exhausted
+            and loop.time() - _last_check.get(campaign_id, float("-inf")) >= COMPLETION_CHECK_SECONDS
+        )
         if not (due or final_state or check):
             return False
         _last_check[campaign_id] = loop.time()
         campaign = await session.get(Campaign, campaign_id, with_for_update=True, populate_existing=True)
         c = await counts(session, campaign, now)
         done = False
-        if campaign.state == "running" and campaign.exhausted and not (
-                c.get("pending", 0) or c.get("deferred", 0) or c.get("held", 0)):
+        if (
+            campaign.state == "running"
+            and campaign.exhausted
+            and not (c.get("pending", 0) or c.get("deferred", 0) or c.get("held", 0))
+        ):
             campaign.state, campaign.finished_at, done = "completed", now, True
-            await audit(session, campaign, "system", "completed", from_state="running", to_state="completed",
-                        detail=f"sent {c.get('sent', 0)}, failed {c.get('failed', 0)}, skipped {c.get('skipped', 0)}",
-                        now=now)
+            await audit(
+                session,
+                campaign,
+                "system",
+                "completed",
+                from_state="running",
+                to_state="completed",
+                detail=f"sent {c.get('sent', 0)}, failed {c.get('failed', 0)}, skipped {c.get('skipped', 0)}",
+                now=now,
+            )
         text = progress_text(campaign, c, done=done)
         final = campaign.state in ("completed", "cancelled")
         if text == campaign.progress_text or not (due or final):
             return final and text == campaign.progress_text
         campaign.progress_text, campaign.progress_at = text, now
-        await outbox.enqueue(session, channel=campaign.channel, op="update",
-                             payload={"ref_outbox_id": campaign.progress_outbox_id, "text": text,
-                                      "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]})
+        await outbox.enqueue(
+            session,
+            channel=campaign.channel,
+            op="update",
+            payload={
+                "ref_outbox_id": campaign.progress_outbox_id,
+                "text": text,
+                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+            },
+        )
         if done:
-            await outbox.enqueue(session, channel=campaign.channel, op="post", payload={
-                "text": f":checkered_flag: Campaign #{campaign.id} {campaign.name} completed: sent {c.get('sent', 0)}, "
-                        f"delivered {c.get('delivered', 0)}, failed {c.get('failed', 0)}, skipped {c.get('skipped', 0)}. "
-                        f"`/sms campaign report {campaign.id}` for the details."})
+            await outbox.enqueue(
+                session,
+                channel=campaign.channel,
+                op="post",
+                payload={
+                    "text": f":checkered_flag: Campaign #{campaign.id} {campaign.name} completed: "
+                    f"sent {c.get('sent', 0)}, "
+                    f"delivered {c.get('delivered', 0)}, failed {c.get('failed', 0)}, skipped {c.get('skipped', 0)}. "
+                    f"`/sms campaign report {campaign.id}` for the details."
+                },
+            )
     services.wakeups.poke_outbox()
     return final

@@ -23,9 +23,11 @@ def unknown_fields(template: str) -> list[str]:
 
 def render(template: str, fields: dict[str, str]) -> str:
     """Fill `{first_name}` / `{first_name|there}` from `fields` (empty values take the fallback)."""
+
     def fill(match: re.Match) -> str:
         value = (fields.get(match.group(1)) or "").strip()
         return value or (match.group(2) or "").strip()
+
     return _PLACEHOLDER.sub(fill, template)
 
 
@@ -82,14 +84,14 @@ def parse_kv(text: str, *, rest_of_line: tuple[str, ...] = ("text",)) -> dict[st
             raise ArgumentError(f"expected key=value, got {word!r}")
         key = match.group(1)
         pos = match.end()
-        opener = text[pos:pos + 1]
+        opener = text[pos : pos + 1]
         if opener in _QUOTES:
             close = text.find(_QUOTES[opener], pos + 1)
             if opener == "\u201c" and close < 0:
                 close = text.find('"', pos + 1)
             if close < 0:
                 raise ArgumentError(f"{key}=: the quote is never closed")
-            value, pos = text[pos + 1:close], close + 1
+            value, pos = text[pos + 1 : close], close + 1
         elif key in rest_of_line:
             value, pos = text[pos:].strip(), len(text)
         else:

@@ -26,8 +26,9 @@ LEASE_SECONDS = 30.0
 
 
 class CampaignWorker:
-    def __init__(self, services: Services, *, tick: float = 0.2, housekeeping: float = 0.5,
-                 progress_interval: float = 3.0) -> None:
+    def __init__(
+        self, services: Services, *, tick: float = 0.2, housekeeping: float = 0.5, progress_interval: float = 3.0
+    ) -> None:
         self.services = services
         self.tick = tick
         self.housekeeping = housekeeping
@@ -51,7 +52,7 @@ class CampaignWorker:
                 continue
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout=self.tick)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def stop(self) -> None:
@@ -90,11 +91,20 @@ class CampaignWorker:
             await service.post_preview(services, campaign_id)
         await service.start_due(services)
         async with services.db.session() as session:
-            self._active = list((await session.scalars(
-                select(Campaign.id).where(or_(Campaign.state.in_(("running", "paused")),
-                                              Campaign.progress_outbox_id.is_not(None)
-                                              & Campaign.state.in_(("completed", "cancelled"))
-                                              & ~Campaign.progress_text.contains("completed")
-                                              & ~Campaign.progress_text.contains("cancelled")))
-                .order_by(Campaign.id)
-            )).all())
+            self._active = list(
+                (
+                    await session.scalars(
+                        select(Campaign.id)
+                        .where(
+                            or_(
+                                Campaign.state.in_(("running", "paused")),
+                                Campaign.progress_outbox_id.is_not(None)
+                                & Campaign.state.in_(("completed", "cancelled"))
+                                & ~Campaign.progress_text.contains("completed")
+                                & ~Campaign.progress_text.contains("cancelled"),
+                            )
+                        )
+                        .order_by(Campaign.id)
+                    )
+                ).all()
+            )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp
 from twilio.request_validator import RequestValidator
@@ -25,7 +25,7 @@ class SimulatedSend:
     sender: str
     body: str
     media_urls: tuple[str, ...]
-    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 class SimulatorCarrier:
@@ -45,8 +45,11 @@ class SimulatorCarrier:
         if len(message.body) > 1600:
             raise PermanentCarrierError("The message body exceeds 1600 characters", code=21617)
         record = SimulatedSend(
-            sid="SM" + secrets.token_hex(16), to=message.to, sender=message.sender,
-            body=message.body, media_urls=message.media_urls,
+            sid="SM" + secrets.token_hex(16),
+            to=message.to,
+            sender=message.sender,
+            body=message.body,
+            media_urls=message.media_urls,
         )
         self.sent.append(record)
         for listener in self.listeners:
@@ -77,9 +80,16 @@ class SimulatorCarrier:
     async def _report(self, callback: str, record: SimulatedSend) -> None:
         for status in ("sent", "delivered"):
             await asyncio.sleep(self._delay)
-            params = {"MessageSid": record.sid, "SmsSid": record.sid, "MessageStatus": status,
-                      "SmsStatus": status, "AccountSid": SIMULATOR_ACCOUNT_SID, "From": record.sender,
-                      "To": record.to, "ApiVersion": "2010-04-01"}
+            params = {
+                "MessageSid": record.sid,
+                "SmsSid": record.sid,
+                "MessageStatus": status,
+                "SmsStatus": status,
+                "AccountSid": SIMULATOR_ACCOUNT_SID,
+                "From": record.sender,
+                "To": record.to,
+                "ApiVersion": "2010-04-01",
+            }
             headers = {"X-Twilio-Signature": self.sign(callback, params)}
             try:
                 async with self._http().post(callback, data=params, headers=headers) as resp:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
+from collections.abc import Mapping
 from datetime import datetime
-from functools import lru_cache
 from email.utils import parsedate_to_datetime
-from typing import Mapping
+from functools import lru_cache
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
@@ -36,8 +35,9 @@ class TwilioCarrier:
 
     name = "twilio"
 
-    def __init__(self, account_sid: str, auth_token: str, api_url: str = "https://api.twilio.com",
-                 *, timeout: float = 15.0) -> None:
+    def __init__(
+        self, account_sid: str, auth_token: str, api_url: str = "https://api.twilio.com", *, timeout: float = 15.0
+    ) -> None:
         self.account_sid = account_sid
         self._auth_header = {"Authorization": aiohttp.encode_basic_auth(account_sid, auth_token)}
         self.api_url = api_url.rstrip("/")
@@ -66,7 +66,7 @@ class TwilioCarrier:
         except aiohttp.ClientConnectorError as exc:
             # The connection never opened: nothing reached Twilio.
             raise TransientCarrierError(f"cannot connect to Twilio: {exc.os_error}") from None
-        except (asyncio.TimeoutError, aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
+        except (TimeoutError, aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
             raise AmbiguousCarrierError(f"no answer from Twilio ({type(exc).__name__})") from None
         except aiohttp.ClientError as exc:
             raise AmbiguousCarrierError(f"Twilio request failed: {exc}") from None
@@ -95,13 +95,15 @@ class TwilioCarrier:
         records = []
         for item in payload.get("messages", []):
             created = item.get("date_created")
-            records.append(SentRecord(
-                carrier_sid=item["sid"],
-                to=item.get("to", ""),
-                sender=item.get("from", ""),
-                body=item.get("body", ""),
-                created_at=parsedate_to_datetime(created) if created else None,
-            ))
+            records.append(
+                SentRecord(
+                    carrier_sid=item["sid"],
+                    to=item.get("to", ""),
+                    sender=item.get("from", ""),
+                    body=item.get("body", ""),
+                    created_at=parsedate_to_datetime(created) if created else None,
+                )
+            )
         return records
 
     async def fetch_media(self, url: str) -> tuple[bytes, str]:
@@ -121,8 +123,10 @@ class TwilioCarrier:
         """Only URLs on Twilio's API host (or the configured one) are fetched with our credentials."""
         allowed = {urlsplit(self.api_url).netloc, "api.twilio.com"}
         parts = urlsplit(url)
-        return parts.scheme in ("https", "http") and parts.netloc in allowed and (
-            f"/Accounts/{self.account_sid}/" in parts.path
+        return (
+            parts.scheme in ("https", "http")
+            and parts.netloc in allowed
+            and (f"/Accounts/{self.account_sid}/" in parts.path)
         )
 
     async def close(self) -> None:
@@ -201,4 +205,3 @@ def _float_or_none(value) -> float | None:
         return float(value) if value else None
     except ValueError:
         return None
-

@@ -20,7 +20,7 @@ from bot.phone import InvalidPhoneNumber, parse_e164
 from bot.services import Services
 from bot.slack import outbox
 from bot.slack.format import escape, pretty_phone, slack_date
-from storage.models import Conversation, ConsentEvent
+from storage.models import ConsentEvent, Conversation
 
 OPTOUT_USAGE = "`/sms optout +14155550100 [reason...]`"
 OPTIN_USAGE = "`/sms optin +14155550100 source=WHERE [scope=marketing|transactional|all] [evidence...]`"
@@ -94,8 +94,9 @@ async def _refresh_cards(session: AsyncSession, phone: str, where: Where, note: 
     conversations = list((await session.scalars(query)).all())
     for conversation in conversations:
         await outbox.enqueue(session, channel=conversation.channel, op="update_card", conversation_id=conversation.id)
-        await outbox.enqueue(session, channel=conversation.channel, op="post", conversation_id=conversation.id,
-                             payload={"text": note})
+        await outbox.enqueue(
+            session, channel=conversation.channel, op="post", conversation_id=conversation.id, payload={"text": note}
+        )
     return len(conversations)
 
 
@@ -110,9 +111,19 @@ async def opt_out(services: Services, *, user: str, channel: str, args: str) -> 
     where = Where(services.lines.by_channel(channel))
     evidence = f"opted out by <@{user}> with /sms optout" + (f": {reason}" if reason else "")
     async with services.db.session() as session:
-        await consent.record(session, phone=phone, action="opt_out", source="slack", scope="all",
-                             line_id=where.line_id, evidence=evidence, actor=user)
-        note = f":no_entry: <@{user}> opted this number out with `/sms optout`" + (f": {escape(reason)}" if reason else ".")
+        await consent.record(
+            session,
+            phone=phone,
+            action="opt_out",
+            source="slack",
+            scope="all",
+            line_id=where.line_id,
+            evidence=evidence,
+            actor=user,
+        )
+        note = f":no_entry: <@{user}> opted this number out with `/sms optout`" + (
+            f": {escape(reason)}" if reason else "."
+        )
         await _refresh_cards(session, phone, where, note + " Nothing more will be sent to it.")
     services.wakeups.poke_outbox()
     scope_note = "from that line" if where.line else "from any line"
@@ -131,28 +142,47 @@ async def opt_in(services: Services, *, user: str, channel: str, args: str) -> s
         return error
     source = options.get("source", "")
     if not source:
-        return (":warning: Say where the consent comes from with `source=...` (a web form, a paper form, a call).\n"
-                f"Usage: {OPTIN_USAGE}. Nothing was changed.")
+        return (
+            ":warning: Say where the consent comes from with `source=...` (a web form, a paper form, a call).\n"
+            f"Usage: {OPTIN_USAGE}. Nothing was changed."
+        )
     scope = options.get("scope", "all").lower()
     if scope not in consent.SCOPES:
-        return f":warning: scope {escape(options['scope'])!r} must be marketing, transactional or all. Nothing was changed."
+        return (
+            f":warning: scope {escape(options['scope'])!r} must be marketing, transactional or all. "
+            "Nothing was changed."
+        )
     where = Where(services.lines.by_channel(channel))
     evidence = f"opted in by <@{user}> with /sms optin; consent source: {source}"
     if free_text:
         evidence += f"; {free_text}"
     evidence = evidence[:MAX_EVIDENCE]
     async with services.db.session() as session:
-        await consent.record(session, phone=phone, action="opt_in", source="slack", scope=scope,
-                             line_id=where.line_id, evidence=evidence, actor=user)
-        await _refresh_cards(session, phone, where,
-                             f":arrow_forward: <@{user}> opted this number in ({scope}) with `/sms optin`, "
-                             f"source: {escape(source)}.")
+        await consent.record(
+            session,
+            phone=phone,
+            action="opt_in",
+            source="slack",
+            scope=scope,
+            line_id=where.line_id,
+            evidence=evidence,
+            actor=user,
+        )
+        await _refresh_cards(
+            session,
+            phone,
+            where,
+            f":arrow_forward: <@{user}> opted this number in ({scope}) with `/sms optin`, source: {escape(source)}.",
+        )
         states = await _states(session, phone, where)
     services.wakeups.poke_outbox()
     answer = f":white_check_mark: {phone} is opted in ({scope}) on {where.describe()}, source: {escape(source)}."
     if any(state.opted_out for _label, state in states):
-        answer += "\n:warning: It is still opted out for: " + ", ".join(
-            label for label, state in states if state.opted_out) + " (an opt-out of a wider scope or on a line wins)."
+        answer += (
+            "\n:warning: It is still opted out for: "
+            + ", ".join(label for label, state in states if state.opted_out)
+            + " (an opt-out of a wider scope or on a line wins)."
+        )
     return answer
 
 
@@ -172,8 +202,10 @@ def _event_line(event: ConsentEvent, services: Services) -> str:
     where = line_label(line) if event.line_id is None or line else f"line {event.line_id}"
     actor = f" by <@{event.actor}>" if event.actor else ""
     evidence = f" — {escape(event.evidence)}" if event.evidence else ""
-    return (f"• {slack_date(event.created_at)} {_ACTION_LABEL.get(event.action, event.action)} "
-            f"({event.scope}) · source {event.source} · {escape(where)}{actor}{evidence}")
+    return (
+        f"• {slack_date(event.created_at)} {_ACTION_LABEL.get(event.action, event.action)} "
+        f"({event.scope}) · source {event.source} · {escape(where)}{actor}{evidence}"
+    )
 
 
 async def show(services: Services, *, user: str, channel: str, args: str) -> str:
@@ -190,14 +222,19 @@ async def show(services: Services, *, user: str, channel: str, args: str) -> str
     out = [f"*Consent for {pretty_phone(phone)}*"]
     for known in lines_to_show:
         relevant = [e for e in events if e.line_id in (known.id, None)]
-        now = ", ".join(f"{purpose} {_STATE_LABEL[consent.state_from(relevant, purpose).status]}"
-                        for purpose in ("transactional", "marketing"))
+        now = ", ".join(
+            f"{purpose} {_STATE_LABEL[consent.state_from(relevant, purpose).status]}"
+            for purpose in ("transactional", "marketing")
+        )
         out.append(f"Now on {escape(line_label(known))}: {now}")
     if not events:
         out.append("No consent events on record.")
         return "\n".join(out)
     shown = events[:HISTORY_LIMIT]
-    out.append(f"History, newest first ({len(events)} event{'s' if len(events) != 1 else ''}"
-               + (f", latest {HISTORY_LIMIT} shown" if len(events) > HISTORY_LIMIT else "") + "):")
+    out.append(
+        f"History, newest first ({len(events)} event{'s' if len(events) != 1 else ''}"
+        + (f", latest {HISTORY_LIMIT} shown" if len(events) > HISTORY_LIMIT else "")
+        + "):"
+    )
     out += [_event_line(event, services) for event in shown]
     return "\n".join(out)

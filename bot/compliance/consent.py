@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,8 +37,15 @@ class ConsentState:
 UNKNOWN = ConsentState("unknown")
 
 # What `state_from` reads of an event: batch paths select these columns as rows instead of ORM objects.
-STATE_COLUMNS = (ConsentEvent.phone, ConsentEvent.line_id, ConsentEvent.action, ConsentEvent.scope,
-                 ConsentEvent.source, ConsentEvent.evidence, ConsentEvent.created_at)
+STATE_COLUMNS = (
+    ConsentEvent.phone,
+    ConsentEvent.line_id,
+    ConsentEvent.action,
+    ConsentEvent.scope,
+    ConsentEvent.source,
+    ConsentEvent.evidence,
+    ConsentEvent.created_at,
+)
 
 
 def scopes_for(purpose: str) -> tuple[str, ...]:
@@ -56,7 +63,9 @@ def state_from(events: Iterable[ConsentEvent], purpose: str) -> ConsentState:
     return UNKNOWN
 
 
-async def history(session: AsyncSession, phone: str, line_id: int | None = None, limit: int = 200) -> list[ConsentEvent]:
+async def history(
+    session: AsyncSession, phone: str, line_id: int | None = None, limit: int = 200
+) -> list[ConsentEvent]:
     """Events for a number, newest first; with `line_id`, that line's events and the all-line ones."""
     query = select(ConsentEvent).where(ConsentEvent.phone == phone)
     if line_id is not None:

@@ -39,8 +39,7 @@ _REPLY_INSTRUCTION = re.compile(
 )
 # "STOP to opt out", "unsubscribe to be removed": the action itself means opting out.
 _KEYWORD_TO_OPT_OUT = re.compile(
-    r"(?<![a-z])" + _QUOTE + _KEYWORD + _QUOTE
-    + r"\s*(?:to|2)\s*(?:opt[\s\-_]?out|unsubscribe|unsub|be\s+removed)\b"
+    r"(?<![a-z])" + _QUOTE + _KEYWORD + _QUOTE + r"\s*(?:to|2)\s*(?:opt[\s\-_]?out|unsubscribe|unsub|be\s+removed)\b"
 )
 # "STOP to end", "Stop2End", "'stop' to cancel": with a plainer action ("we stop to end
 # the day") the keyword must look like one: capitals, quoted, or glued to "2".
@@ -64,9 +63,7 @@ def tells_how_to_stop(text: str) -> bool:
     plain = _normalise(text)
     lowered = plain.casefold()
     return bool(
-        _REPLY_INSTRUCTION.search(lowered)
-        or _KEYWORD_TO_OPT_OUT.search(lowered)
-        or _KEYWORD_TO_ACTION.search(plain)
+        _REPLY_INSTRUCTION.search(lowered) or _KEYWORD_TO_OPT_OUT.search(lowered) or _KEYWORD_TO_ACTION.search(plain)
     )
 
 

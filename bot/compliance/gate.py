@@ -45,7 +45,11 @@ async def check(
 
 
 async def check_many(
-    session: AsyncSession, messages: list[Message], *, config: ComplianceConfig, policy: QuietHoursPolicy,
+    session: AsyncSession,
+    messages: list[Message],
+    *,
+    config: ComplianceConfig,
+    policy: QuietHoursPolicy,
     now: datetime,
 ) -> dict[int, Decision]:
     """Decide, for each message, whether it may go out now. A handful of queries for the whole batch.
@@ -72,27 +76,39 @@ async def check_many(
         elif message.purpose != "marketing":
             decisions[message.id] = SEND
         else:
-            decisions[message.id] = _marketing(message, state, contacts.get(message.phone),
-                                               recent.get(message.phone, []), config, policy, now)
+            decisions[message.id] = _marketing(
+                message, state, contacts.get(message.phone), recent.get(message.phone, []), config, policy, now
+            )
     return decisions
 
 
-def _marketing(message: Message, state: consent.ConsentState, contact: Contact | None, sent_at: list[datetime],
-               config: ComplianceConfig, policy: QuietHoursPolicy, now: datetime) -> Decision:
+def _marketing(
+    message: Message,
+    state: consent.ConsentState,
+    contact: Contact | None,
+    sent_at: list[datetime],
+    config: ComplianceConfig,
+    policy: QuietHoursPolicy,
+    now: datetime,
+) -> Decision:
     if not state.opted_in:
         return Decision("block", "no marketing opt-in on record for this number")
     if contact is not None and contact.number_status != "ok":
         return Decision("block", f"the number is marked {contact.number_status}: {contact.number_status_reason}")
     allowed_at = next_allowed(message.phone, now, policy)
     if allowed_at is None:
-        return Decision("block", "no moment in the next 7 days falls inside quiet-hour rules in every time zone of the number")
+        return Decision(
+            "block", "no moment in the next 7 days falls inside quiet-hour rules in every time zone of the number"
+        )
     if allowed_at > now:
         return Decision("defer", "recipient's quiet hours", allowed_at)
     others = [at for at in sent_at if at is not None]
     if len(others) >= config.frequency_cap:
         return Decision(
-            "block", f"frequency cap: {len(others)} marketing texts in the last 24 hours "
-                     f"(limit {config.frequency_cap}); next possible after {min(others) + timedelta(hours=24):%Y-%m-%d %H:%M} UTC"
+            "block",
+            f"frequency cap: {len(others)} marketing texts in the last 24 hours "
+            f"(limit {config.frequency_cap}); "
+            f"next possible after {min(others) + timedelta(hours=24):%Y-%m-%d %H:%M} UTC",
         )
     return SEND
 
@@ -102,8 +118,10 @@ async def _consent_events(session: AsyncSession, phones: set[str]) -> dict[str, 
     by_phone: dict[str, list[ConsentEvent]] = {}
     if phones:
         rows = await session.execute(
-            select(*consent.STATE_COLUMNS).where(among(session, ConsentEvent.phone, phones))
-            .order_by(ConsentEvent.id.desc()))
+            select(*consent.STATE_COLUMNS)
+            .where(among(session, ConsentEvent.phone, phones))
+            .order_by(ConsentEvent.id.desc())
+        )
         for event in rows:
             by_phone.setdefault(event.phone, []).append(event)
     return by_phone

@@ -23,9 +23,13 @@ class KeywordOutcome:
     def note(self) -> str:
         """What the Slack thread says about it."""
         if self.keyword is Keyword.OPT_OUT:
-            return ":octagonal_sign: *Opt-out keyword.* The number is now opted out of this line; a confirmation was sent."
+            return (
+                ":octagonal_sign: *Opt-out keyword.* The number is now opted out of this line; a confirmation was sent."
+            )
         if self.keyword is Keyword.OPT_IN:
-            return ":arrow_forward: *Opt-in keyword.* The number is opted back in to this line; a confirmation was sent."
+            return (
+                ":arrow_forward: *Opt-in keyword.* The number is opted back in to this line; a confirmation was sent."
+            )
         if self.keyword is Keyword.HELP:
             return ":information_source: *Help keyword.* The line's help text was sent."
         if self.flagged:
@@ -51,13 +55,24 @@ async def handle_keywords(
         return KeywordOutcome(flagged=looks_like_opt_out_request(body))
     if keyword in (Keyword.OPT_OUT, Keyword.OPT_IN):
         await consent.record(
-            session, phone=phone, line_id=line.id, source="keyword", scope="all",
+            session,
+            phone=phone,
+            line_id=line.id,
+            source="keyword",
+            scope="all",
             action="opt_out" if keyword is Keyword.OPT_OUT else "opt_in",
             evidence=f"texted {body.strip()!r} (message {inbound_sid})",
         )
     reply = await queue_sms(
-        session, line=line, phone=phone, body=confirmation(line, keyword), origin="system", purpose="compliance",
-        origin_ref=keyword.value, conversation_id=conversation_id, dedupe_key=f"keyword-reply:{inbound_sid}",
+        session,
+        line=line,
+        phone=phone,
+        body=confirmation(line, keyword),
+        origin="system",
+        purpose="compliance",
+        origin_ref=keyword.value,
+        conversation_id=conversation_id,
+        dedupe_key=f"keyword-reply:{inbound_sid}",
         slack_channel=line.config.channel,
     )
     return KeywordOutcome(keyword=keyword, reply=reply)

@@ -92,55 +92,121 @@ _STRONG = frozenset({"stop", "stopall", "unsubscribe", "unsub", "optout", "revok
 # Words that are opt-out keywords but also everyday verbs ("cancel my appointment",
 # "the end"): only flagged when accompanied by nothing but politeness.
 _WEAK = frozenset({"cancel", "end", "quit"})
-_POLITE = frozenset({
-    "please", "pls", "plz", "plse", "pleas", "now", "thanks", "thank", "you", "thx", "ty",
-    "asap", "immediately", "all", "already", "ok", "okay", "yes", "again",
-})
+_POLITE = frozenset(
+    {
+        "please",
+        "pls",
+        "plz",
+        "plse",
+        "pleas",
+        "now",
+        "thanks",
+        "thank",
+        "you",
+        "thx",
+        "ty",
+        "asap",
+        "immediately",
+        "all",
+        "already",
+        "ok",
+        "okay",
+        "yes",
+        "again",
+    }
+)
 # Extra words allowed around a strong word: "stop it", "stop all texts", "stop them now".
-_FILLER = _POLITE | frozenset({
-    "it", "me", "us", "just", "the", "this", "these", "that", "those", "them", "my", "your",
-    "sms", "text", "texts", "txt", "txts", "message", "messages", "msg", "msgs", "number",
-    "right", "away", "seriously", "i", "said", "for", "good", "forever", "opt", "out",
-    "subscription", "subscriptions", "alerts", "notifications", "spam",
-})
+_FILLER = _POLITE | frozenset(
+    {
+        "it",
+        "me",
+        "us",
+        "just",
+        "the",
+        "this",
+        "these",
+        "that",
+        "those",
+        "them",
+        "my",
+        "your",
+        "sms",
+        "text",
+        "texts",
+        "txt",
+        "txts",
+        "message",
+        "messages",
+        "msg",
+        "msgs",
+        "number",
+        "right",
+        "away",
+        "seriously",
+        "i",
+        "said",
+        "for",
+        "good",
+        "forever",
+        "opt",
+        "out",
+        "subscription",
+        "subscriptions",
+        "alerts",
+        "notifications",
+        "spam",
+    }
+)
 
 _MSGS = r"(?:texts?|txts?|messages?|msgs?|sms(?:es)?|spam|ads|promos?|promotions?|marketing|alerts|notifications)"
 _ME = r"(?:me|us|this\s+number|my\s+(?:phone\s+|cell\s+|mobile\s+)?number)"
 _NEG = r"(?:don'?t|do\s+not|never|no\s+longer)"
 
-_PATTERNS = tuple(re.compile(p) for p in (
-    # "please stop texting me", "quit messaging", "stop contacting me"
-    r"\b(?:stop|quit|cease|discontinue|end)\s+(?:txting|texting|messaging|msging|spamming|contacting|bothering|smsing|sms-ing)\b",
-    # "stop sending me texts", "don't send me any more messages"
-    r"\b(?:stop|quit|cease|" + _NEG + r")\s+send(?:ing)?\s+(?:" + _ME + r"\s+)?"
-    r"(?:(?:any\s*more|anymore|any|these|those|the|your|all|of|this|more)\s+)*" + _MSGS + r"\b",
-    # "don't text me anymore", "never message me again", "do not contact this number"
-    r"\b" + _NEG + r"\s+(?:text|txt|message|msg|sms|contact|spam)\s+" + _ME + r"\b",
-    # "unsubscribe me", "how do I unsubscribe", "opt me out", "opt-out please"
-    r"\bunsubscribe\b",
-    r"\bunsub\b",
-    r"\bopt(?:\s+|-|_)?out\b",
-    r"\bopt\s+" + _ME + r"\s+out\b",
-    r"\bstopall\b",
-    # "remove me from your list", "delete my number"
-    r"\b(?:remove|delete|erase|unenroll|unregister)\s+" + _ME + r"\b",
-    # "take me off", "get me off your list", "take my number off"
-    r"\b(?:take|get|drop|cross|scratch|put)\s+" + _ME + r"\s+(?:off|out\s+of)\b",
-    # "no more texts", "no more messages please"
-    r"\bno\s+more\s+(?:(?:of\s+)?(?:these|this|those|your|the)\s+)?" + _MSGS + r"\b",
-    # "I don't want these texts", "do not want to receive messages"
-    r"\b" + _NEG + r"\s+want\s+(?:(?:to|receive|get|getting|receiving|any|anymore|any\s*more|more|these|those|your|the|this|of)\s+)*" + _MSGS + r"\b",
-    # "stop the texts", "cancel my subscription", "end these alerts"
-    r"\b(?:stop|end|cancel|quit)\s+(?:(?:all|the|these|those|your|this|my|of)\s+)*(?:" + _MSGS + r"|subscriptions?)\b",
-    # "leave me alone"
-    r"\bleave\s+(?:me|us)\s+alone\b",
-))
+_PATTERNS = tuple(
+    re.compile(p)
+    for p in (
+        # "please stop texting me", "quit messaging", "stop contacting me"
+        r"\b(?:stop|quit|cease|discontinue|end)\s+(?:txting|texting|messaging|msging|spamming|contacting|bothering|smsing|sms-ing)\b",
+        # "stop sending me texts", "don't send me any more messages"
+        r"\b(?:stop|quit|cease|" + _NEG + r")\s+send(?:ing)?\s+(?:" + _ME + r"\s+)?"
+        r"(?:(?:any\s*more|anymore|any|these|those|the|your|all|of|this|more)\s+)*" + _MSGS + r"\b",
+        # "don't text me anymore", "never message me again", "do not contact this number"
+        r"\b" + _NEG + r"\s+(?:text|txt|message|msg|sms|contact|spam)\s+" + _ME + r"\b",
+        # "unsubscribe me", "how do I unsubscribe", "opt me out", "opt-out please"
+        r"\bunsubscribe\b",
+        r"\bunsub\b",
+        r"\bopt(?:\s+|-|_)?out\b",
+        r"\bopt\s+" + _ME + r"\s+out\b",
+        r"\bstopall\b",
+        # "remove me from your list", "delete my number"
+        r"\b(?:remove|delete|erase|unenroll|unregister)\s+" + _ME + r"\b",
+        # "take me off", "get me off your list", "take my number off"
+        r"\b(?:take|get|drop|cross|scratch|put)\s+" + _ME + r"\s+(?:off|out\s+of)\b",
+        # "no more texts", "no more messages please"
+        r"\bno\s+more\s+(?:(?:of\s+)?(?:these|this|those|your|the)\s+)?" + _MSGS + r"\b",
+        # "I don't want these texts", "do not want to receive messages"
+        r"\b"
+        + _NEG
+        + r"\s+want\s+"
+        + r"(?:(?:to|receive|get|getting|receiving|any|anymore|any\s*more|more|these|those|your|the|this|of)\s+)*"
+        + _MSGS
+        + r"\b",
+        # "stop the texts", "cancel my subscription", "end these alerts"
+        r"\b(?:stop|end|cancel|quit)\s+(?:(?:all|the|these|those|your|this|my|of)\s+)*(?:"
+        + _MSGS
+        + r"|subscriptions?)\b",
+        # "leave me alone"
+        r"\bleave\s+(?:me|us)\s+alone\b",
+    )
+)
 
 # A standalone STOP/UNSUBSCRIBE written in capitals inside a longer, mixed-case message
 # ("Who is this? STOP") is a keyword the sender meant, unless negated ("don't STOP") or
 # part of a compound noun ("bus STOP", "full STOP", "pit STOP").
 _CAPS_KEYWORD = re.compile(r"(?<![A-Za-z'’])(STOP|STOPALL|UNSUBSCRIBE|OPTOUT)(?![A-Za-z'’])")
-_NOT_A_REQUEST_BEFORE = re.compile(r"(?:\b(?:don'?t|do\s+not|not|never|can'?t|cannot|won'?t|didn'?t|bus|full|pit)\s*)$", re.IGNORECASE)
+_NOT_A_REQUEST_BEFORE = re.compile(
+    r"(?:\b(?:don'?t|do\s+not|not|never|can'?t|cannot|won'?t|didn'?t|bus|full|pit)\s*)$", re.IGNORECASE
+)
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 

@@ -27,18 +27,18 @@ actually shown at each instant.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Mapping
 from zoneinfo import ZoneInfo
 
 import phonenumbers
 from phonenumbers import geocoder
 from phonenumbers import timezone as pn_timezone
 
-from bot.phone import InvalidPhoneNumber, parse_e164
+from bot.phone import parse_e164
 
 __all__ = [
     "DEFAULT_REGION_WINDOWS",
@@ -56,10 +56,12 @@ __all__ = [
 Window = tuple[time, time]
 
 DEFAULT_WINDOW: Window = (time(8, 0), time(21, 0))
-DEFAULT_REGION_WINDOWS: Mapping[str, Window] = MappingProxyType({
-    "US-FL": (time(8, 0), time(20, 0)),
-    "US-OK": (time(8, 0), time(20, 0)),
-})
+DEFAULT_REGION_WINDOWS: Mapping[str, Window] = MappingProxyType(
+    {
+        "US-FL": (time(8, 0), time(20, 0)),
+        "US-OK": (time(8, 0), time(20, 0)),
+    }
+)
 LOOKAHEAD = timedelta(days=7)  # next_allowed gives up (returns None) beyond this
 
 _UNKNOWN_ZONE = "Etc/Unknown"
@@ -68,6 +70,7 @@ _REGION_KEY = re.compile(r"[A-Z]{2}(?:-[A-Z0-9]{1,3})?")
 
 
 # --- policy -------------------------------------------------------------------------------
+
 
 def _check_window(window: Window, what: str) -> Window:
     try:
@@ -133,7 +136,7 @@ class QuietHoursPolicy:
     @classmethod
     def from_config(
         cls, quiet_hours: str | None = None, overrides: Mapping[str, str] | None = None
-    ) -> "QuietHoursPolicy":
+    ) -> QuietHoursPolicy:
         """Build a policy from settings text.
 
         `quiet_hours` is the default allowed window (``"08:00-21:00"``; ``None`` or empty
@@ -157,6 +160,7 @@ class QuietHoursPolicy:
 
 # --- where is the number ------------------------------------------------------------------
 
+
 def _parse(number_e164: str) -> phonenumbers.PhoneNumber:
     """Validate with :func:`bot.phone.parse_e164` (raises InvalidPhoneNumber) and parse."""
     return phonenumbers.parse(parse_e164(number_e164))
@@ -177,9 +181,9 @@ def _calling_code_zones(country_code: int) -> tuple[str, ...]:
 
 @lru_cache(maxsize=1)
 def _all_zones() -> tuple[str, ...]:
-    return tuple(sorted({
-        zone for names in pn_timezone.TIMEZONE_DATA.values() for zone in names if zone != _UNKNOWN_ZONE
-    }))
+    return tuple(
+        sorted({zone for names in pn_timezone.TIMEZONE_DATA.values() for zone in names if zone != _UNKNOWN_ZONE})
+    )
 
 
 def _usable(zones) -> list[str]:
@@ -212,36 +216,92 @@ def time_zones(number_e164: str) -> list[str]:
 
 
 _US_STATES = {
-    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
-    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "FL": "Florida", "GA": "Georgia",
-    "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana", "IA": "Iowa",
-    "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana", "ME": "Maine", "MD": "Maryland",
-    "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota", "MS": "Mississippi",
-    "MO": "Missouri", "MT": "Montana", "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire",
-    "NJ": "New Jersey", "NM": "New Mexico", "NY": "New York", "NC": "North Carolina",
-    "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma", "OR": "Oregon", "PA": "Pennsylvania",
-    "RI": "Rhode Island", "SC": "South Carolina", "SD": "South Dakota", "TN": "Tennessee",
-    "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia", "WA": "Washington State",
-    "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming", "DC": "Washington D.C.",
+    "AL": "Alabama",
+    "AK": "Alaska",
+    "AZ": "Arizona",
+    "AR": "Arkansas",
+    "CA": "California",
+    "CO": "Colorado",
+    "CT": "Connecticut",
+    "DE": "Delaware",
+    "FL": "Florida",
+    "GA": "Georgia",
+    "HI": "Hawaii",
+    "ID": "Idaho",
+    "IL": "Illinois",
+    "IN": "Indiana",
+    "IA": "Iowa",
+    "KS": "Kansas",
+    "KY": "Kentucky",
+    "LA": "Louisiana",
+    "ME": "Maine",
+    "MD": "Maryland",
+    "MA": "Massachusetts",
+    "MI": "Michigan",
+    "MN": "Minnesota",
+    "MS": "Mississippi",
+    "MO": "Missouri",
+    "MT": "Montana",
+    "NE": "Nebraska",
+    "NV": "Nevada",
+    "NH": "New Hampshire",
+    "NJ": "New Jersey",
+    "NM": "New Mexico",
+    "NY": "New York",
+    "NC": "North Carolina",
+    "ND": "North Dakota",
+    "OH": "Ohio",
+    "OK": "Oklahoma",
+    "OR": "Oregon",
+    "PA": "Pennsylvania",
+    "RI": "Rhode Island",
+    "SC": "South Carolina",
+    "SD": "South Dakota",
+    "TN": "Tennessee",
+    "TX": "Texas",
+    "UT": "Utah",
+    "VT": "Vermont",
+    "VA": "Virginia",
+    "WA": "Washington State",
+    "WV": "West Virginia",
+    "WI": "Wisconsin",
+    "WY": "Wyoming",
+    "DC": "Washington D.C.",
 }
 _CA_PROVINCES = {
-    "AB": "Alberta", "BC": "British Columbia", "MB": "Manitoba", "NB": "New Brunswick",
-    "NL": "Newfoundland and Labrador", "NS": "Nova Scotia", "NT": "Northwest Territories",
-    "NU": "Nunavut", "ON": "Ontario", "PE": "Prince Edward Island", "QC": "Quebec",
-    "SK": "Saskatchewan", "YT": "Yukon",
+    "AB": "Alberta",
+    "BC": "British Columbia",
+    "MB": "Manitoba",
+    "NB": "New Brunswick",
+    "NL": "Newfoundland and Labrador",
+    "NS": "Nova Scotia",
+    "NT": "Northwest Territories",
+    "NU": "Nunavut",
+    "ON": "Ontario",
+    "PE": "Prince Edward Island",
+    "QC": "Quebec",
+    "SK": "Saskatchewan",
+    "YT": "Yukon",
 }
 _SUBDIVISIONS = {"US": _US_STATES, "CA": _CA_PROVINCES}
 # Description -> code, for descriptions that are a whole state/province name.  Variants the
 # geocoder uses are listed too ("Washington" is the state; D.C. is spelled out).
 _BY_NAME = {
-    country: {name.casefold(): code for code, name in table.items()}
-    for country, table in _SUBDIVISIONS.items()
+    country: {name.casefold(): code for code, name in table.items()} for country, table in _SUBDIVISIONS.items()
 }
-_BY_NAME["US"].update({"washington": "WA", "washington, d.c.": "DC", "washington dc": "DC",
-                       "district of columbia": "DC"})
-_BY_NAME["CA"].update({"québec": "QC", "newfoundland": "NL", "labrador": "NL",
-                       "yukon territory": "YT", "pei": "PE",
-                       "british colombia": "BC"})  # the geocoder's own spelling for 257
+_BY_NAME["US"].update(
+    {"washington": "WA", "washington, d.c.": "DC", "washington dc": "DC", "district of columbia": "DC"}
+)
+_BY_NAME["CA"].update(
+    {
+        "québec": "QC",
+        "newfoundland": "NL",
+        "labrador": "NL",
+        "yukon territory": "YT",
+        "pei": "PE",
+        "british colombia": "BC",
+    }
+)  # the geocoder's own spelling for 257
 
 
 def region_of(number_e164: str) -> str | None:
@@ -284,10 +344,11 @@ def window_for(number_e164: str, policy: QuietHoursPolicy | None = None) -> Wind
 
 # --- when ---------------------------------------------------------------------------------
 
+
 def _require_aware(at_utc: datetime) -> datetime:
     if not isinstance(at_utc, datetime) or at_utc.tzinfo is None or at_utc.utcoffset() is None:
         raise ValueError(f"{at_utc!r} must be a timezone-aware datetime (UTC)")
-    return at_utc.astimezone(timezone.utc)
+    return at_utc.astimezone(UTC)
 
 
 def _inside(instant: datetime, zone: ZoneInfo, window: Window) -> bool:
@@ -341,16 +402,14 @@ def _local_starts(zone: ZoneInfo, start: time, first: date, last: date) -> list[
     while day <= last:
         naive = datetime.combine(day, start)
         for fold in (0, 1):
-            candidate = naive.replace(tzinfo=zone, fold=fold).astimezone(timezone.utc)
+            candidate = naive.replace(tzinfo=zone, fold=fold).astimezone(UTC)
             if candidate.astimezone(zone).replace(tzinfo=None) == naive:  # really shows `start`
                 out.append(candidate)
         day += timedelta(days=1)
     return out
 
 
-def next_allowed(
-    number_e164: str, at_utc: datetime, policy: QuietHoursPolicy | None = None
-) -> datetime | None:
+def next_allowed(number_e164: str, at_utc: datetime, policy: QuietHoursPolicy | None = None) -> datetime | None:
     """The earliest instant >= `at_utc` at which sending is allowed, as an aware UTC datetime.
 
     Returns `at_utc` (in UTC) when it is already allowed.  Otherwise the answer is the

@@ -47,7 +47,7 @@ UCS2 = "UCS-2"
 # 0x09 is CAPITAL C WITH CEDILLA (the 3GPP table; small ç is *not* GSM-7).
 _BASIC_ROWS = (
     "@£$¥èéùìòÇ\nØø\rÅå",  # 0x00-0x0F
-    "Δ_ΦΓΛΩΠΨΣΘΞ" "ÆæßÉ",  # 0x10-0x1F (0x1B ESC omitted)
+    "Δ_ΦΓΛΩΠΨΣΘΞÆæßÉ",  # 0x10-0x1F (0x1B ESC omitted)
     " !\"#¤%&'()*+,-./",  # 0x20-0x2F (0x24 is the currency sign ¤, $ is 0x02)
     "0123456789:;<=>?",  # 0x30-0x3F
     "¡ABCDEFGHIJKLMNO",  # 0x40-0x4F
@@ -78,10 +78,12 @@ def _build_smart_map() -> dict[int, str]:
             table[ch] = replacement
 
     # Quotes, apostrophes, primes and accents used as apostrophes.
-    put("\u2018\u2019\u201a\u201b\u2032\u2035\u00b4\u02b9\u02bb\u02bc\u02bd\u02c8\u02ca\u02cb"
-        "\u0060\u2039\u203a\u275b\u275c\uff07", "'")
-    put("\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb\u02ba\u02ee\u275d\u275e\u301d\u301e"
-        "\uff02", '"')
+    put(
+        "\u2018\u2019\u201a\u201b\u2032\u2035\u00b4\u02b9\u02bb\u02bc\u02bd\u02c8\u02ca\u02cb"
+        "\u0060\u2039\u203a\u275b\u275c\uff07",
+        "'",
+    )
+    put("\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb\u02ba\u02ee\u275d\u275e\u301d\u301e\uff02", '"')
     # Hyphens and dashes, minus sign.
     put("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe58\ufe63\uff0d", "-")
     # Bullets and similar list markers.
@@ -93,8 +95,7 @@ def _build_smart_map() -> dict[int, str]:
     put("\u2048", "?!")
     put("\u2049", "!?")
     # Spaces that are not U+0020 (no-break, en/em, thin, hair, narrow, ideographic...).
-    put("\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-        "\u202f\u205f\u3000\t", " ")
+    put("\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\t", " ")
     # Line and paragraph separators become a newline.
     put("\u2028\u2029\u0085", "\n")
     # Invisible characters: zero-width space/joiners, word joiner, BOM, soft hyphen.

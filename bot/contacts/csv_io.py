@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -93,10 +93,12 @@ class ImportReport:
             else:
                 what = "file rejected"
             return f"{name}{what}; nothing was imported."
-        text = (f"{name}imported {self.rows} row{'s' if self.rows != 1 else ''}: {self.created} new contact"
-                f"{'s' if self.created != 1 else ''}, {self.updated} updated, {self.tags_added} tag"
-                f"{'s' if self.tags_added != 1 else ''} added, {self.consent_events} consent event"
-                f"{'s' if self.consent_events != 1 else ''} recorded.")
+        text = (
+            f"{name}imported {self.rows} row{'s' if self.rows != 1 else ''}: {self.created} new contact"
+            f"{'s' if self.created != 1 else ''}, {self.updated} updated, {self.tags_added} tag"
+            f"{'s' if self.tags_added != 1 else ''} added, {self.consent_events} consent event"
+            f"{'s' if self.consent_events != 1 else ''} recorded."
+        )
         if self.skipped:
             text += f" {len(self.skipped)} consent cell{'s' if len(self.skipped) != 1 else ''} not applied."
         return text
@@ -134,8 +136,12 @@ def _decode(data: str | bytes, report: ImportReport) -> str | None:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        report.reject(0, "", "", f"the file is not UTF-8 text (bad byte at offset {exc.start}); "
-                                 "save it as 'CSV UTF-8' and try again")
+        report.reject(
+            0,
+            "",
+            "",
+            f"the file is not UTF-8 text (bad byte at offset {exc.start}); save it as 'CSV UTF-8' and try again",
+        )
         return None
 
 
@@ -149,8 +155,8 @@ def _parse_time(text: str) -> datetime:
         parsed_date = date.fromisoformat(value)  # raises ValueError too
         parsed = datetime(parsed_date.year, parsed_date.month, parsed_date.day)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def _looks_like_formula(value: str) -> bool:
@@ -170,7 +176,7 @@ def _check_text(report: ImportReport, row: int, column: str, value: str, limit: 
 
 def _check_header(header: list[str], report: ImportReport) -> list[str] | None:
     names = [h.strip().lower() for h in header]
-    unknown = [h for h, n in zip(header, names) if n not in KNOWN_COLUMNS]
+    unknown = [h for h, n in zip(header, names, strict=False) if n not in KNOWN_COLUMNS]
     for original in unknown:
         report.reject(1, "header", original, f"unknown column; the columns are {', '.join(COLUMNS)}")
     seen: set[str] = set()
@@ -242,8 +248,12 @@ def _rows(text: str, report: ImportReport, now: datetime) -> list[_Row]:
         while header is not None and not any(cell.strip() for cell in header):
             header = next(reader, None)  # leading blank lines
         if header is None:
-            report.reject(0, "", "", "the file is empty; the first line must be a header naming the columns, "
-                                     f"e.g. {','.join(COLUMNS)}")
+            report.reject(
+                0,
+                "",
+                "",
+                f"the file is empty; the first line must be a header naming the columns, e.g. {','.join(COLUMNS)}",
+            )
             return []
         names = _check_header(header, report)
         if names is None:
@@ -259,10 +269,11 @@ def _rows(text: str, report: ImportReport, now: datetime) -> list[_Row]:
                 report.reject(0, "", "", f"the file has more than {MAX_ROWS} rows; split it into smaller files")
                 return []
             if len(record) != len(names):
-                report.reject(number, "", ",".join(record),
-                              f"has {len(record)} cells but the header has {len(names)} columns")
+                report.reject(
+                    number, "", ",".join(record), f"has {len(record)} cells but the header has {len(names)} columns"
+                )
                 continue
-            row = _check_row(report, number, dict(zip(names, record)), now)
+            row = _check_row(report, number, dict(zip(names, record, strict=False)), now)
             if row is None:
                 continue
             if row.phone in seen:
@@ -285,7 +296,7 @@ async def import_csv(
 
     Checks everything first; with any rejected row, nothing is written and `report.ok` is False.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     report = ImportReport(filename=filename)
     size = len(text.encode("utf-8")) if isinstance(text, str) else len(text)
     if size > MAX_FILE_BYTES:
@@ -309,8 +320,10 @@ async def _apply(session: AsyncSession, rows: list[_Row], report: ImportReport, 
     phones = [row.phone for row in rows]
     contacts: dict[str, Contact] = {}
     for start in range(0, len(phones), _CHUNK):
-        chunk = phones[start:start + _CHUNK]
-        contacts.update({c.phone: c for c in (await session.scalars(select(Contact).where(Contact.phone.in_(chunk)))).all()})
+        chunk = phones[start : start + _CHUNK]
+        contacts.update(
+            {c.phone: c for c in (await session.scalars(select(Contact).where(Contact.phone.in_(chunk)))).all()}
+        )
     for row in rows:
         contact = contacts.get(row.phone)
         if contact is None:
@@ -332,8 +345,9 @@ async def _apply(session: AsyncSession, rows: list[_Row], report: ImportReport, 
     existing_tags: set[tuple[int, str]] = set()
     ids = [contacts[row.phone].id for row in tagged]
     for start in range(0, len(ids), _CHUNK):
-        found = await session.execute(select(ContactTag.contact_id, ContactTag.tag).where(
-            ContactTag.contact_id.in_(ids[start:start + _CHUNK])))
+        found = await session.execute(
+            select(ContactTag.contact_id, ContactTag.tag).where(ContactTag.contact_id.in_(ids[start : start + _CHUNK]))
+        )
         existing_tags.update((r.contact_id, r.tag) for r in found)
     for row in tagged:
         contact_id = contacts[row.phone].id
@@ -347,8 +361,11 @@ async def _apply(session: AsyncSession, rows: list[_Row], report: ImportReport, 
     events: dict[str, list[ConsentEvent]] = {}
     consent_phones = [row.phone for row in with_consent]
     for start in range(0, len(consent_phones), _CHUNK):
-        found = await session.scalars(select(ConsentEvent).where(
-            ConsentEvent.phone.in_(consent_phones[start:start + _CHUNK])).order_by(ConsentEvent.id.desc()))
+        found = await session.scalars(
+            select(ConsentEvent)
+            .where(ConsentEvent.phone.in_(consent_phones[start : start + _CHUNK]))
+            .order_by(ConsentEvent.id.desc())
+        )
         for event in found:
             events.setdefault(event.phone, []).append(event)
     for row in with_consent:
@@ -359,24 +376,38 @@ async def _apply(session: AsyncSession, rows: list[_Row], report: ImportReport, 
             for e in known
         ):
             continue  # this very consent was imported before
-        if row.consent_at is None and known and (known[0].action, known[0].scope, known[0].line_id) == (row.consent, "all", None):
+        if (
+            row.consent_at is None
+            and known
+            and (known[0].action, known[0].scope, known[0].line_id) == (row.consent, "all", None)
+        ):
             continue  # an undated opt-out of a number already opted out everywhere adds nothing
         if row.consent == "opt_in":
             later_out = next((e for e in known if e.action == "opt_out" and _utc(e.created_at) >= at), None)
             if later_out is not None:
                 report.skipped.append(
-                    f"row {row.number}, {row.phone}: opt_in of {at:%Y-%m-%d %H:%M} UTC not applied: the number opted out "
-                    f"later ({later_out.source}, {_utc(later_out.created_at):%Y-%m-%d %H:%M} UTC)")
+                    f"row {row.number}, {row.phone}: opt_in of {at:%Y-%m-%d %H:%M} UTC not applied: "
+                    "the number opted out "
+                    f"later ({later_out.source}, {_utc(later_out.created_at):%Y-%m-%d %H:%M} UTC)"
+                )
                 continue
         source = f"; consent_source: {row.consent_source}" if row.consent_source else ""
-        await consent.record(session, phone=row.phone, action=row.consent, source="import", scope="all",
-                             line_id=None, evidence=f"imported from {filename} row {row.number}{source}", at=at)
+        await consent.record(
+            session,
+            phone=row.phone,
+            action=row.consent,
+            source="import",
+            scope="all",
+            line_id=None,
+            evidence=f"imported from {filename} row {row.number}{source}",
+            at=at,
+        )
         report.consent_events += 1
     await session.flush()
 
 
 def _utc(when: datetime) -> datetime:
-    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _same_time(a: datetime, b: datetime) -> bool:
@@ -444,4 +475,3 @@ async def export_csv(session: AsyncSession) -> str:
         ]
         writer.writerow([escape_cell(c or "") for c in cells])
     return out.getvalue()
-

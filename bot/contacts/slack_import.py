@@ -31,12 +31,23 @@ def import_modal(channel: str) -> dict:
         "submit": {"type": "plain_text", "text": "Import"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": (
-                "A CSV file with a header row. Columns: `phone` (required), `first_name`, `last_name`, "
-                "`tags` (separated by `;` or `|`), `consent` (`opt_in`, `opt_out` or blank), `consent_source`, "
-                "`consent_at` (ISO 8601). One bad row rejects the whole file; you get a report either way.")}},
-            {"type": "input", "block_id": BLOCK_ID, "label": {"type": "plain_text", "text": "CSV file"},
-             "element": {"type": "file_input", "action_id": ACTION_ID, "filetypes": ["csv"], "max_files": 1}},
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": (
+                        "A CSV file with a header row. Columns: `phone` (required), `first_name`, `last_name`, "
+                        "`tags` (separated by `;` or `|`), `consent` (`opt_in`, `opt_out` or blank), `consent_source`, "
+                        "`consent_at` (ISO 8601). One bad row rejects the whole file; you get a report either way."
+                    ),
+                },
+            },
+            {
+                "type": "input",
+                "block_id": BLOCK_ID,
+                "label": {"type": "plain_text", "text": "CSV file"},
+                "element": {"type": "file_input", "action_id": ACTION_ID, "filetypes": ["csv"], "max_files": 1},
+            },
         ],
     }
 
@@ -79,6 +90,5 @@ async def answer(services: Services, *, user: str, channel: str, text: str) -> N
     if not channel:
         channel = user  # no channel known: the bot's DM with the user
     async with services.db.session() as session:
-        await outbox.enqueue(session, channel=channel, op="ephemeral",
-                             payload={"user": user, "text": text[:3900]})
+        await outbox.enqueue(session, channel=channel, op="ephemeral", payload={"user": user, "text": text[:3900]})
     services.wakeups.poke_outbox()

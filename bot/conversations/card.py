@@ -53,5 +53,15 @@ def card_blocks(facts: CardFacts) -> list[dict]:
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": title}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": "  |  ".join(details)}]},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": "Reply in this thread to text the customer. Start a reply with `note:` to keep it internal."}]},
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": (
+                        "Reply in this thread to text the customer. Start a reply with `note:` to keep it internal."
+                    ),
+                }
+            ],
+        },
     ]

@@ -64,21 +64,35 @@ async def receive_inbound(services: Services, inbound: InboundSMS) -> InboundRes
     return InboundResult(stored=True, message_id=message_id)
 
 
-async def _store_inbound(session: AsyncSession, services: Services, line: KnownLine, phone: str, inbound: InboundSMS) -> int:
+async def _store_inbound(
+    session: AsyncSession, services: Services, line: KnownLine, phone: str, inbound: InboundSMS
+) -> int:
     conversation, created = await queries.get_or_create(
         session, line_id=line.id, phone=phone, channel=line.config.channel
     )
     now = services.clock.now()
     message = Message(
-        line_id=line.id, conversation_id=conversation.id, direction="in", phone=phone, body=inbound.body,
+        line_id=line.id,
+        conversation_id=conversation.id,
+        direction="in",
+        phone=phone,
+        body=inbound.body,
         media=[{"url": url, "content_type": ctype} for url, ctype in inbound.media],
-        carrier_sid=inbound.carrier_sid, dedupe_key=f"carrier:{inbound.carrier_sid}", status="received",
-        origin="customer", slack_channel=line.config.channel, created_at=now,
+        carrier_sid=inbound.carrier_sid,
+        dedupe_key=f"carrier:{inbound.carrier_sid}",
+        status="received",
+        origin="customer",
+        slack_channel=line.config.channel,
+        created_at=now,
     )
     session.add(message)
     await session.flush()
     outcome = await handle_keywords(
-        session, line=line, phone=phone, body=inbound.body, inbound_sid=inbound.carrier_sid,
+        session,
+        line=line,
+        phone=phone,
+        body=inbound.body,
+        inbound_sid=inbound.carrier_sid,
         conversation_id=conversation.id,
     )
     message.keyword = outcome.keyword.value if outcome.keyword else ("flagged" if outcome.flagged else None)
@@ -87,15 +101,24 @@ async def _store_inbound(session: AsyncSession, services: Services, line: KnownL
     if created:
         await outbox.enqueue(session, channel=channel, op="post_root", conversation_id=conversation.id)
     await outbox.enqueue(
-        session, channel=channel, op="post", conversation_id=conversation.id, message_id=message.id,
+        session,
+        channel=channel,
+        op="post",
+        conversation_id=conversation.id,
+        message_id=message.id,
         payload=inbound_post(inbound.body, len(inbound.media), outcome.note, outcome.flagged, phone),
     )
     if inbound.media:
-        await outbox.enqueue(session, channel=channel, op="upload_media", conversation_id=conversation.id,
-                             message_id=message.id)
+        await outbox.enqueue(
+            session, channel=channel, op="upload_media", conversation_id=conversation.id, message_id=message.id
+        )
     if outcome.reply is not None:
         await outbox.enqueue(
-            session, channel=channel, op="post", conversation_id=conversation.id, message_id=outcome.reply.id,
+            session,
+            channel=channel,
+            op="post",
+            conversation_id=conversation.id,
+            message_id=outcome.reply.id,
             payload={"text": f":robot_face: Automatic answer: {escape(outcome.reply.body)}"},
         )
     if not created:
@@ -117,14 +140,26 @@ def inbound_post(body: str, media_count: int, note: str, flagged: bool, phone: s
     if note:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
     if flagged:
-        blocks.append({"type": "actions", "elements": [{
-            "type": "button", "action_id": "conversation_opt_out", "style": "danger",
-            "text": {"type": "plain_text", "text": "Opt out"}, "value": phone,
-            "confirm": {"title": {"type": "plain_text", "text": "Opt this number out?"},
-                        "text": {"type": "mrkdwn", "text": "Nothing more will be sent to it from this line."},
-                        "confirm": {"type": "plain_text", "text": "Opt out"},
-                        "deny": {"type": "plain_text", "text": "Cancel"}},
-        }]})
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "conversation_opt_out",
+                        "style": "danger",
+                        "text": {"type": "plain_text", "text": "Opt out"},
+                        "value": phone,
+                        "confirm": {
+                            "title": {"type": "plain_text", "text": "Opt this number out?"},
+                            "text": {"type": "mrkdwn", "text": "Nothing more will be sent to it from this line."},
+                            "confirm": {"type": "plain_text", "text": "Opt out"},
+                            "deny": {"type": "plain_text", "text": "Cancel"},
+                        },
+                    }
+                ],
+            }
+        )
     return {"text": body or "(attachment)", "blocks": blocks, "inbound": True}
 
 
@@ -156,10 +191,17 @@ async def reply_from_slack(services: Services, reply: ThreadReply) -> str:
                 return "not_ours"
             line = services.lines.by_id(conversation.line_id)
             queued = await queue_sms(
-                session, line=line, phone=conversation.phone, body=to_plain_text(reply.text), origin="slack",
+                session,
+                line=line,
+                phone=conversation.phone,
+                body=to_plain_text(reply.text),
+                origin="slack",
                 origin_ref=reply.user,
-                conversation_id=conversation.id, media=[slack_file_item(f) for f in reply.files],
-                dedupe_key=f"slack:{reply.channel}:{reply.ts}", slack_channel=reply.channel, slack_ts=reply.ts,
+                conversation_id=conversation.id,
+                media=[slack_file_item(f) for f in reply.files],
+                dedupe_key=f"slack:{reply.channel}:{reply.ts}",
+                slack_channel=reply.channel,
+                slack_ts=reply.ts,
             )
             if queued is None:
                 return "duplicate"
@@ -201,14 +243,26 @@ async def start_from_command(services: Services, *, channel: str, user: str, num
             return f":no_entry: Not sent: {phone} opted out of this line ({state.source}). Nothing is sent to it."
         conversation, created = await queries.get_or_create(session, line_id=line.id, phone=phone, channel=channel)
         conversation.last_agent, conversation.last_activity_at = user, services.clock.now()
-        message = await queue_sms(session, line=line, phone=phone, body=text, origin="slack", origin_ref=user,
-                                  conversation_id=conversation.id, slack_channel=channel)
+        message = await queue_sms(
+            session,
+            line=line,
+            phone=phone,
+            body=text,
+            origin="slack",
+            origin_ref=user,
+            conversation_id=conversation.id,
+            slack_channel=channel,
+        )
         if created:
             await outbox.enqueue(session, channel=channel, op="post_root", conversation_id=conversation.id)
         else:
             await outbox.enqueue(session, channel=channel, op="update_card", conversation_id=conversation.id)
         await outbox.enqueue(
-            session, channel=channel, op="post", conversation_id=conversation.id, message_id=message.id,
+            session,
+            channel=channel,
+            op="post",
+            conversation_id=conversation.id,
+            message_id=message.id,
             payload={"text": f"<@{user}> (via /sms send): {escape(text)}"},
         )
     services.wakeups.poke_sender()
@@ -223,13 +277,26 @@ async def opt_out_from_slack(services: Services, *, channel: str, user: str, pho
     if line is None:
         return "This channel is not connected to a line."
     async with services.db.session() as session:
-        await consent.record(session, phone=phone, line_id=line.id, action="opt_out", source="slack", actor=user,
-                             evidence=f"agent <@{user}> opted the number out from the conversation thread")
+        await consent.record(
+            session,
+            phone=phone,
+            line_id=line.id,
+            action="opt_out",
+            source="slack",
+            actor=user,
+            evidence=f"agent <@{user}> opted the number out from the conversation thread",
+        )
         conversation = await session.scalar(
-            select(Conversation).where(Conversation.line_id == line.id, Conversation.phone == phone))
+            select(Conversation).where(Conversation.line_id == line.id, Conversation.phone == phone)
+        )
         if conversation is not None:
             await outbox.enqueue(session, channel=channel, op="update_card", conversation_id=conversation.id)
-            await outbox.enqueue(session, channel=channel, op="post", conversation_id=conversation.id,
-                                 payload={"text": f":no_entry: <@{user}> opted this number out. Nothing more will be sent to it."})
+            await outbox.enqueue(
+                session,
+                channel=channel,
+                op="post",
+                conversation_id=conversation.id,
+                payload={"text": f":no_entry: <@{user}> opted this number out. Nothing more will be sent to it."},
+            )
     services.wakeups.poke_outbox()
     return f"{phone} is opted out of this line."

@@ -21,7 +21,7 @@ import csv
 import io
 import logging
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +81,10 @@ class Playground:
             self._carrier = carrier
             carrier.listeners.append(self.delivered)
         else:
-            log.warning("playground: the carrier is %s, not the simulator; the phone will not receive texts",
-                        getattr(carrier, "name", type(carrier).__name__))
+            log.warning(
+                "playground: the carrier is %s, not the simulator; the phone will not receive texts",
+                getattr(carrier, "name", type(carrier).__name__),
+            )
 
     async def _on_shutdown(self, app: web.Application) -> None:
         if self._carrier is not None and self.delivered in self._carrier.listeners:
@@ -96,8 +98,17 @@ class Playground:
 
     def delivered(self, send: SimulatedSend) -> None:
         """A SimulatorCarrier listener: a text reached a customer's phone."""
-        self._add({"direction": "received", "phone": send.to, "line": send.sender, "body": send.body,
-                   "media_urls": list(send.media_urls), "sid": send.sid, "at": send.at.isoformat()})
+        self._add(
+            {
+                "direction": "received",
+                "phone": send.to,
+                "line": send.sender,
+                "body": send.body,
+                "media_urls": list(send.media_urls),
+                "sid": send.sid,
+                "at": send.at.isoformat(),
+            }
+        )
 
     def _add(self, text: dict) -> None:
         self.texts.append(text)
@@ -121,21 +132,32 @@ class Playground:
 
     async def _config(self, request: web.Request) -> web.Response:
         services = request.app[SERVICES]
-        lines = [{"number": line.number, "channel": line.channel, "kind": line.kind, "brand": line.brand}
-                 for line in services.settings.lines if line.number]
+        lines = [
+            {"number": line.number, "channel": line.channel, "kind": line.kind, "brand": line.brand}
+            for line in services.settings.lines
+            if line.number
+        ]
         settings = services.settings
-        people = [{"id": "U0ALICE", "role": "agent"}, {"id": "U0BOB", "role": "agent"},
-                  {"id": "U0ADMIN", "role": "admin"}, {"id": "U0LEAD", "role": "approver"}]
+        people = [
+            {"id": "U0ALICE", "role": "agent"},
+            {"id": "U0BOB", "role": "agent"},
+            {"id": "U0ADMIN", "role": "admin"},
+            {"id": "U0LEAD", "role": "approver"},
+        ]
         for person in people:
             if person["id"] in settings.admins:
                 person["role"] = "admin"
             elif person["id"] in settings.approvers:
                 person["role"] = "approver"
-        return web.json_response({
-            "slack": self.slack_prefix, "lines": lines, "people": people,
-            "customers": [{"number": n, "label": label} for n, label in SAMPLE_CUSTOMERS],
-            "phone_ready": self._carrier is not None,
-        })
+        return web.json_response(
+            {
+                "slack": self.slack_prefix,
+                "lines": lines,
+                "people": people,
+                "customers": [{"number": n, "label": label} for n, label in SAMPLE_CUSTOMERS],
+                "phone_ready": self._carrier is not None,
+            }
+        )
 
     async def _texts(self, request: web.Request) -> web.Response:
         return web.json_response({"texts": self.texts})
@@ -159,25 +181,46 @@ class Playground:
         except BadRequest as exc:
             return web.json_response({"ok": False, "error": str(exc)}, status=400)
         if self._carrier is None:
-            return web.json_response({"ok": False, "error": "the playground phone needs SMS_PROVIDER=simulator"},
-                                     status=409)
+            return web.json_response(
+                {"ok": False, "error": "the playground phone needs SMS_PROVIDER=simulator"}, status=409
+            )
         settings = request.app[SERVICES].settings
         url = settings.callback_url("/sms/twilio/inbound")
         sid = "SM" + secrets.token_hex(16)
-        params = {"MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid, "AccountSid": SIMULATOR_ACCOUNT_SID,
-                  "From": phone, "To": line, "Body": text, "NumMedia": "0", "NumSegments": "1",
-                  "SmsStatus": "received", "ApiVersion": "2010-04-01"}
+        params = {
+            "MessageSid": sid,
+            "SmsMessageSid": sid,
+            "SmsSid": sid,
+            "AccountSid": SIMULATOR_ACCOUNT_SID,
+            "From": phone,
+            "To": line,
+            "Body": text,
+            "NumMedia": "0",
+            "NumSegments": "1",
+            "SmsStatus": "received",
+            "ApiVersion": "2010-04-01",
+        }
         headers = {"X-Twilio-Signature": self._carrier.sign(url, params)}
         try:
             async with self._client().post(url, data=params, headers=headers) as resp:
                 status, answer = resp.status, await resp.text()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             return web.json_response({"ok": False, "error": f"the webhook at {url} did not answer: {exc}"}, status=502)
         if status != 200:
-            return web.json_response({"ok": False, "error": f"the webhook answered {status}: {answer[:200]}"},
-                                     status=502)
-        self._add({"direction": "sent", "phone": phone, "line": line, "body": text, "media_urls": [], "sid": sid,
-                   "at": datetime.now(timezone.utc).isoformat()})
+            return web.json_response(
+                {"ok": False, "error": f"the webhook answered {status}: {answer[:200]}"}, status=502
+            )
+        self._add(
+            {
+                "direction": "sent",
+                "phone": phone,
+                "line": line,
+                "body": text,
+                "media_urls": [],
+                "sid": sid,
+                "at": datetime.now(UTC).isoformat(),
+            }
+        )
         return web.json_response({"ok": True, "sid": sid})
 
     async def _contact(self, request: web.Request) -> web.Response:

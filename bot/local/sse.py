@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from aiohttp import web
 
 KEEPALIVE_SECONDS = 15.0
 
 
-async def stream(request: web.Request, queue: asyncio.Queue, *, event_id: Callable[[dict], object] | None = None,
-                 on_close: Callable[[], None] = lambda: None) -> web.StreamResponse:
+async def stream(
+    request: web.Request,
+    queue: asyncio.Queue,
+    *,
+    event_id: Callable[[dict], object] | None = None,
+    on_close: Callable[[], None] = lambda: None,
+) -> web.StreamResponse:
     """Send each item of `queue` as an SSE `data:` line (JSON), with keep-alives, until None or the page goes."""
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                                           "X-Accel-Buffering": "no"})
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
     await response.prepare(request)
     try:
         await response.write(b": connected\n\n")
         while True:
             try:
                 item = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 await response.write(b": keep-alive\n\n")
                 continue
             if item is None:

@@ -25,9 +25,10 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
@@ -92,23 +93,62 @@ class Channel:
     def info(self) -> dict:
         is_dm = self.id.startswith("D")
         return {
-            "id": self.id, "name": self.name, "created": self.created, "is_channel": not is_dm, "is_im": is_dm,
-            "is_group": False, "is_private": is_dm, "is_archived": False, "is_general": False, "is_member": True,
-            "is_ext_shared": False, "is_org_shared": False, "is_shared": False, "context_team_id": TEAM["id"],
+            "id": self.id,
+            "name": self.name,
+            "created": self.created,
+            "is_channel": not is_dm,
+            "is_im": is_dm,
+            "is_group": False,
+            "is_private": is_dm,
+            "is_archived": False,
+            "is_general": False,
+            "is_member": True,
+            "is_ext_shared": False,
+            "is_org_shared": False,
+            "is_shared": False,
+            "context_team_id": TEAM["id"],
             "topic": {"value": "", "creator": "", "last_set": 0},
             "purpose": {"value": "", "creator": "", "last_set": 0},
         }
 
 
-def _person(user_id: str, real_name: str, display_name: str, phone: str, tz: str, tz_label: str, offset: int,
-            is_admin: bool, *, is_bot: bool = False) -> dict:
-    profile = {"real_name": real_name, "display_name": display_name, "phone": phone, "title": "",
-               "email": f"{display_name}@local.example" if not is_bot else "", "team": TEAM["id"]}
+def _person(
+    user_id: str,
+    real_name: str,
+    display_name: str,
+    phone: str,
+    tz: str,
+    tz_label: str,
+    offset: int,
+    is_admin: bool,
+    *,
+    is_bot: bool = False,
+) -> dict:
+    profile = {
+        "real_name": real_name,
+        "display_name": display_name,
+        "phone": phone,
+        "title": "",
+        "email": f"{display_name}@local.example" if not is_bot else "",
+        "team": TEAM["id"],
+    }
     if is_bot:
         profile["bot_id"] = BOT_ID
-    return {"id": user_id, "team_id": TEAM["id"], "name": display_name, "real_name": real_name, "deleted": False,
-            "is_bot": is_bot, "is_app_user": False, "is_admin": is_admin, "is_owner": is_admin,
-            "tz": tz, "tz_label": tz_label, "tz_offset": offset, "profile": profile}
+    return {
+        "id": user_id,
+        "team_id": TEAM["id"],
+        "name": display_name,
+        "real_name": real_name,
+        "deleted": False,
+        "is_bot": is_bot,
+        "is_app_user": False,
+        "is_admin": is_admin,
+        "is_owner": is_admin,
+        "tz": tz,
+        "tz_label": tz_label,
+        "tz_offset": offset,
+        "profile": profile,
+    }
 
 
 def _ts_value(ts: Any, error: str = "invalid_ts") -> Decimal:
@@ -245,8 +285,11 @@ class LocalWorkspace:
             "users": [copy.deepcopy(u) for u in self._users.values()],
             "channels": channels,
             "ephemerals": copy.deepcopy(self._ephemerals),
-            "views": [{**copy.deepcopy(self._views[v]), "user": user}
-                      for user, stack in self._view_stacks.items() for v in stack],
+            "views": [
+                {**copy.deepcopy(self._views[v]), "user": user}
+                for user, stack in self._view_stacks.items()
+                for v in stack
+            ],
             "responses": copy.deepcopy(self.responses),
         }
 
@@ -326,16 +369,21 @@ class LocalWorkspace:
             # The bot's database outlives this in-memory workspace (a restarted `serve`): keep its old threads
             # usable by standing in for the lost root (the bot's next card update fills it in again).
             root = channel.messages[str(thread_ts)] = self._bot_message(
-                {"text": "(this thread started before the local workspace restarted)", "ts": str(thread_ts),
-                 "channel": channel.id})
+                {
+                    "text": "(this thread started before the local workspace restarted)",
+                    "ts": str(thread_ts),
+                    "channel": channel.id,
+                }
+            )
         if root is None:
             raise ApiError("thread_not_found")
         if self._is_reply(root):
             root = channel.messages[root["thread_ts"]]
         return root
 
-    def _store(self, channel: Channel, message: dict, *, thread_ts: Any = None, broadcast: bool = False,
-               by_bot: bool = False) -> dict:
+    def _store(
+        self, channel: Channel, message: dict, *, thread_ts: Any = None, broadcast: bool = False, by_bot: bool = False
+    ) -> dict:
         """Add a message (at channel level, or as a reply) and tell subscribers."""
         root = self._thread_root(channel, thread_ts, restore=by_bot) if thread_ts else None
         message = {**message, "ts": self._next_ts(), "channel": channel.id}
@@ -379,8 +427,11 @@ class LocalWorkspace:
         metadata = _json_arg(args, "metadata", "invalid_metadata_format")
         if metadata is None:
             return None
-        if (not isinstance(metadata, dict) or not isinstance(metadata.get("event_type"), str)
-                or not isinstance(metadata.get("event_payload", {}), dict)):
+        if (
+            not isinstance(metadata, dict)
+            or not isinstance(metadata.get("event_type"), str)
+            or not isinstance(metadata.get("event_payload", {}), dict)
+        ):
             raise ApiError("invalid_metadata_format")
         return {"event_type": metadata["event_type"], "event_payload": metadata.get("event_payload", {})}
 
@@ -456,7 +507,7 @@ class LocalWorkspace:
 
     def _check_token(self, request: web.Request, args: dict) -> None:
         header = request.headers.get("Authorization", "")
-        token = header[len("Bearer "):].strip() if header.startswith("Bearer ") else args.get("token")
+        token = header[len("Bearer ") :].strip() if header.startswith("Bearer ") else args.get("token")
         args.pop("token", None)
         if not token:
             raise ApiError("not_authed")
@@ -464,12 +515,27 @@ class LocalWorkspace:
             raise ApiError("invalid_auth")
 
     def _auth_test(self, args: dict) -> dict:
-        return {"url": self.public_url + "/", "team": TEAM["name"], "user": BOT_NAME, "team_id": TEAM["id"],
-                "user_id": BOT_USER_ID, "bot_id": BOT_ID, "app_id": APP_ID, "is_enterprise_install": False}
+        return {
+            "url": self.public_url + "/",
+            "team": TEAM["name"],
+            "user": BOT_NAME,
+            "team_id": TEAM["id"],
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "app_id": APP_ID,
+            "is_enterprise_install": False,
+        }
 
     def _bot_message(self, content: dict) -> dict:
-        return {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "app_id": APP_ID, "team": TEAM["id"],
-                "bot_profile": dict(BOT_PROFILE), **content}
+        return {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "app_id": APP_ID,
+            "team": TEAM["id"],
+            "bot_profile": dict(BOT_PROFILE),
+            **content,
+        }
 
     def _chat_post_message(self, args: dict) -> dict:
         channel = self._channel(args.get("channel"))
@@ -477,8 +543,13 @@ class LocalWorkspace:
         metadata = self._metadata(args)
         if metadata is not None:
             message["metadata"] = metadata
-        stored = self._store(channel, message, thread_ts=args.get("thread_ts") or None,
-                             broadcast=_truthy(args.get("reply_broadcast")), by_bot=True)
+        stored = self._store(
+            channel,
+            message,
+            thread_ts=args.get("thread_ts") or None,
+            broadcast=_truthy(args.get("reply_broadcast")),
+            by_bot=True,
+        )
         return {"channel": channel.id, "ts": stored["ts"], "message": self._public(stored, metadata=False)}
 
     def _chat_update(self, args: dict) -> dict:
@@ -492,8 +563,12 @@ class LocalWorkspace:
             message["metadata"] = metadata
         message["edited"] = {"user": BOT_USER_ID, "ts": self._next_ts()}
         self._emit("update", channel=channel.id, message=self._public(message))
-        return {"channel": channel.id, "ts": message["ts"], "text": message.get("text", ""),
-                "message": self._public(message, metadata=False)}
+        return {
+            "channel": channel.id,
+            "ts": message["ts"],
+            "text": message.get("text", ""),
+            "message": self._public(message, metadata=False),
+        }
 
     def _chat_delete(self, args: dict) -> dict:
         channel, message = self._message(args)
@@ -530,8 +605,15 @@ class LocalWorkspace:
         return {"message_ts": self._add_ephemeral(user, ephemeral)["ts"]}
 
     def _add_ephemeral(self, user: str, ephemeral: dict) -> dict:
-        ephemeral = {"type": "message", "subtype": "ephemeral", "user": BOT_USER_ID, "bot_id": BOT_ID,
-                     "ts": self._next_ts(), "to": user, **ephemeral}
+        ephemeral = {
+            "type": "message",
+            "subtype": "ephemeral",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "ts": self._next_ts(),
+            "to": user,
+            **ephemeral,
+        }
         shown = self._ephemerals.setdefault(user, [])
         shown.append(ephemeral)
         del shown[:-MAX_EPHEMERALS_PER_USER]
@@ -570,7 +652,9 @@ class LocalWorkspace:
         message["reactions"] = [r for r in reactions if r["count"]]
         if not message["reactions"]:
             del message["reactions"]
-        self._emit("reaction", channel=channel.id, ts=message["ts"], reactions=copy.deepcopy(message.get("reactions", [])))
+        self._emit(
+            "reaction", channel=channel.id, ts=message["ts"], reactions=copy.deepcopy(message.get("reactions", []))
+        )
         return {}
 
     def _users_info(self, args: dict) -> dict:
@@ -603,18 +687,24 @@ class LocalWorkspace:
             start = int(args.get("cursor") or 0)
         except ValueError:
             raise ApiError("invalid_cursor") from None
-        page = messages[start:start + limit]
+        page = messages[start : start + limit]
         more = start + limit < len(messages)
         metadata = _truthy(args.get("include_all_metadata"))
-        return {"messages": [self._public(m, metadata=metadata) for m in page], "has_more": more,
-                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+        return {
+            "messages": [self._public(m, metadata=metadata) for m in page],
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     def _conversations_history(self, args: dict) -> dict:
         channel = self._channel(args.get("channel"))
         oldest, latest, inclusive, limit = self._window(args)
-        roots = [m for m in reversed(channel.ordered())
-                 if (not self._is_reply(m) or m.get("subtype") == "thread_broadcast")
-                 and self._within(m["ts"], oldest, latest, inclusive)]
+        roots = [
+            m
+            for m in reversed(channel.ordered())
+            if (not self._is_reply(m) or m.get("subtype") == "thread_broadcast")
+            and self._within(m["ts"], oldest, latest, inclusive)
+        ]
         return {**self._page(roots, args, limit), "pin_count": 0}
 
     def _conversations_replies(self, args: dict) -> dict:
@@ -630,11 +720,28 @@ class LocalWorkspace:
 
     def _file_info(self, file_id: str, name: str, title: str, mimetype: str, size: int, user: str) -> dict:
         url = f"{self.public_url}/files/{file_id}/{quote(name)}"
-        return {"id": file_id, "created": int(time.time()), "timestamp": int(time.time()), "name": name,
-                "title": title, "mimetype": mimetype, "filetype": name.rsplit(".", 1)[-1] if "." in name else "binary",
-                "pretty_type": mimetype, "user": user, "user_team": TEAM["id"], "mode": "hosted", "editable": False,
-                "is_external": False, "is_public": True, "size": size, "url_private": url,
-                "url_private_download": url + "?download=1", "permalink": url, "shares": {}, "channels": []}
+        return {
+            "id": file_id,
+            "created": int(time.time()),
+            "timestamp": int(time.time()),
+            "name": name,
+            "title": title,
+            "mimetype": mimetype,
+            "filetype": name.rsplit(".", 1)[-1] if "." in name else "binary",
+            "pretty_type": mimetype,
+            "user": user,
+            "user_team": TEAM["id"],
+            "mode": "hosted",
+            "editable": False,
+            "is_external": False,
+            "is_public": True,
+            "size": size,
+            "url_private": url,
+            "url_private_download": url + "?download=1",
+            "permalink": url,
+            "shares": {},
+            "channels": [],
+        }
 
     def _files_get_upload_url(self, args: dict) -> dict:
         filename = args.get("filename")
@@ -648,14 +755,20 @@ class LocalWorkspace:
             raise ApiError("file_too_large")
         file_id, key = _short_id("F"), secrets.token_urlsafe(18)
         mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-        self._files[file_id] = {"info": self._file_info(file_id, filename, filename, mimetype, length, BOT_USER_ID),
-                                "content": None, "upload_key": key}
+        self._files[file_id] = {
+            "info": self._file_info(file_id, filename, filename, mimetype, length, BOT_USER_ID),
+            "content": None,
+            "upload_key": key,
+        }
         return {"upload_url": f"{self.public_url}/upload/{file_id}/{key}", "file_id": file_id}
 
     async def _handle_upload(self, request: web.Request) -> web.Response:
         entry = self._files.get(request.match_info["file_id"])
-        if entry is None or entry["upload_key"] is None or not secrets.compare_digest(
-                entry["upload_key"], request.match_info["key"]):
+        if (
+            entry is None
+            or entry["upload_key"] is None
+            or not secrets.compare_digest(entry["upload_key"], request.match_info["key"])
+        ):
             return web.Response(status=404, text="unknown upload URL")
         content_type = request.content_type
         if request.content_type == "multipart/form-data":
@@ -696,8 +809,14 @@ class LocalWorkspace:
         targets = [c for c in [args.get("channel_id"), *str(args.get("channels") or "").split(",")] if c]
         for channel_id in targets:
             channel = self._channel(channel_id)
-            message = self._bot_message({"text": str(args.get("initial_comment") or ""), "upload": True,
-                                         "files": copy.deepcopy(infos), "display_as_bot": False})
+            message = self._bot_message(
+                {
+                    "text": str(args.get("initial_comment") or ""),
+                    "upload": True,
+                    "files": copy.deepcopy(infos),
+                    "display_as_bot": False,
+                }
+            )
             stored = self._store(channel, message, thread_ts=args.get("thread_ts") or None, by_bot=True)
             for info in infos:
                 info["channels"].append(channel.id)
@@ -706,15 +825,18 @@ class LocalWorkspace:
 
     async def _handle_download(self, request: web.Request) -> web.Response:
         header = request.headers.get("Authorization", "")
-        token = header[len("Bearer "):].strip() if header.startswith("Bearer ") else ""
+        token = header[len("Bearer ") :].strip() if header.startswith("Bearer ") else ""
         if not token or not secrets.compare_digest(token, self.token):
             return web.Response(status=403, text="a bot token is needed to download this file")
         entry = self._files.get(request.match_info["file_id"])
         if entry is None or entry["content"] is None:
             return web.Response(status=404, text="file not found")
         info = entry["info"]
-        return web.Response(body=entry["content"], content_type=info["mimetype"],
-                            headers={"Content-Disposition": f'attachment; filename="{quote(info["name"])}"'})
+        return web.Response(
+            body=entry["content"],
+            content_type=info["mimetype"],
+            headers={"Content-Disposition": f'attachment; filename="{quote(info["name"])}"'},
+        )
 
     # ------------------------------------------------------------------ views
 
@@ -730,19 +852,30 @@ class LocalWorkspace:
             raise ApiError("invalid_arguments")
         return spec
 
-    def _build_view(self, spec: dict, *, view_id: str | None = None, root_id: str | None = None,
-                    previous_id: str | None = None) -> dict:
+    def _build_view(
+        self, spec: dict, *, view_id: str | None = None, root_id: str | None = None, previous_id: str | None = None
+    ) -> dict:
         view_id = view_id or _short_id("V")
         return {
-            "id": view_id, "team_id": TEAM["id"], "type": spec["type"], "title": spec.get("title"),
-            "submit": spec.get("submit"), "close": spec.get("close"),
+            "id": view_id,
+            "team_id": TEAM["id"],
+            "type": spec["type"],
+            "title": spec.get("title"),
+            "submit": spec.get("submit"),
+            "close": spec.get("close"),
             "blocks": self._blocks(spec.get("blocks") or [], "invalid_arguments"),
-            "private_metadata": spec.get("private_metadata", ""), "callback_id": spec.get("callback_id", ""),
-            "external_id": spec.get("external_id", ""), "state": {"values": {}},
+            "private_metadata": spec.get("private_metadata", ""),
+            "callback_id": spec.get("callback_id", ""),
+            "external_id": spec.get("external_id", ""),
+            "state": {"values": {}},
             "hash": f"{int(time.time())}.{secrets.token_hex(4)}",
-            "clear_on_close": bool(spec.get("clear_on_close")), "notify_on_close": bool(spec.get("notify_on_close")),
-            "root_view_id": root_id or view_id, "previous_view_id": previous_id, "app_id": APP_ID,
-            "app_installed_team_id": TEAM["id"], "bot_id": BOT_ID,
+            "clear_on_close": bool(spec.get("clear_on_close")),
+            "notify_on_close": bool(spec.get("notify_on_close")),
+            "root_view_id": root_id or view_id,
+            "previous_view_id": previous_id,
+            "app_id": APP_ID,
+            "app_installed_team_id": TEAM["id"],
+            "bot_id": BOT_ID,
         }
 
     def _open_view(self, user: str, spec: dict, *, push: bool) -> dict:
@@ -789,8 +922,9 @@ class LocalWorkspace:
         return {"view": self._replace_view(view, self._view_spec(args))}
 
     def _replace_view(self, view: dict, spec: dict) -> dict:
-        fresh = self._build_view(spec, view_id=view["id"], root_id=view["root_view_id"],
-                                 previous_id=view["previous_view_id"])
+        fresh = self._build_view(
+            spec, view_id=view["id"], root_id=view["root_view_id"], previous_id=view["previous_view_id"]
+        )
         view.clear()
         view.update(fresh)
         user = next((u for u, stack in self._view_stacks.items() if view["id"] in stack), None)
@@ -799,8 +933,9 @@ class LocalWorkspace:
 
     # ------------------------------------------------------------------ the human side (Python API)
 
-    async def say(self, channel: str, user: str, text: str, thread_ts: str | None = None,
-                  files: list[dict] | None = None) -> dict:
+    async def say(
+        self, channel: str, user: str, text: str, thread_ts: str | None = None, files: list[dict] | None = None
+    ) -> dict:
         """A person posts in a channel (or a thread). Returns the stored message and the bot's HTTP status.
 
         `files` items: {"name": ..., "mimetype": optional, "content_base64": ... or "text": ...}."""
@@ -808,31 +943,57 @@ class LocalWorkspace:
         target = self._api_call(self._channel, channel)
         shared = [self._human_file(person["id"], item) for item in files or []]
         message: dict[str, Any] = {
-            "type": "message", "user": person["id"], "text": _escape(text), "team": TEAM["id"],
+            "type": "message",
+            "user": person["id"],
+            "text": _escape(text),
+            "team": TEAM["id"],
             "client_msg_id": str(uuid.uuid4()),
-            "blocks": [{"type": "rich_text", "block_id": secrets.token_urlsafe(4), "elements": [
-                {"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}]}] if text else [],
+            "blocks": [
+                {
+                    "type": "rich_text",
+                    "block_id": secrets.token_urlsafe(4),
+                    "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}],
+                }
+            ]
+            if text
+            else [],
         }
         if shared:
             message.update({"subtype": "file_share", "upload": True, "files": shared, "display_as_bot": False})
         stored = self._api_call(self._store, target, message, thread_ts=thread_ts or None)
         for info in shared:
             info["channels"].append(target.id)
-        event = {k: v for k, v in self._public(stored).items() if k not in ("reply_count", "reply_users",
-                                                                             "reply_users_count", "latest_reply")}
+        event = {
+            k: v
+            for k, v in self._public(stored).items()
+            if k not in ("reply_count", "reply_users", "reply_users_count", "latest_reply")
+        }
         event.update({"event_ts": stored["ts"], "channel_type": "im" if target.id.startswith("D") else "channel"})
         status, _answer = await self._deliver_event(event)
-        return {"ok": True, "channel": target.id, "ts": stored["ts"], "message": self._public(stored),
-                "bot_status": status}
+        return {
+            "ok": True,
+            "channel": target.id,
+            "ts": stored["ts"],
+            "message": self._public(stored),
+            "bot_status": status,
+        }
 
     async def command(self, channel: str, user: str, text: str, command: str = "/sms") -> dict:
         """A person runs a slash command. Returns {"status", "response"}: the bot's immediate answer (ack body)."""
         person = self._user(user)
         target = self._api_call(self._channel, channel)
         form = {
-            "token": VERIFICATION_TOKEN, "team_id": TEAM["id"], "team_domain": TEAM["domain"],
-            "channel_id": target.id, "channel_name": target.name, "user_id": person["id"], "user_name": person["name"],
-            "command": command, "text": text, "api_app_id": APP_ID, "is_enterprise_install": "false",
+            "token": VERIFICATION_TOKEN,
+            "team_id": TEAM["id"],
+            "team_domain": TEAM["domain"],
+            "channel_id": target.id,
+            "channel_name": target.name,
+            "user_id": person["id"],
+            "user_name": person["name"],
+            "command": command,
+            "text": text,
+            "api_app_id": APP_ID,
+            "is_enterprise_install": "false",
             "response_url": self._new_response_url({"user": person["id"], "channel": target.id}),
             "trigger_id": self._new_trigger(person["id"]),
         }
@@ -841,16 +1002,29 @@ class LocalWorkspace:
             self._show_answer(answer, {"user": person["id"], "channel": target.id})
         return {"status": status, "response": answer}
 
-    async def action(self, channel: str, user: str, message_ts: str, action_id: str, value: str | None = None,
-                     block_id: str | None = None) -> dict:
+    async def action(
+        self,
+        channel: str,
+        user: str,
+        message_ts: str,
+        action_id: str,
+        value: str | None = None,
+        block_id: str | None = None,
+    ) -> dict:
         """A person clicks a button (or another element) on a message they can see."""
         person = self._user(user)
         target = self._api_call(self._channel, channel)
         message = target.messages.get(message_ts)
         ephemeral = None
         if message is None:
-            ephemeral = next((e for e in self._ephemerals.get(person["id"], [])
-                              if e["ts"] == message_ts and e["channel"] == target.id), None)
+            ephemeral = next(
+                (
+                    e
+                    for e in self._ephemerals.get(person["id"], [])
+                    if e["ts"] == message_ts and e["channel"] == target.id
+                ),
+                None,
+            )
             if ephemeral is None:
                 raise BadRequest(f"no message {message_ts!r} in {target.id} that {person['id']} can see")
         shown = message if message is not None else ephemeral
@@ -858,29 +1032,50 @@ class LocalWorkspace:
         if element is None:
             raise BadRequest(f"message {message_ts} has no element with action_id {action_id!r}")
         action_ts = self._next_ts()
-        clicked = {"type": element.get("type", "button"), "action_id": action_id, "block_id": found_block,
-                   "action_ts": action_ts}
+        clicked = {
+            "type": element.get("type", "button"),
+            "action_id": action_id,
+            "block_id": found_block,
+            "action_ts": action_ts,
+        }
         if "text" in element:
             clicked["text"] = element["text"]
         if value is not None or "value" in element:
             clicked["value"] = value if value is not None else element["value"]
-        container = {"type": "message", "message_ts": message_ts, "channel_id": target.id,
-                     "is_ephemeral": ephemeral is not None}
-        context = {"user": person["id"], "channel": target.id, "message_ts": message_ts,
-                   "ephemeral": ephemeral is not None}
+        container = {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": target.id,
+            "is_ephemeral": ephemeral is not None,
+        }
+        context = {
+            "user": person["id"],
+            "channel": target.id,
+            "message_ts": message_ts,
+            "ephemeral": ephemeral is not None,
+        }
         if shown.get("thread_ts"):
             container["thread_ts"] = context["thread_ts"] = shown["thread_ts"]
         payload = {
-            "type": "block_actions", "user": self._actor(person), "api_app_id": APP_ID, "token": VERIFICATION_TOKEN,
-            "container": container, "trigger_id": self._new_trigger(person["id"]),
-            "team": {"id": TEAM["id"], "domain": TEAM["domain"]}, "enterprise": None, "is_enterprise_install": False,
-            "channel": {"id": target.id, "name": target.name}, "state": {"values": {}},
-            "response_url": self._new_response_url(context), "actions": [clicked],
+            "type": "block_actions",
+            "user": self._actor(person),
+            "api_app_id": APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "container": container,
+            "trigger_id": self._new_trigger(person["id"]),
+            "team": {"id": TEAM["id"], "domain": TEAM["domain"]},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": target.id, "name": target.name},
+            "state": {"values": {}},
+            "response_url": self._new_response_url(context),
+            "actions": [clicked],
         }
         if message is not None:
             payload["message"] = self._public(message, metadata=False)
-        status, answer = await self._deliver(urlencode({"payload": json.dumps(payload)}).encode(),
-                                             "application/x-www-form-urlencoded")
+        status, answer = await self._deliver(
+            urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded"
+        )
         return {"status": status, "response": answer}
 
     async def submit_view(self, user: str, view_id: str, values: dict) -> dict:
@@ -891,18 +1086,30 @@ class LocalWorkspace:
             raise BadRequest(f"{person['id']} has no open view {view_id!r}")
         if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
             raise BadRequest("values must be an object of {block_id: {action_id: value}}")
-        state = {block: {action: (v if isinstance(v, dict) else {"type": "plain_text_input", "value": v})
-                         for action, v in actions.items()} for block, actions in values.items()}
+        state = {
+            block: {
+                action: (v if isinstance(v, dict) else {"type": "plain_text_input", "value": v})
+                for action, v in actions.items()
+            }
+            for block, actions in values.items()
+        }
         view = self._views[view_id]
         view["state"] = {"values": state}
         payload = {
-            "type": "view_submission", "team": {"id": TEAM["id"], "domain": TEAM["domain"]},
-            "user": self._actor(person), "api_app_id": APP_ID, "token": VERIFICATION_TOKEN,
-            "trigger_id": self._new_trigger(person["id"]), "view": copy.deepcopy(view), "response_urls": [],
-            "is_enterprise_install": False, "enterprise": None,
+            "type": "view_submission",
+            "team": {"id": TEAM["id"], "domain": TEAM["domain"]},
+            "user": self._actor(person),
+            "api_app_id": APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "trigger_id": self._new_trigger(person["id"]),
+            "view": copy.deepcopy(view),
+            "response_urls": [],
+            "is_enterprise_install": False,
+            "enterprise": None,
         }
-        status, answer = await self._deliver(urlencode({"payload": json.dumps(payload)}).encode(),
-                                             "application/x-www-form-urlencoded")
+        status, answer = await self._deliver(
+            urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded"
+        )
         if status == 200:
             self._apply_response_action(person["id"], view, answer if isinstance(answer, dict) else {})
         return {"status": status, "response": answer}
@@ -982,17 +1189,32 @@ class LocalWorkspace:
         elif answer.get("response_type") == "in_channel":
             self._store(target, self._bot_message(content), thread_ts=thread_ts)
         else:
-            self._add_ephemeral(user, {"channel": channel, **content, **({"thread_ts": thread_ts} if thread_ts else {})})
+            self._add_ephemeral(
+                user, {"channel": channel, **content, **({"thread_ts": thread_ts} if thread_ts else {})}
+            )
 
     # ------------------------------------------------------------------ delivering to the bot
 
     async def _deliver_event(self, event: dict) -> tuple[int, Any]:
         envelope = {
-            "token": VERIFICATION_TOKEN, "team_id": TEAM["id"], "context_team_id": TEAM["id"], "api_app_id": APP_ID,
-            "event": event, "type": "event_callback", "event_id": "Ev" + secrets.token_hex(6).upper(),
-            "event_time": int(time.time()), "is_ext_shared_channel": False,
-            "authorizations": [{"enterprise_id": None, "team_id": TEAM["id"], "user_id": BOT_USER_ID, "is_bot": True,
-                                "is_enterprise_install": False}],
+            "token": VERIFICATION_TOKEN,
+            "team_id": TEAM["id"],
+            "context_team_id": TEAM["id"],
+            "api_app_id": APP_ID,
+            "event": event,
+            "type": "event_callback",
+            "event_id": "Ev" + secrets.token_hex(6).upper(),
+            "event_time": int(time.time()),
+            "is_ext_shared_channel": False,
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": TEAM["id"],
+                    "user_id": BOT_USER_ID,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
         }
         return await self._deliver(json.dumps(envelope).encode(), "application/json")
 
@@ -1011,8 +1233,10 @@ class LocalWorkspace:
             async with self._http.post(self.bot_events_url, data=body, headers=headers) as resp:
                 raw = await resp.read()
                 status, answer_type = resp.status, resp.content_type
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise BotUnreachable(f"the bot at {self.bot_events_url} did not answer: {type(exc).__name__} {exc}") from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise BotUnreachable(
+                f"the bot at {self.bot_events_url} did not answer: {type(exc).__name__} {exc}"
+            ) from None
         if answer_type == "application/json":
             try:
                 return status, json.loads(raw)
@@ -1064,34 +1288,62 @@ class LocalWorkspace:
 
     async def _handle_say(self, request: web.Request) -> web.Response:
         f = self._field
-        return await self._human(request, MAX_SAY_BYTES, lambda b: self.say(
-            f(b, "channel"), f(b, "user"), f(b, "text", required=not b.get("files")) or "",
-            thread_ts=f(b, "thread_ts", required=False), files=f(b, "files", required=False, kind=list)))
+        return await self._human(
+            request,
+            MAX_SAY_BYTES,
+            lambda b: self.say(
+                f(b, "channel"),
+                f(b, "user"),
+                f(b, "text", required=not b.get("files")) or "",
+                thread_ts=f(b, "thread_ts", required=False),
+                files=f(b, "files", required=False, kind=list),
+            ),
+        )
 
     async def _handle_command(self, request: web.Request) -> web.Response:
         f = self._field
-        return await self._human(request, MAX_JSON_BYTES, lambda b: self.command(
-            f(b, "channel"), f(b, "user"), f(b, "text", required=False) or "",
-            command=f(b, "command", required=False) or "/sms"))
+        return await self._human(
+            request,
+            MAX_JSON_BYTES,
+            lambda b: self.command(
+                f(b, "channel"),
+                f(b, "user"),
+                f(b, "text", required=False) or "",
+                command=f(b, "command", required=False) or "/sms",
+            ),
+        )
 
     async def _handle_action(self, request: web.Request) -> web.Response:
         f = self._field
-        return await self._human(request, MAX_JSON_BYTES, lambda b: self.action(
-            f(b, "channel"), f(b, "user"), f(b, "message_ts"), f(b, "action_id"),
-            value=f(b, "value", required=False), block_id=f(b, "block_id", required=False)))
+        return await self._human(
+            request,
+            MAX_JSON_BYTES,
+            lambda b: self.action(
+                f(b, "channel"),
+                f(b, "user"),
+                f(b, "message_ts"),
+                f(b, "action_id"),
+                value=f(b, "value", required=False),
+                block_id=f(b, "block_id", required=False),
+            ),
+        )
 
     async def _handle_view_submission(self, request: web.Request) -> web.Response:
         f = self._field
-        return await self._human(request, MAX_JSON_BYTES, lambda b: self.submit_view(
-            f(b, "user"), f(b, "view_id"), f(b, "values", required=False, kind=dict) or {}))
+        return await self._human(
+            request,
+            MAX_JSON_BYTES,
+            lambda b: self.submit_view(f(b, "user"), f(b, "view_id"), f(b, "values", required=False, kind=dict) or {}),
+        )
 
     async def _handle_state(self, request: web.Request) -> web.Response:
         return web.json_response(self.state(), dumps=lambda obj: json.dumps(obj, indent=2))
 
     async def _handle_events(self, request: web.Request) -> web.StreamResponse:
         queue = self.subscribe()
-        return await sse.stream(request, queue, event_id=lambda event: event["seq"],
-                                on_close=lambda: self.unsubscribe(queue))
+        return await sse.stream(
+            request, queue, event_id=lambda event: event["seq"], on_close=lambda: self.unsubscribe(queue)
+        )
 
 
 def _escape(text: str) -> str:

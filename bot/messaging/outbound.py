@@ -85,15 +85,26 @@ async def queue_many(session: AsyncSession, *, line: KnownLine, requests: list[d
         if request.get("purpose", "conversational") not in PURPOSES:
             raise ValueError(f"purpose {request['purpose']!r} must be one of {', '.join(PURPOSES)}")
         info = analyze(request["body"], smart_encoding=line.config.smart_encoding)
-        rows.append({
-            "line_id": line.id, "direction": "out", "phone": request["phone"], "body": info.text, "media": [],
-            "dedupe_key": request["dedupe_key"], "status": "queued", "segments": max(1, info.segments),
-            "encoding": info.encoding, "purpose": request.get("purpose", "conversational"),
-            "origin": request["origin"], "origin_ref": request.get("origin_ref"),
-        })
+        rows.append(
+            {
+                "line_id": line.id,
+                "direction": "out",
+                "phone": request["phone"],
+                "body": info.text,
+                "media": [],
+                "dedupe_key": request["dedupe_key"],
+                "status": "queued",
+                "segments": max(1, info.segments),
+                "encoding": info.encoding,
+                "purpose": request.get("purpose", "conversational"),
+                "origin": request["origin"],
+                "origin_ref": request.get("origin_ref"),
+            }
+        )
     table = Message.__table__  # a campaign queues a row per recipient: one statement, one parameter
-    inserted = await insert_rows(session, table, rows, on_conflict_do_nothing=["dedupe_key"],
-                                 returning=(table.c.id, table.c.dedupe_key))
+    inserted = await insert_rows(
+        session, table, rows, on_conflict_do_nothing=["dedupe_key"], returning=(table.c.id, table.c.dedupe_key)
+    )
     ids = {key: message_id for message_id, key in inserted.all()}
     missing = [row["dedupe_key"] for row in rows if row["dedupe_key"] not in ids]
     if missing:

@@ -48,8 +48,9 @@ from storage.models import Message
 # Claims go through Core statements on the table: the ORM's bulk paths cost more per row.
 _messages = Message.__table__
 # What the gate and the carrier call need of a message, read without building ORM objects.
-_GATE_COLUMNS = tuple(_messages.c[name] for name in
-                      ("id", "phone", "line_id", "purpose", "body", "media", "slack_channel", "origin"))
+_GATE_COLUMNS = tuple(
+    _messages.c[name] for name in ("id", "phone", "line_id", "purpose", "body", "media", "slack_channel", "origin")
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,15 @@ class Outcome:
 class SendWorker:
     """Claims due messages in batches and sends them concurrently, each line at its own shared rate."""
 
-    def __init__(self, services: Services, *, batch_size: int | None = None, concurrency: int = 100,
-                 batches_in_flight: int = 4, rate_override: float | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        batch_size: int | None = None,
+        concurrency: int = 100,
+        batches_in_flight: int = 4,
+        rate_override: float | None = None,
+    ) -> None:
         self.services = services
         self.rate_override = rate_override
         self.batch_size = batch_size or self._default_batch_size()
@@ -134,7 +142,7 @@ class SendWorker:
             if claimed < self.batch_size:
                 try:
                     await asyncio.wait_for(wake.wait(), timeout=0.5)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.gather(*(rate.close() for rate in self._rates.values()))
@@ -151,8 +159,9 @@ class SendWorker:
         text is sent, and only then does a campaign's window (a second of its line's rate, see
         bot.campaigns.service.window_for) have room to queue more: a throttled line must have its window
         claimed in two batches or more, or it would stop at every refill."""
-        rates = [self.rate_override or line.config.mps for line in self.services.lines.all()
-                 if line.config.sends_campaigns]
+        rates = [
+            self.rate_override or line.config.mps for line in self.services.lines.all() if line.config.sends_campaigns
+        ]
         return max(MIN_BATCH, min([MAX_BATCH] + [math.ceil(rate / 2) for rate in rates]))
 
     def _rate(self, sender_key: str) -> SharedRate:
@@ -181,10 +190,14 @@ class SendWorker:
                 .with_for_update(skip_locked=True)
             )
             # Counted as an attempt now; a held message gives it back (see _hold_back).
-            claim = (update(_messages).where(messages.id.in_(due.scalar_subquery()))
-                     .values(status="sending", claim_until=now + timedelta(seconds=CLAIM_SECONDS),
-                             attempts=messages.attempts + 1)
-                     .returning(*_GATE_COLUMNS))
+            claim = (
+                update(_messages)
+                .where(messages.id.in_(due.scalar_subquery()))
+                .values(
+                    status="sending", claim_until=now + timedelta(seconds=CLAIM_SECONDS), attempts=messages.attempts + 1
+                )
+                .returning(*_GATE_COLUMNS)
+            )
             rows = sorted((await session.execute(claim)).all(), key=lambda row: row.id)
             if not rows:
                 return 0, [], deadline
@@ -207,7 +220,9 @@ class SendWorker:
         self.services.wakeups.poke_campaigns()  # recorded texts leave a campaign's window: room to queue more
         for outcome in outcomes:
             if isinstance(outcome.error, AmbiguousCarrierError):
-                log.warning("sender: outcome of message %s unknown (%s); reconciling", outcome.message_id, outcome.error)
+                log.warning(
+                    "sender: outcome of message %s unknown (%s); reconciling", outcome.message_id, outcome.error
+                )
                 await self._reconcile(outcome.message_id, own=True)
 
     async def _record_while_ours(self, outcomes: list[Outcome], claim_ends: float) -> None:
@@ -228,19 +243,30 @@ class SendWorker:
     async def _gate(self, session: AsyncSession, rows: list, now) -> list[Ready]:
         """Apply the send gate to claimed rows; store blocks and deferrals; return what may be sent now,
         each with whether its status changes have side effects (see `needs_side_effects`)."""
-        decisions = await gate.check_many(session, rows, config=self.services.settings.compliance,
-                                          policy=self._policy, now=now)
+        decisions = await gate.check_many(
+            session, rows, config=self.services.settings.compliance, policy=self._policy, now=now
+        )
         held = [row.id for row in rows if decisions[row.id].action != "send"]
-        with_files = [row.id for row in rows if decisions[row.id].allowed
-                      and any("slack_file" in item for item in row.media or [])]
+        with_files = [
+            row.id
+            for row in rows
+            if decisions[row.id].allowed and any("slack_file" in item for item in row.media or [])
+        ]
         media = await self._hold_back(session, held, with_files, decisions)
         callback = self.services.settings.callback_url("/sms/twilio/status")
-        return [(row.id, self._outbound(row, media.get(row.id, row.media), callback),
-                 needs_side_effects(self.services, row.slack_channel, row.origin))
-                for row in rows if decisions[row.id].allowed]
+        return [
+            (
+                row.id,
+                self._outbound(row, media.get(row.id, row.media), callback),
+                needs_side_effects(self.services, row.slack_channel, row.origin),
+            )
+            for row in rows
+            if decisions[row.id].allowed
+        ]
 
-    async def _hold_back(self, session: AsyncSession, held: list[int], with_files: list[int],
-                         decisions: dict[int, gate.Decision]) -> dict[int, list]:
+    async def _hold_back(
+        self, session: AsyncSession, held: list[int], with_files: list[int], decisions: dict[int, gate.Decision]
+    ) -> dict[int, list]:
         """Store blocks and deferrals; download files shared in Slack. Returns the new media lists."""
         media: dict[int, list] = {}
         if not held and not with_files:
@@ -273,8 +299,9 @@ class SendWorker:
         urls = []
         for item in media or []:
             if item.get("media_id") is not None:
-                token = media_links.make_token(self.services.settings.media_secret, item["media_id"],
-                                               self.services.clock.now())
+                token = media_links.make_token(
+                    self.services.settings.media_secret, item["media_id"], self.services.clock.now()
+                )
                 urls.append(self.services.settings.callback_url(f"/media/{token}"))
         return tuple(urls)
 
@@ -289,8 +316,9 @@ class SendWorker:
                 if must_wait and not rate.still_in_time(slot):
                     continue  # all connections were busy past the slot: take another
                 if asyncio.get_running_loop().time() > claim_ends - LAST_CALL_BEFORE_LAPSE:
-                    log.warning("sender: message %s not sent: its claim is about to lapse; it will be reconciled",
-                                message_id)
+                    log.warning(
+                        "sender: message %s not sent: its claim is about to lapse; it will be reconciled", message_id
+                    )
                     return Outcome(message_id, abandoned=True)
                 try:
                     return Outcome(message_id, result=await self.services.carrier.send(sms), side_effects=side_effects)
@@ -306,17 +334,29 @@ class SendWorker:
         through the status module one by one."""
         now = self.services.clock.now()
         plain = [o for o in outcomes if o.plain]
-        others = [o for o in outcomes if not o.plain and not o.abandoned
-                  and not isinstance(o.error, AmbiguousCarrierError)]
+        others = [
+            o for o in outcomes if not o.plain and not o.abandoned and not isinstance(o.error, AmbiguousCarrierError)
+        ]
         async with self.services.db.session() as session:
             if plain:
-                await update_rows(session, _messages,
-                                  [{"id": o.message_id, "carrier_sid": o.result.carrier_sid} for o in plain],
-                                  status="sent", sent_at=now, claim_until=None, error_code=None, error_message=None)
+                await update_rows(
+                    session,
+                    _messages,
+                    [{"id": o.message_id, "carrier_sid": o.result.carrier_sid} for o in plain],
+                    status="sent",
+                    sent_at=now,
+                    claim_until=None,
+                    error_code=None,
+                    error_message=None,
+                )
             sent = []
             if others:
-                messages = {m.id: m for m in await session.scalars(
-                    select(Message).where(Message.id.in_([o.message_id for o in others])))}
+                messages = {
+                    m.id: m
+                    for m in await session.scalars(
+                        select(Message).where(Message.id.in_([o.message_id for o in others]))
+                    )
+                }
                 for outcome in others:
                     message = messages[outcome.message_id]
                     if outcome.result is not None:
@@ -346,7 +386,7 @@ class SendWorker:
             message.error_message = f"gave up after {message.attempts} attempts: {error}"
             await after_failure(session, self.services, message)
             return
-        delay = error.retry_after or min(MAX_BACKOFF, 2 ** message.attempts)
+        delay = error.retry_after or min(MAX_BACKOFF, 2**message.attempts)
         message.status, message.claim_until = "queued", None
         message.next_attempt_at = now + timedelta(seconds=delay)
         message.error_message = f"retrying: {error}"
@@ -356,9 +396,13 @@ class SendWorker:
         """Reconcile messages left `sending` by a crash or a lost answer, once their claim has lapsed."""
         now = self.services.clock.now()
         async with self.services.db.session() as session:
-            stale = list((await session.scalars(
-                select(Message.id).where(Message.status == "sending", Message.claim_until < now).limit(100)
-            )).all())
+            stale = list(
+                (
+                    await session.scalars(
+                        select(Message.id).where(Message.status == "sending", Message.claim_until < now).limit(100)
+                    )
+                ).all()
+            )
         for message_id in stale:
             await self._reconcile(message_id)
 
@@ -381,21 +425,37 @@ class SendWorker:
         except Exception as exc:  # noqa: BLE001 - the carrier may be away; try again when the claim lapses
             log.warning("sender: cannot reconcile message %s yet: %s", message_id, exc)
             async with self.services.db.session() as session:
-                await session.execute(update(Message).where(
-                    Message.id == message_id, Message.status == "sending", Message.claim_until == observed_claim
-                ).values(claim_until=self.services.clock.now() + timedelta(seconds=CLAIM_SECONDS)))
+                await session.execute(
+                    update(Message)
+                    .where(Message.id == message_id, Message.status == "sending", Message.claim_until == observed_claim)
+                    .values(claim_until=self.services.clock.now() + timedelta(seconds=CLAIM_SECONDS))
+                )
             return
         async with self.services.db.session() as session:
-            known = set((await session.scalars(
-                select(Message.carrier_sid).where(Message.carrier_sid.in_([r.carrier_sid for r in records]))
-            )).all()) if records else set()
+            known = (
+                set(
+                    (
+                        await session.scalars(
+                            select(Message.carrier_sid).where(Message.carrier_sid.in_([r.carrier_sid for r in records]))
+                        )
+                    ).all()
+                )
+                if records
+                else set()
+            )
         match = next((r for r in records if r.body == message.body and r.carrier_sid not in known), None)
         if match is not None:
-            log.info("sender: message %s was accepted by the carrier before we lost track (%s)", message_id, match.carrier_sid)
+            log.info(
+                "sender: message %s was accepted by the carrier before we lost track (%s)",
+                message_id,
+                match.carrier_sid,
+            )
             await self._record([Outcome(message_id, result=SendResult(carrier_sid=match.carrier_sid))])
             return
         async with self.services.db.session() as session:
-            await session.execute(update(Message).where(
-                Message.id == message_id, Message.status == "sending", Message.claim_until == observed_claim
-            ).values(status="queued", claim_until=None, next_attempt_at=self.services.clock.now()))
+            await session.execute(
+                update(Message)
+                .where(Message.id == message_id, Message.status == "sending", Message.claim_until == observed_claim)
+                .values(status="queued", claim_until=None, next_attempt_at=self.services.clock.now())
+            )
         self.services.wakeups.poke_sender()

@@ -21,8 +21,12 @@ log = logging.getLogger(__name__)
 _RANK = {"queued": 0, "sending": 1, "accepted": 2, "sent": 3, "delivered": 4, "undelivered": 5, "failed": 5}
 _REACTION_FOR = {"sent": "outbox_tray", "delivered": "white_check_mark", "undelivered": "x", "failed": "x"}
 # What each reaction replaces: only the reactions of earlier states can be on the message.
-_REPLACES = {"outbox_tray": [], "white_check_mark": ["outbox_tray"], "x": ["outbox_tray", "white_check_mark"],
-             "no_entry": []}
+_REPLACES = {
+    "outbox_tray": [],
+    "white_check_mark": ["outbox_tray"],
+    "x": ["outbox_tray", "white_check_mark"],
+    "no_entry": [],
+}
 
 
 async def record_status(services: Services, update: StatusUpdate) -> None:
@@ -40,10 +44,13 @@ async def apply_stored_statuses(session: AsyncSession, services: Services, messa
     by_sid = {m.carrier_sid: m for m in messages if m.carrier_sid}
     if not by_sid:
         return
-    events = (await session.scalars(
-        select(StatusEvent).where(StatusEvent.carrier_sid.in_(by_sid), StatusEvent.applied.is_(False))
-        .order_by(StatusEvent.id)
-    )).all()
+    events = (
+        await session.scalars(
+            select(StatusEvent)
+            .where(StatusEvent.carrier_sid.in_(by_sid), StatusEvent.applied.is_(False))
+            .order_by(StatusEvent.id)
+        )
+    ).all()
     for event in events:
         event.applied = True
         await _apply(session, services, by_sid[event.carrier_sid], event.status, event.error_code)
@@ -57,19 +64,25 @@ async def apply_late_receipts(services: Services, limit: int = 500) -> None:
     once both are committed. Rows are locked SKIP LOCKED, so replicas share the sweep.
     """
     async with services.db.session() as session:
-        sids = list((await session.scalars(
-            select(StatusEvent.carrier_sid)
-            .join(Message, Message.carrier_sid == StatusEvent.carrier_sid)
-            .where(StatusEvent.applied.is_(False))
-            .limit(limit)
-            .with_for_update(of=StatusEvent, skip_locked=True)
-        )).all())
+        sids = list(
+            (
+                await session.scalars(
+                    select(StatusEvent.carrier_sid)
+                    .join(Message, Message.carrier_sid == StatusEvent.carrier_sid)
+                    .where(StatusEvent.applied.is_(False))
+                    .limit(limit)
+                    .with_for_update(of=StatusEvent, skip_locked=True)
+                )
+            ).all()
+        )
         if sids:
             messages = list((await session.scalars(select(Message).where(Message.carrier_sid.in_(set(sids))))).all())
             await apply_stored_statuses(session, services, messages)
 
 
-async def _apply(session: AsyncSession, services: Services, message: Message, status: str, error_code: int | None) -> None:
+async def _apply(
+    session: AsyncSession, services: Services, message: Message, status: str, error_code: int | None
+) -> None:
     if status not in _RANK or _RANK[status] <= _RANK.get(message.status, 0):
         return
     message.status = status
@@ -92,8 +105,14 @@ async def after_failure(session: AsyncSession, services: Services, message: Mess
     """The carrier refused the message or could not deliver it: record consequences, tell the thread."""
     code = message.error_code
     if code in twilio_errors.OPTED_OUT:
-        await consent.record(session, phone=message.phone, action="opt_out", source="carrier",
-                             line_id=message.line_id, evidence=f"Twilio error {code}: {twilio_errors.describe(code)}")
+        await consent.record(
+            session,
+            phone=message.phone,
+            action="opt_out",
+            source="carrier",
+            line_id=message.line_id,
+            evidence=f"Twilio error {code}: {twilio_errors.describe(code)}",
+        )
     number_status = twilio_errors.number_status_for(code)
     if number_status is not None:
         await mark_number(session, message.phone, number_status, twilio_errors.describe(code))
@@ -101,11 +120,16 @@ async def after_failure(session: AsyncSession, services: Services, message: Mess
     conversation = await _conversation(session, message)
     if conversation is not None:
         await outbox.enqueue(
-            session, channel=conversation.channel, op="post", conversation_id=conversation.id,
+            session,
+            channel=conversation.channel,
+            op="post",
+            conversation_id=conversation.id,
             payload={"text": f":x: Not delivered to the customer: {message.error_message or 'unknown error'}"},
         )
         if code in twilio_errors.OPTED_OUT or number_status is not None:
-            await outbox.enqueue(session, channel=conversation.channel, op="update_card", conversation_id=conversation.id)
+            await outbox.enqueue(
+                session, channel=conversation.channel, op="update_card", conversation_id=conversation.id
+            )
     log.info("message %s to %s failed: %s", message.id, mask(message.phone), message.error_message)
     await _tell_listeners(session, services, message)
 
@@ -116,9 +140,14 @@ async def notify_blocked(session: AsyncSession, services: Services, message: Mes
     if message.origin == "slack" and message.slack_channel and message.origin_ref:
         conversation = await _conversation(session, message)
         await outbox.enqueue(
-            session, channel=message.slack_channel, op="ephemeral",
-            payload={"user": message.origin_ref, "thread_ts": conversation.thread_ts if conversation else None,
-                     "text": f":no_entry: Your text was not sent: {message.error_message}."},
+            session,
+            channel=message.slack_channel,
+            op="ephemeral",
+            payload={
+                "user": message.origin_ref,
+                "thread_ts": conversation.thread_ts if conversation else None,
+                "text": f":no_entry: Your text was not sent: {message.error_message}.",
+            },
         )
     await _tell_listeners(session, services, message)
 
@@ -143,7 +172,10 @@ async def _react(session: AsyncSession, message: Message, name: str | None) -> N
     if name is None or not message.slack_channel:
         return
     await outbox.enqueue(
-        session, channel=message.slack_channel, op="react", message_id=message.id,
+        session,
+        channel=message.slack_channel,
+        op="react",
+        message_id=message.id,
         payload={"name": name, "remove": _REPLACES[name]},
     )
 

@@ -18,8 +18,16 @@ from bot.notify.service import Created, NotifyError, Target
 from bot.services import Services
 
 STATUSES = ("firing", "resolved")
-REQUIRED = {"version": str, "groupKey": str, "status": str, "receiver": str, "groupLabels": dict,
-            "commonLabels": dict, "commonAnnotations": dict, "alerts": list}
+REQUIRED = {
+    "version": str,
+    "groupKey": str,
+    "status": str,
+    "receiver": str,
+    "groupLabels": dict,
+    "commonLabels": dict,
+    "commonAnnotations": dict,
+    "alerts": list,
+}
 
 
 class AlertPayloadError(NotifyError):
@@ -52,7 +60,7 @@ def validate(payload: Any) -> AlertGroup:
         if not isinstance(payload[name], kind):
             raise AlertPayloadError(f"field {name!r} must be a {'string' if kind is str else kind.__name__}")
     if payload["version"] != "4":
-        raise AlertPayloadError(f"unsupported payload version {payload['version']!r}: this receiver reads version \"4\"")
+        raise AlertPayloadError(f'unsupported payload version {payload["version"]!r}: this receiver reads version "4"')
     if payload["status"] not in STATUSES:
         raise AlertPayloadError(f"field 'status' must be firing or resolved, got {payload['status']!r}")
     if not payload["alerts"]:
@@ -62,7 +70,9 @@ def validate(payload: Any) -> AlertGroup:
             raise AlertPayloadError(f"alerts[{i}] must be an object")
         for name, kind in (("status", str), ("labels", dict), ("annotations", dict), ("startsAt", str)):
             if not isinstance(alert.get(name), kind):
-                raise AlertPayloadError(f"alerts[{i}].{name} is missing or not a {'string' if kind is str else 'object'}")
+                raise AlertPayloadError(
+                    f"alerts[{i}].{name} is missing or not a {'string' if kind is str else 'object'}"
+                )
         if alert["status"] not in STATUSES:
             raise AlertPayloadError(f"alerts[{i}].status must be firing or resolved, got {alert['status']!r}")
     return AlertGroup(payload)
@@ -85,16 +95,19 @@ def route(services: Services, group: AlertGroup) -> str:
 
 
 def dedupe_key(group: AlertGroup) -> str:
-    alerts = sorted((str(a.get("fingerprint") or json.dumps(a["labels"], sort_keys=True)), a["startsAt"])
-                    for a in group.alerts)
+    alerts = sorted(
+        (str(a.get("fingerprint") or json.dumps(a["labels"], sort_keys=True)), a["startsAt"]) for a in group.alerts
+    )
     raw = json.dumps([group.payload["groupKey"], group.status, alerts], separators=(",", ":"))
     return "am:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
 def _one_segment(head: str, detail: str, tail: str = "") -> str:
     """head + " - " + detail + tail, the detail (then the head) shortened with "..." until it fits one segment."""
+
     def build(h: str, d: str) -> str:
         return h + (f" - {d}" if d else "") + tail
+
     text = build(head, detail)
     if analyze(text).segments <= 1:
         return text
@@ -150,8 +163,17 @@ async def receive(services: Services, payload: Any) -> Created:
     firing = group.status == "firing"
     sms = sms_text(group, ack_hint=firing and service.escalation_for(services, team) is not None)
     return await service.create(
-        services, target=target, members=members, text=slack_text(group, sms), sms_body=sms, source="alertmanager",
-        line=service.paging_line(services), channel=service.default_channel(services),
-        created_by=f"alertmanager:{payload['receiver']}"[:64], idempotency_key=dedupe_key(group),
-        group_key=payload["groupKey"], alert_status=group.status, escalate=firing,
+        services,
+        target=target,
+        members=members,
+        text=slack_text(group, sms),
+        sms_body=sms,
+        source="alertmanager",
+        line=service.paging_line(services),
+        channel=service.default_channel(services),
+        created_by=f"alertmanager:{payload['receiver']}"[:64],
+        idempotency_key=dedupe_key(group),
+        group_key=payload["groupKey"],
+        alert_status=group.status,
+        escalate=firing,
     )

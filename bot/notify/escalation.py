@@ -38,7 +38,7 @@ class EscalationWorker:
                 log.exception("notify: escalation check failed")
             try:
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def stop(self) -> None:
@@ -48,10 +48,18 @@ class EscalationWorker:
         """Escalate every open page whose window has passed; returns how many were escalated."""
         now = self.services.clock.now()
         async with self.services.db.session() as session:
-            due = (await session.scalars(
-                select(Notification.id).where(Notification.status == "open", Notification.escalated_at.is_(None),
-                                              Notification.escalate_at <= now)
-                .order_by(Notification.escalate_at).limit(self.batch_size))).all()
+            due = (
+                await session.scalars(
+                    select(Notification.id)
+                    .where(
+                        Notification.status == "open",
+                        Notification.escalated_at.is_(None),
+                        Notification.escalate_at <= now,
+                    )
+                    .order_by(Notification.escalate_at)
+                    .limit(self.batch_size)
+                )
+            ).all()
         done = 0
         for notification_id in due:
             done += await self._escalate(notification_id)
@@ -73,8 +81,11 @@ class EscalationWorker:
         async with self.services.db.session() as session:
             claimed = await session.execute(
                 update(Notification)
-                .where(Notification.id == notification_id, Notification.status == "open",
-                       Notification.escalated_at.is_(None))
+                .where(
+                    Notification.id == notification_id,
+                    Notification.status == "open",
+                    Notification.escalated_at.is_(None),
+                )
                 .values(escalated_at=now, escalated_to=next_group)
             )
             if claimed.rowcount != 1:
@@ -84,10 +95,20 @@ class EscalationWorker:
             line = self.services.lines.by_id(page.line_id) or service.paging_line(self.services)
             minutes = self.services.settings.notify.escalation_minutes
             await service.insert(
-                session, self.services, target=target, members=members, source="escalation", line=line,
-                channel=page.channel, parent=page, created_by=page.created_by,
+                session,
+                self.services,
+                target=target,
+                members=members,
+                source="escalation",
+                line=line,
+                channel=page.channel,
+                parent=page,
+                created_by=page.created_by,
                 text=f"Not acknowledged in {minutes} min by {page.group_name}: {page.text}",
-                sms_body=f"[ESCALATED from {page.group_name}] {page.sms_body.removesuffix(chr(10) + 'Reply ACK to acknowledge.')}",
+                sms_body=(
+                    f"[ESCALATED from {page.group_name}] "
+                    f"{page.sms_body.removesuffix(chr(10) + 'Reply ACK to acknowledge.')}"
+                ),
             )
             await service.refresh_slack(session, self.services, page)
         log.info("notify: page %s escalated to %s", notification_id, next_group)

@@ -32,10 +32,25 @@ log = logging.getLogger(__name__)
 ORIGIN = "notification"
 ACK_WORDS = ("ack", "1")
 MAX_TEXT = 1600  # Twilio's body limit
-_STATE_FOR = {"queued": "queued", "sending": "queued", "accepted": "sent", "sent": "sent", "delivered": "delivered",
-              "undelivered": "failed", "failed": "failed", "blocked": "blocked", "unknown": "sent"}
-_ICON = {"queued": ":hourglass_flowing_sand:", "sent": ":outbox_tray:", "delivered": ":white_check_mark:",
-         "failed": ":x:", "blocked": ":no_entry:", "no_phone": ":grey_question:"}
+_STATE_FOR = {
+    "queued": "queued",
+    "sending": "queued",
+    "accepted": "sent",
+    "sent": "sent",
+    "delivered": "delivered",
+    "undelivered": "failed",
+    "failed": "failed",
+    "blocked": "blocked",
+    "unknown": "sent",
+}
+_ICON = {
+    "queued": ":hourglass_flowing_sand:",
+    "sent": ":outbox_tray:",
+    "delivered": ":white_check_mark:",
+    "failed": ":x:",
+    "blocked": ":no_entry:",
+    "no_phone": ":grey_question:",
+}
 
 
 class NotifyError(ValueError):
@@ -146,8 +161,9 @@ async def create(
             return earlier
     try:
         async with services.db.session() as session:
-            notification = await insert(session, services, members=members, idempotency_key=idempotency_key,
-                                        request_hash=request_hash, **fields)
+            notification = await insert(
+                session, services, members=members, idempotency_key=idempotency_key, request_hash=request_hash, **fields
+            )
             if fields.get("alert_status") == "resolved" and fields.get("group_key"):
                 await _resolve_alert_group(session, services, fields["group_key"], notification.id)
     except IntegrityError:
@@ -169,8 +185,13 @@ async def _replay(services: Services, key: str, request_hash: str | None) -> Cre
             return None
         if request_hash is not None and earlier.request_hash != request_hash:
             raise IdempotencyConflict("this Idempotency-Key was used before with a different request body")
-        count = len((await session.scalars(
-            select(NotificationRecipient.id).where(NotificationRecipient.notification_id == earlier.id))).all())
+        count = len(
+            (
+                await session.scalars(
+                    select(NotificationRecipient.id).where(NotificationRecipient.notification_id == earlier.id)
+                )
+            ).all()
+        )
     return Created(earlier, count, replayed=True)
 
 
@@ -201,10 +222,22 @@ async def insert(
     if next_group and source != "alertmanager":
         body = f"{body}\nReply ACK to acknowledge."
     notification = Notification(
-        root_id=(parent.root_id or parent.id) if parent else None, parent_id=parent.id if parent else None,
-        source=source, target=target.label, group_name=group, text=text, sms_body=body, created_by=created_by,
-        line_id=line.id, channel=channel, idempotency_key=idempotency_key, request_hash=request_hash,
-        group_key=group_key, alert_status=alert_status, status="open", created_at=now,
+        root_id=(parent.root_id or parent.id) if parent else None,
+        parent_id=parent.id if parent else None,
+        source=source,
+        target=target.label,
+        group_name=group,
+        text=text,
+        sms_body=body,
+        created_by=created_by,
+        line_id=line.id,
+        channel=channel,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        group_key=group_key,
+        alert_status=alert_status,
+        status="open",
+        created_at=now,
         escalate_at=now + timedelta(minutes=services.settings.notify.escalation_minutes) if next_group else None,
     )
     session.add(notification)
@@ -212,8 +245,14 @@ async def insert(
     texted: dict[str, int] = {}  # phone -> message id: a number shared by two people is texted once
     for position, member in enumerate(members):
         recipient = NotificationRecipient(
-            notification_id=notification.id, position=position, user_id=member.user_id, name=member.name,
-            phone=member.phone, state="queued", reason="", updated_at=now,
+            notification_id=notification.id,
+            position=position,
+            user_id=member.user_id,
+            name=member.name,
+            phone=member.phone,
+            state="queued",
+            reason="",
+            updated_at=now,
         )
         session.add(recipient)
         if member.phone is None:
@@ -229,16 +268,23 @@ async def insert(
             recipient.state, recipient.reason = "blocked", f"opted out{source_note}; not texted"
             continue
         message = await queue_sms(
-            session, line=line, phone=member.phone, body=body, origin=ORIGIN, purpose="transactional",
-            origin_ref=str(notification.id), dedupe_key=f"notify:{notification.id}:{member.phone}",
+            session,
+            line=line,
+            phone=member.phone,
+            body=body,
+            origin=ORIGIN,
+            purpose="transactional",
+            origin_ref=str(notification.id),
+            dedupe_key=f"notify:{notification.id}:{member.phone}",
         )
         if message is not None:
             await session.flush()
             recipient.message_id = texted[member.phone] = message.id
     await session.flush()
     if channel:
-        row = await outbox.enqueue(session, channel=channel, op="post",
-                                   payload={"text": await render(session, services, notification)})
+        row = await outbox.enqueue(
+            session, channel=channel, op="post", payload={"text": await render(session, services, notification)}
+        )
         notification.slack_outbox_id = row.id
     log.info("notify: notification %s (%s) to %s: %d recipients", notification.id, source, target.label, len(members))
     return notification
@@ -247,8 +293,12 @@ async def insert(
 async def refresh_slack(session: AsyncSession, services: Services, notification: Notification) -> None:
     """Queue an edit of the notification's Slack message to show its current state."""
     if notification.channel and notification.slack_outbox_id:
-        await outbox.enqueue(session, channel=notification.channel, op="update", payload={
-            "ref_outbox_id": notification.slack_outbox_id, "render": "notification", "id": notification.id})
+        await outbox.enqueue(
+            session,
+            channel=notification.channel,
+            op="update",
+            payload={"ref_outbox_id": notification.slack_outbox_id, "render": "notification", "id": notification.id},
+        )
         services.wakeups.poke_outbox()
 
 
@@ -282,9 +332,13 @@ async def render(session: AsyncSession, services: Services, n: Notification) -> 
         head = f":mega: Page #{n.id} via the API to {target}"
     quoted = "\n".join("> " + line for line in escape(n.text).splitlines() or [""])
     lines = [head, quoted]
-    recipients = (await session.scalars(
-        select(NotificationRecipient).where(NotificationRecipient.notification_id == n.id)
-        .order_by(NotificationRecipient.position))).all()
+    recipients = (
+        await session.scalars(
+            select(NotificationRecipient)
+            .where(NotificationRecipient.notification_id == n.id)
+            .order_by(NotificationRecipient.position)
+        )
+    ).all()
     if not recipients:
         lines.append("_Nobody to page: the group has no members._")
     for r in recipients:
@@ -296,15 +350,20 @@ async def render(session: AsyncSession, services: Services, n: Notification) -> 
     elif n.status == "resolved":
         lines.append(":large_green_circle: Resolved by Alertmanager; no escalation.")
     if n.escalated_at is not None:
-        lines.append(f":arrow_double_up: Not acknowledged within {services.settings.notify.escalation_minutes} min: "
-                     f"escalated to *{n.escalated_to}* at {_when(n.escalated_at)}")
+        lines.append(
+            f":arrow_double_up: Not acknowledged within {services.settings.notify.escalation_minutes} min: "
+            f"escalated to *{n.escalated_to}* at {_when(n.escalated_at)}"
+        )
     elif n.status == "open" and n.escalate_at is not None:
-        lines.append(f":alarm_clock: Reply ACK (or 1) by SMS to acknowledge; escalates to "
-                     f"*{escalation_for(services, n.group_name)}* at {_when(n.escalate_at)} otherwise")
+        lines.append(
+            f":alarm_clock: Reply ACK (or 1) by SMS to acknowledge; escalates to "
+            f"*{escalation_for(services, n.group_name)}* at {_when(n.escalate_at)} otherwise"
+        )
     return "\n".join(lines)
 
 
 # -- delivery status -----------------------------------------------------------------------------
+
 
 async def on_status(session: AsyncSession, services: Services, message: Message) -> None:
     """Status listener: carry an outbound page's delivery state onto its recipients and the Slack message."""
@@ -313,8 +372,9 @@ async def on_status(session: AsyncSession, services: Services, message: Message)
     state = _STATE_FOR.get(message.status)
     if state is None:
         return
-    recipients = (await session.scalars(
-        select(NotificationRecipient).where(NotificationRecipient.message_id == message.id))).all()
+    recipients = (
+        await session.scalars(select(NotificationRecipient).where(NotificationRecipient.message_id == message.id))
+    ).all()
     now = services.clock.now()
     touched: set[int] = set()
     for recipient in recipients:
@@ -331,6 +391,7 @@ async def on_status(session: AsyncSession, services: Services, message: Message)
 
 # -- acknowledgements ----------------------------------------------------------------------------
 
+
 def is_ack(body: str) -> bool:
     return (body or "").strip().lower() in ACK_WORDS
 
@@ -342,38 +403,63 @@ async def on_inbound(session: AsyncSession, services: Services, line: KnownLine,
     recipient = await session.scalar(
         select(NotificationRecipient)
         .join(Notification, Notification.id == NotificationRecipient.notification_id)
-        .where(NotificationRecipient.phone == message.phone, NotificationRecipient.message_id.is_not(None),
-               Notification.status == "open")
-        .order_by(Notification.id.desc()).limit(1)
+        .where(
+            NotificationRecipient.phone == message.phone,
+            NotificationRecipient.message_id.is_not(None),
+            Notification.status == "open",
+        )
+        .order_by(Notification.id.desc())
+        .limit(1)
     )
     if recipient is None:
         return
     notification = await session.get(Notification, recipient.notification_id)
     root = notification.root_id or notification.id
     now = services.clock.now()
-    chain = (await session.scalars(
-        select(Notification).where((Notification.id == root) | (Notification.root_id == root))
-        .where(Notification.status == "open"))).all()
+    chain = (
+        await session.scalars(
+            select(Notification)
+            .where((Notification.id == root) | (Notification.root_id == root))
+            .where(Notification.status == "open")
+        )
+    ).all()
     for item in chain:
         item.status, item.acked_at = "acked", now
         item.acked_by_user, item.acked_by_phone = recipient.user_id, message.phone
     await session.flush()
     for item in chain:
         await refresh_slack(session, services, item)
-    await queue_sms(session, line=line, phone=message.phone, purpose="transactional", origin=ORIGIN,
-                    body=f"Acknowledged page #{notification.id}. Thank you.", dedupe_key=f"notify-ack:{message.id}")
+    await queue_sms(
+        session,
+        line=line,
+        phone=message.phone,
+        purpose="transactional",
+        origin=ORIGIN,
+        body=f"Acknowledged page #{notification.id}. Thank you.",
+        dedupe_key=f"notify-ack:{message.id}",
+    )
     services.wakeups.poke_sender()
     log.info("notify: notification %s acknowledged by %s", notification.id, mask(message.phone))
 
 
 async def _resolve_alert_group(session: AsyncSession, services: Services, group_key: str, resolved_id: int) -> None:
     """A resolved alert group stops the escalation of its open firing pages."""
-    firing = (await session.scalars(select(Notification).where(
-        Notification.group_key == group_key, Notification.alert_status == "firing",
-        Notification.status == "open", Notification.id != resolved_id))).all()
+    firing = (
+        await session.scalars(
+            select(Notification).where(
+                Notification.group_key == group_key,
+                Notification.alert_status == "firing",
+                Notification.status == "open",
+                Notification.id != resolved_id,
+            )
+        )
+    ).all()
     for item in firing:
-        await session.execute(update(Notification).where(Notification.id == item.id, Notification.status == "open")
-                              .values(status="resolved"))
+        await session.execute(
+            update(Notification)
+            .where(Notification.id == item.id, Notification.status == "open")
+            .values(status="resolved")
+        )
         await session.refresh(item)
         await refresh_slack(session, services, item)
     resolved = await session.get(Notification, resolved_id)
@@ -391,19 +477,38 @@ async def describe(services: Services, notification_id: int) -> dict | None:
         n = await session.get(Notification, notification_id)
         if n is None:
             return None
-        recipients = (await session.scalars(
-            select(NotificationRecipient).where(NotificationRecipient.notification_id == n.id)
-            .order_by(NotificationRecipient.position))).all()
+        recipients = (
+            await session.scalars(
+                select(NotificationRecipient)
+                .where(NotificationRecipient.notification_id == n.id)
+                .order_by(NotificationRecipient.position)
+            )
+        ).all()
         children = (await session.scalars(select(Notification.id).where(Notification.parent_id == n.id))).all()
     return {
-        "id": n.id, "to": n.target, "text": n.text, "sms": n.sms_body, "source": n.source, "status": n.status,
+        "id": n.id,
+        "to": n.target,
+        "text": n.text,
+        "sms": n.sms_body,
+        "source": n.source,
+        "status": n.status,
         "created_at": _iso(n.created_at),
         "acknowledged": {"user": n.acked_by_user, "phone": n.acked_by_phone, "at": _iso(n.acked_at)}
-        if n.status == "acked" else None,
+        if n.status == "acked"
+        else None,
         "escalates_at": _iso(n.escalate_at) if n.status == "open" and n.escalated_at is None else None,
         "escalated": {"to": n.escalated_to, "at": _iso(n.escalated_at), "notifications": list(children)}
-        if n.escalated_at else None,
+        if n.escalated_at
+        else None,
         "parent_id": n.parent_id,
-        "recipients": [{"user": r.user_id, "phone": r.phone, "state": r.state, "reason": r.reason or None,
-                        "updated_at": _iso(r.updated_at)} for r in recipients],
+        "recipients": [
+            {
+                "user": r.user_id,
+                "phone": r.phone,
+                "state": r.state,
+                "reason": r.reason or None,
+                "updated_at": _iso(r.updated_at),
+            }
+            for r in recipients
+        ],
     }

@@ -15,12 +15,14 @@ SLACK_FILE_HOSTS = {"files.slack.com", "slack-files.com"}
 
 def slack_file_item(file: dict) -> dict:
     """How a shared Slack file is remembered on a queued message until it is downloaded."""
-    return {"slack_file": {
-        "id": file.get("id"),
-        "name": file.get("name") or file.get("title") or "file",
-        "mimetype": file.get("mimetype") or "application/octet-stream",
-        "url": file.get("url_private_download") or file.get("url_private"),
-    }}
+    return {
+        "slack_file": {
+            "id": file.get("id"),
+            "name": file.get("name") or file.get("title") or "file",
+            "mimetype": file.get("mimetype") or "application/octet-stream",
+            "url": file.get("url_private_download") or file.get("url_private"),
+        }
+    }
 
 
 def _allowed(services: Services, url: str | None) -> bool:

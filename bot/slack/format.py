@@ -34,7 +34,13 @@ _SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
 
 def to_plain_text(text: str) -> str:
     """What a person typed in Slack, as the customer should read it: links and entities undone."""
-    text = _LINK.sub(lambda m: m.group(1).removeprefix("mailto:").removeprefix("tel:") if not m.group(2)
-                     or m.group(2) == m.group(1) or m.group(1).endswith(m.group(2)) else f"{m.group(2)} ({m.group(1)})", text)
+    text = _LINK.sub(
+        lambda m: (
+            m.group(1).removeprefix("mailto:").removeprefix("tel:")
+            if not m.group(2) or m.group(2) == m.group(1) or m.group(1).endswith(m.group(2))
+            else f"{m.group(2)} ({m.group(1)})"
+        ),
+        text,
+    )
     text = _SPECIAL.sub(lambda m: "@" + m.group(1), text)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").replace("\x00", "")

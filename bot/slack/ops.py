@@ -12,6 +12,7 @@ from bot.services import Services
 from bot.slack.outbox import Op, OpResult, Retry, post_metadata, slack_error
 from storage.models import Conversation, Media, Message, SlackOutbox
 
+
 class _NoThread:
     async def thread_of(self, services: Services, row: SlackOutbox) -> str | None:
         return None
@@ -76,8 +77,13 @@ class Post:
 
     async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
         payload = row.payload or {}
-        kwargs = {"channel": row.channel, "text": payload.get("text", ""), "metadata": post_metadata(row),
-                  "unfurl_links": False, "unfurl_media": False}
+        kwargs = {
+            "channel": row.channel,
+            "text": payload.get("text", ""),
+            "metadata": post_metadata(row),
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
         thread_ts = await _thread_ts(services, row)
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
@@ -115,11 +121,15 @@ class React(_NoThread):
             return OpResult()  # nothing in Slack stands for this message (e.g. a campaign text)
         for old in row.payload.get("remove", ()):
             try:
-                await services.slack.reactions_remove(channel=message.slack_channel, timestamp=message.slack_ts, name=old)
+                await services.slack.reactions_remove(
+                    channel=message.slack_channel, timestamp=message.slack_ts, name=old
+                )
             except SlackApiError as exc:
                 if slack_error(exc) != "no_reaction":  # the earlier reaction may never have been added
                     raise
-        await services.slack.reactions_add(channel=message.slack_channel, timestamp=message.slack_ts, name=row.payload["name"])
+        await services.slack.reactions_add(
+            channel=message.slack_channel, timestamp=message.slack_ts, name=row.payload["name"]
+        )
         return OpResult(message.slack_ts)
 
 
@@ -169,8 +179,13 @@ class UploadMedia(_NoThread):
             except CarrierError as exc:
                 raise Retry(f"cannot fetch inbound media: {exc}") from None
             extension = content_type.split("/")[-1].split(";")[0] or "bin"
-            uploads.append({"content": content, "filename": f"mms-{message.id}-{index + 1}.{extension}",
-                            "title": f"MMS from the customer ({content_type})"})
+            uploads.append(
+                {
+                    "content": content,
+                    "filename": f"mms-{message.id}-{index + 1}.{extension}",
+                    "title": f"MMS from the customer ({content_type})",
+                }
+            )
         if uploads:
             await services.slack.files_upload_v2(channel=row.channel, thread_ts=thread_ts, file_uploads=uploads)
         return OpResult()
@@ -191,8 +206,11 @@ class UploadFile(_NoThread):
             async with services.db.session() as session:
                 stored = await session.get(Media, payload["media_id"])
             content = stored.data if stored is not None else b""
-        upload = {"content": content, "filename": payload["filename"],
-                  "title": payload.get("title") or payload["filename"]}
+        upload = {
+            "content": content,
+            "filename": payload["filename"],
+            "title": payload.get("title") or payload["filename"],
+        }
         kwargs = {"channel": row.channel, "file_uploads": [upload]}
         if thread_ts:
             kwargs["thread_ts"] = thread_ts

@@ -28,7 +28,12 @@ log = logging.getLogger(__name__)
 POST_OPS = ("post_root", "post")
 METADATA_EVENT = "sms_bridge_post"
 TRANSIENT_ERRORS = {
-    "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout", "team_added_to_org",
+    "ratelimited",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+    "team_added_to_org",
 }
 IDEMPOTENT_ERRORS = {"already_reacted", "no_reaction", "message_not_found"}
 LEASE_SECONDS = 20  # longer than one Slack call may take (the client times out at 10 s)
@@ -106,7 +111,7 @@ class OutboxWorker:
                 log.exception("outbox: cannot read pending rows")
             try:
                 await asyncio.wait_for(wake.wait(), timeout=0.5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def stop(self) -> None:
@@ -209,13 +214,19 @@ class OutboxWorker:
         own order never changes. Card refreshes are folded too and done once, after the post.
         """
         async with self.services.db.session() as session:
-            waiting = (await session.scalars(
-                select(SlackOutbox)
-                .where(SlackOutbox.channel == head.channel, SlackOutbox.status == "pending",
-                       SlackOutbox.conversation_id == head.conversation_id, SlackOutbox.id > head.id)
-                .order_by(SlackOutbox.id)
-                .limit(MAX_COALESCED * 3)
-            )).all()
+            waiting = (
+                await session.scalars(
+                    select(SlackOutbox)
+                    .where(
+                        SlackOutbox.channel == head.channel,
+                        SlackOutbox.status == "pending",
+                        SlackOutbox.conversation_id == head.conversation_id,
+                        SlackOutbox.id > head.id,
+                    )
+                    .order_by(SlackOutbox.id)
+                    .limit(MAX_COALESCED * 3)
+                )
+            ).all()
             texts, folded, card = [], [], False
             for row in waiting:
                 if row.claim_until is not None:
@@ -249,8 +260,9 @@ class OutboxWorker:
         if self.post_interval <= 0:
             return
         if channel not in self._rates:
-            self._rates[channel] = SharedRate(self.services.db, self.services.clock, f"slack:{channel}",
-                                              1.0 / self.post_interval, late_tolerance=None)
+            self._rates[channel] = SharedRate(
+                self.services.db, self.services.clock, f"slack:{channel}", 1.0 / self.post_interval, late_tolerance=None
+            )
         await self._rates[channel].acquire()
 
     async def _perform(self, row: SlackOutbox) -> None:
@@ -272,7 +284,7 @@ class OutboxWorker:
         except Retry as exc:
             await self._reschedule(row, str(exc), exc.delay)
             return
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             await self._reschedule(row, f"Slack unreachable: {type(exc).__name__}", None)
             return
         await self._complete(op, row, result)
@@ -337,7 +349,7 @@ class OutboxWorker:
                 resp = await self.services.slack.conversations_history(
                     channel=row.channel, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
                 )
-        except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
             log.info("outbox: cannot check for an earlier post of row %s: %s", row.id, exc)
             return None
         for message in resp.get("messages", []):
@@ -382,4 +394,3 @@ def slack_error(exc: SlackApiError) -> str | None:
 def post_metadata(row: SlackOutbox) -> dict[str, Any]:
     """The metadata every post carries, so an uncertain post can be found again."""
     return {"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row.id}}
-

@@ -5,9 +5,9 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
-from handlers.slack import actions, commands, events
+
 # Subcommand modules add themselves to the `/sms` router when imported.
-from handlers.slack import campaign_commands, consent_commands, notify_commands  # noqa: F401
+from handlers.slack import actions, campaign_commands, commands, consent_commands, events, notify_commands  # noqa: F401
 
 
 def register(app: AsyncApp, services: Services) -> None:

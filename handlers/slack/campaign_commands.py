@@ -19,8 +19,10 @@ from storage.models.campaigns import Campaign, CampaignEvent
 log = logging.getLogger(__name__)
 
 MODAL_CALLBACK = "campaign_create"
-USAGE = ("campaign [create name=... to=all|tag:X|list:NAME at=now|ISO text=... [line=+1...] "
-         "[purpose=marketing|transactional]] | list | show ID | approve ID | pause ID | resume ID | cancel ID | report ID")
+USAGE = (
+    "campaign [create name=... to=all|tag:X|list:NAME at=now|ISO text=... [line=+1...] "
+    "[purpose=marketing|transactional]] | list | show ID | approve ID | pause ID | resume ID | cancel ID | report ID"
+)
 CREATE_KEYS = {"name", "to", "at", "text", "line", "purpose"}
 
 
@@ -42,8 +44,14 @@ async def campaign_command(ctx: CommandContext) -> str | dict:
             return refusal("admins and approvers")
         if action == "list":
             return await _list(ctx.services)
-        handler = {"show": _show, "approve": service.approve, "pause": service.pause, "resume": service.resume,
-                   "cancel": service.cancel, "report": _report}.get(action)
+        handler = {
+            "show": _show,
+            "approve": service.approve,
+            "pause": service.pause,
+            "resume": service.resume,
+            "cancel": service.cancel,
+            "report": _report,
+        }.get(action)
         if handler is None:
             return f"Unknown campaign action {action!r}. Usage: `/sms {USAGE}`"
         campaign_id = _campaign_id(rest)
@@ -72,8 +80,10 @@ async def _create(ctx: CommandContext, rest: str) -> str:
     if errors:
         return ":warning: " + " ".join(f"{key}=: {error}" for key, error in errors.items())
     campaign = await service.create(ctx.services, ctx.user, draft)
-    return (f"Draft campaign #{campaign.id} *{campaign.name}* created. Its preview, with Approve/Cancel, "
-            f"is being posted in <#{campaign.channel}>.")
+    return (
+        f"Draft campaign #{campaign.id} *{campaign.name}* created. Its preview, with Approve/Cancel, "
+        f"is being posted in <#{campaign.channel}>."
+    )
 
 
 async def _list(services: Services) -> str:
@@ -82,7 +92,8 @@ async def _list(services: Services) -> str:
     if not rows:
         return "No campaigns yet. `/sms campaign` creates one."
     return "\n".join(
-        f"#{c.id} *{c.name}* — {c.state}, to `{c.audience}`, {c.purpose}, by <@{c.created_by}>" for c in rows)
+        f"#{c.id} *{c.name}* — {c.state}, to `{c.audience}`, {c.purpose}, by <@{c.created_by}>" for c in rows
+    )
 
 
 async def _show(services: Services, campaign_id: int) -> str:
@@ -90,17 +101,27 @@ async def _show(services: Services, campaign_id: int) -> str:
         campaign = await session.get(Campaign, campaign_id)
         if campaign is None:
             raise CampaignError(f"There is no campaign #{campaign_id}.")
-        events = (await session.scalars(select(CampaignEvent).where(CampaignEvent.campaign_id == campaign_id)
-                                        .order_by(CampaignEvent.id))).all()
+        events = (
+            await session.scalars(
+                select(CampaignEvent).where(CampaignEvent.campaign_id == campaign_id).order_by(CampaignEvent.id)
+            )
+        ).all()
     line = services.lines.by_id(campaign.line_id)
-    text = [f"State: *{campaign.state}*", service.preview_text(campaign, line) if campaign.preview else
-            f"*Campaign #{campaign.id}: {campaign.name}* (preview not computed yet)"]
+    text = [
+        f"State: *{campaign.state}*",
+        service.preview_text(campaign, line)
+        if campaign.preview
+        else f"*Campaign #{campaign.id}: {campaign.name}* (preview not computed yet)",
+    ]
     if campaign.progress_text:
         text.append(campaign.progress_text)
     text.append("Audit trail:")
-    text += [f"• {e.created_at:%Y-%m-%d %H:%M:%S} UTC <@{e.actor}> {e.action}"
-             + (f" ({e.from_state} → {e.to_state})" if e.to_state else "") + (f": {e.detail}" if e.detail else "")
-             for e in events]
+    text += [
+        f"• {e.created_at:%Y-%m-%d %H:%M:%S} UTC <@{e.actor}> {e.action}"
+        + (f" ({e.from_state} → {e.to_state})" if e.to_state else "")
+        + (f": {e.detail}" if e.detail else "")
+        for e in events
+    ]
     return "\n".join(text)
 
 
@@ -110,9 +131,15 @@ async def _report(services: Services, campaign_id: int, user: str) -> str:
 
 # -- the modal ------------------------------------------------------------------------------------
 
+
 def _input(block_id: str, label: str, element: dict, hint: str | None = None, optional: bool = False) -> dict:
-    block = {"type": "input", "block_id": block_id, "label": {"type": "plain_text", "text": label},
-             "element": {**element, "action_id": "value"}, "optional": optional}
+    block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": {"type": "plain_text", "text": label},
+        "element": {**element, "action_id": "value"},
+        "optional": optional,
+    }
     if hint:
         block["hint"] = {"type": "plain_text", "text": hint}
     return block
@@ -126,26 +153,45 @@ def modal_view(services: Services, channel: str | None) -> dict:
     lines = [line for line in services.lines.all() if line.config.sends_campaigns]
     here = services.lines.by_channel(channel)
     default = here if here is not None and here.config.sends_campaigns else (lines[0] if lines else None)
-    line_select = {"type": "static_select", "options": [_option(l.config.key, f"{l.config.key} {l.config.brand}".strip())
-                                                          for l in lines] or [_option("none", "no a2p line configured")]}
+    line_select = {
+        "type": "static_select",
+        "options": [_option(ln.config.key, f"{ln.config.key} {ln.config.brand}".strip()) for ln in lines]
+        or [_option("none", "no a2p line configured")],
+    }
     if default is not None:
-        line_select["initial_option"] = _option(default.config.key, f"{default.config.key} {default.config.brand}".strip())
-    purposes = [_option("marketing", "Marketing (needs opt-in, quiet hours)"), _option("transactional", "Transactional")]
+        line_select["initial_option"] = _option(
+            default.config.key, f"{default.config.key} {default.config.brand}".strip()
+        )
+    purposes = [
+        _option("marketing", "Marketing (needs opt-in, quiet hours)"),
+        _option("transactional", "Transactional"),
+    ]
     return {
-        "type": "modal", "callback_id": MODAL_CALLBACK, "private_metadata": channel or "",
+        "type": "modal",
+        "callback_id": MODAL_CALLBACK,
+        "private_metadata": channel or "",
         "title": {"type": "plain_text", "text": "New SMS campaign"},
         "submit": {"type": "plain_text", "text": "Create draft"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
             _input("name", "Name", {"type": "plain_text_input", "max_length": 120}),
             _input("line", "Send from", line_select),
-            _input("to", "Audience", {"type": "plain_text_input", "initial_value": "all"},
-                   "all, tag:NAME or list:NAME"),
+            _input(
+                "to", "Audience", {"type": "plain_text_input", "initial_value": "all"}, "all, tag:NAME or list:NAME"
+            ),
             _input("purpose", "Purpose", {"type": "static_select", "options": purposes, "initial_option": purposes[0]}),
-            _input("text", "Message", {"type": "plain_text_input", "multiline": True, "max_length": 1400},
-                   "Fields: {first_name|there}, {last_name}, {name}. Links are tracked. The STOP footer is added."),
-            _input("at", "Send time", {"type": "plain_text_input", "initial_value": "now"},
-                   "now, or an ISO time like 2030-06-01T15:00:00-04:00"),
+            _input(
+                "text",
+                "Message",
+                {"type": "plain_text_input", "multiline": True, "max_length": 1400},
+                "Fields: {first_name|there}, {last_name}, {name}. Links are tracked. The STOP footer is added.",
+            ),
+            _input(
+                "at",
+                "Send time",
+                {"type": "plain_text_input", "initial_value": "now"},
+                "now, or an ISO time like 2030-06-01T15:00:00-04:00",
+            ),
         ],
     }
 
@@ -184,8 +230,15 @@ def register(app: AsyncApp, services: Services) -> None:
         campaign = await service.create(services, user, draft)
         await ack()
         async with services.db.session() as session:
-            await outbox.enqueue(session, channel=campaign.channel, op="ephemeral", payload={
-                "user": user, "text": f"Draft campaign #{campaign.id} *{campaign.name}* created; its preview follows here."})
+            await outbox.enqueue(
+                session,
+                channel=campaign.channel,
+                op="ephemeral",
+                payload={
+                    "user": user,
+                    "text": f"Draft campaign #{campaign.id} *{campaign.name}* created; its preview follows here.",
+                },
+            )
         services.wakeups.poke_outbox()
 
     async def _button(body: dict, action: dict, func) -> None:

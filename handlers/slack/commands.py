@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp
 
@@ -30,9 +30,11 @@ SUBCOMMANDS: dict[str, tuple[Subcommand, str]] = {}
 
 def subcommand(name: str, usage: str) -> Callable[[Subcommand], Subcommand]:
     """Register a `/sms NAME` subcommand with its one-line usage for `/sms help`."""
+
     def wrap(func: Subcommand) -> Subcommand:
         SUBCOMMANDS[name] = (func, usage)
         return func
+
     return wrap
 
 
@@ -52,8 +54,9 @@ async def _send(ctx: CommandContext) -> str:
     number, _, text = ctx.args.partition(" ")
     if not number:
         return "Usage: `/sms send +14155550100 your message`"
-    return await start_from_command(ctx.services, channel=ctx.channel, user=ctx.user, number=to_plain_text(number),
-                                    text=to_plain_text(text.strip()))
+    return await start_from_command(
+        ctx.services, channel=ctx.channel, user=ctx.user, number=to_plain_text(number), text=to_plain_text(text.strip())
+    )
 
 
 async def run(ctx_services: Services, command: dict) -> str | dict:
@@ -63,8 +66,13 @@ async def run(ctx_services: Services, command: dict) -> str | dict:
     entry = SUBCOMMANDS.get(name.lower() or "help")
     if entry is None:
         return f"Unknown subcommand {name!r}.\n" + help_text()
-    ctx = CommandContext(services=ctx_services, user=command.get("user_id", ""), channel=command.get("channel_id", ""),
-                         args=args.strip(), trigger_id=command.get("trigger_id"))
+    ctx = CommandContext(
+        services=ctx_services,
+        user=command.get("user_id", ""),
+        channel=command.get("channel_id", ""),
+        args=args.strip(),
+        trigger_id=command.get("trigger_id"),
+    )
     return await entry[0](ctx)
 
 

@@ -1,4 +1,6 @@
-"""`/sms` subcommands, buttons and modals for the consent domain (registered with `handlers.slack.commands.subcommand`)."""
+"""`/sms` subcommands, buttons and modals for the consent domain.
+
+Registered with `handlers.slack.commands.subcommand`."""
 
 from __future__ import annotations
 
@@ -14,15 +16,23 @@ from handlers.slack.commands import CommandContext, subcommand
 
 log = logging.getLogger(__name__)
 
-CONTACTS_USAGE = "Usage: `/sms contacts import` (opens a form to upload a CSV file). Export with `sms-bridge contacts export`."
+CONTACTS_USAGE = (
+    "Usage: `/sms contacts import` (opens a form to upload a CSV file). Export with `sms-bridge contacts export`."
+)
 
 
-@subcommand("optout", "optout +14155550100 [reason...] — opt a number out (this line in a line channel, else every line; admins)")
+@subcommand(
+    "optout",
+    "optout +14155550100 [reason...] — opt a number out (this line in a line channel, else every line; admins)",
+)
 async def _optout(ctx: CommandContext) -> str:
     return await consent_commands.opt_out(ctx.services, user=ctx.user, channel=ctx.channel, args=ctx.args)
 
 
-@subcommand("optin", "optin +14155550100 source=WHERE [scope=marketing|transactional|all] [evidence...] — record consent (admins)")
+@subcommand(
+    "optin",
+    "optin +14155550100 source=WHERE [scope=marketing|transactional|all] [evidence...] — record consent (admins)",
+)
 async def _optin(ctx: CommandContext) -> str:
     return await consent_commands.opt_in(ctx.services, user=ctx.user, channel=ctx.channel, args=ctx.args)
 

@@ -23,8 +23,13 @@ def thread_reply_from(event: dict, event_id: str | None) -> ThreadReply | None:
     if not thread_ts or not ts or thread_ts == ts or not user:
         return None
     return ThreadReply(
-        event_id=event_id, channel=event.get("channel", ""), thread_ts=thread_ts, ts=ts, user=user,
-        text=event.get("text") or "", files=tuple(event.get("files") or ()),
+        event_id=event_id,
+        channel=event.get("channel", ""),
+        thread_ts=thread_ts,
+        ts=ts,
+        user=user,
+        text=event.get("text") or "",
+        files=tuple(event.get("files") or ()),
     )
 
 

@@ -29,8 +29,14 @@ async def _notify(ctx: CommandContext) -> str:
         text = service.check_text(text)
         members = await service.resolve(services, target)
         created = await service.create(
-            services, target=target, members=members, text=text, source="slack", created_by=ctx.user,
-            line=service.paging_line(services, ctx.channel), channel=ctx.channel,
+            services,
+            target=target,
+            members=members,
+            text=text,
+            source="slack",
+            created_by=ctx.user,
+            line=service.paging_line(services, ctx.channel),
+            channel=ctx.channel,
         )
     except NotifyError as exc:
         return f":warning: {exc}. {NOTIFY_USAGE}"

@@ -86,8 +86,12 @@ class Message(Base):
         Index("ix_messages_phone_created", "phone", "created_at"),
         Index("ix_messages_origin", "origin", "origin_ref", "status"),
         # The sender's queue, in id order: only queued rows, so a claim never walks past the rows already sent.
-        Index("ix_messages_queued", "id", postgresql_where=text("status = 'queued'"),
-              sqlite_where=text("status = 'queued'")),
+        Index(
+            "ix_messages_queued",
+            "id",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"))

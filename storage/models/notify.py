@@ -12,7 +12,9 @@ from storage.models.core import BigId
 
 
 class RosterEntry(Base):
-    """A Slack user's paging number, set by an admin (`/sms team add`). Without one, the Slack profile's phone is used."""
+    """A Slack user's paging number, set by an admin (`/sms team add`).
+
+    Without one, the Slack profile's phone is used."""
 
     __tablename__ = "notify_roster"
     user_id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -16,15 +16,22 @@ async def add_contacts(bridge, rows: list[dict]) -> None:
     """rows: phone, first_name, tags, consent ("in" | "out" | None), number_status."""
     async with bridge.services.db.session() as session:
         for row in rows:
-            contact = Contact(phone=row["phone"], first_name=row.get("first_name", ""),
-                              number_status=row.get("number_status", "ok"))
+            contact = Contact(
+                phone=row["phone"], first_name=row.get("first_name", ""), number_status=row.get("number_status", "ok")
+            )
             session.add(contact)
             await session.flush()
             for tag in row.get("tags", ()):
                 session.add(ContactTag(contact_id=contact.id, tag=tag))
             if row.get("consent") in ("in", "out"):
-                await consent.record(session, phone=row["phone"], action="opt_in", source="import",
-                                     scope="marketing", evidence="test fixture")
+                await consent.record(
+                    session,
+                    phone=row["phone"],
+                    action="opt_in",
+                    source="import",
+                    scope="marketing",
+                    evidence="test fixture",
+                )
             if row.get("consent") == "out":
                 await consent.record(session, phone=row["phone"], action="opt_out", source="keyword")
 
@@ -50,7 +57,9 @@ async def wait_state(bridge, slack, campaign_id: int, state: str, timeout: float
         found["c"] = await campaign(bridge, campaign_id)
         return found["c"] is not None and found["c"].state == state
 
-    import asyncio, time
+    import asyncio
+    import time
+
     deadline = time.monotonic() + timeout
     while not await check():
         assert time.monotonic() < deadline, f"campaign {campaign_id} is {found['c'] and found['c'].state}, not {state}"
@@ -64,12 +73,24 @@ async def latest_campaign_id(bridge) -> int:
 
 
 async def press(slack, bridge, action_id: str, campaign_id: int, user: str = APPROVER) -> None:
-    status, body = await slack.send_action(bridge.url + "/slack/events", {
-        "type": "block_actions", "user": {"id": user, "username": user.lower()},
-        "channel": {"id": A2P_CHANNEL}, "trigger_id": "1.2.abc",
-        "actions": [{"type": "button", "action_id": action_id, "block_id": f"campaign_{campaign_id}",
-                     "value": str(campaign_id), "action_ts": "1.0"}],
-    })
+    status, body = await slack.send_action(
+        bridge.url + "/slack/events",
+        {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower()},
+            "channel": {"id": A2P_CHANNEL},
+            "trigger_id": "1.2.abc",
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": f"campaign_{campaign_id}",
+                    "value": str(campaign_id),
+                    "action_ts": "1.0",
+                }
+            ],
+        },
+    )
     assert status == 200, body
 
 

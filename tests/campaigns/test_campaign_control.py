@@ -23,7 +23,8 @@ from tests.support.bridge import A2P_CHANNEL, A2P_LINE, ADMIN, APPROVER, DEFAULT
 SLOW = DEFAULT_CONFIG.replace('mps = 50\nbrand = "Acme Deals"', 'mps = 5\nbrand = "Acme Deals"')
 BOSS = "U0BOSS"
 TWO_ROLES = DEFAULT_CONFIG.replace(f'admins = ["{ADMIN}"]', f'admins = ["{ADMIN}", "{APPROVER}"]').replace(
-    f'approvers = ["{APPROVER}"]', f'approvers = ["{APPROVER}", "{BOSS}"]')
+    f'approvers = ["{APPROVER}"]', f'approvers = ["{APPROVER}", "{BOSS}"]'
+)
 
 
 def audience(n: int, start: int = 0) -> list[dict]:
@@ -41,8 +42,9 @@ async def test_approval_rules(make_bridge, slack, twilio):
     await add_contacts(bridge, audience(2))
     answer = await command(slack, bridge, "campaign create name=x to=all at=now text=hi", user=STRANGER)
     assert "Only admins" in answer
-    answer = await command(slack, bridge, "campaign create name=Notice to=all purpose=transactional text=Hello",
-                           user=APPROVER)
+    answer = await command(
+        slack, bridge, "campaign create name=Notice to=all purpose=transactional text=Hello", user=APPROVER
+    )
     assert "created" in answer
     campaign_id = await latest_campaign_id(bridge)
     await wait_state(bridge, slack, campaign_id, "pending_approval")
@@ -74,7 +76,9 @@ async def test_line_kind_and_validation(bridge, slack):
 async def test_pause_resume_cancel_take_effect_within_a_second(make_bridge, slack, twilio):
     bridge = await make_bridge(config=SLOW)
     await add_contacts(bridge, audience(20))
-    campaign_id = await create_and_approve(slack, bridge, "name=Slow to=all purpose=transactional text=Hello {first_name}")
+    campaign_id = await create_and_approve(
+        slack, bridge, "name=Slow to=all purpose=transactional text=Hello {first_name}"
+    )
     await twilio.wait_for(lambda: len(twilio.sent) >= 4)
     assert "paused" in await command(slack, bridge, f"campaign pause {campaign_id}")
     await asyncio.sleep(1.0)  # what the sender already had in hand may still finish
@@ -101,7 +105,9 @@ async def test_pause_resume_cancel_take_effect_within_a_second(make_bridge, slac
 async def test_restart_mid_campaign_sends_nobody_twice(make_bridge, slack, twilio):
     bridge = await make_bridge(config=SLOW)
     await add_contacts(bridge, audience(25))
-    campaign_id = await create_and_approve(slack, bridge, "name=Restart to=all purpose=transactional text=Hi {first_name}")
+    campaign_id = await create_and_approve(
+        slack, bridge, "name=Restart to=all purpose=transactional text=Hi {first_name}"
+    )
     await twilio.wait_for(lambda: len(twilio.sent) >= 6)
     await bridge.restart()
     await wait_state(bridge, slack, campaign_id, "completed", timeout=30)
@@ -116,14 +122,19 @@ async def test_a_number_met_again_in_a_later_step_is_a_duplicate_not_a_second_te
     bridge = await make_bridge(config=SLOW)
     people = audience(8)
     await add_contacts(bridge, [*people, {"phone": "(212) 555-1000", "first_name": "Again"}])
-    campaign_id = await create_and_approve(slack, bridge, "name=Twice to=all purpose=transactional text=Hi {first_name}")
+    campaign_id = await create_and_approve(
+        slack, bridge, "name=Twice to=all purpose=transactional text=Hi {first_name}"
+    )
     done = await wait_state(bridge, slack, campaign_id, "completed", timeout=30)
     per_number = Counter(s["to"] for s in twilio.sent)
     assert set(per_number) == {p["phone"] for p in people} and max(per_number.values()) == 1
     assert done.skipped == {"duplicate": 1}
     async with bridge.services.db.session() as session:
-        linked = await session.scalar(select(func.count()).select_from(CampaignRecipient).where(
-            CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.message_id.is_not(None)))
+        linked = await session.scalar(
+            select(func.count())
+            .select_from(CampaignRecipient)
+            .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.message_id.is_not(None))
+        )
     assert linked == 8
 
 
@@ -140,8 +151,12 @@ async def test_modal_opens_and_submission_validates_then_creates(bridge, slack):
                 state[block_id] = {"value": {"type": "static_select", "selected_option": {"value": value}}}
             else:
                 state[block_id] = {"value": {"type": "plain_text_input", "value": value}}
-        return {"type": "view_submission", "user": {"id": ADMIN, "username": "admin"}, "trigger_id": "1.2.x",
-                "view": {**view, "state": {"values": state}}}
+        return {
+            "type": "view_submission",
+            "user": {"id": ADMIN, "username": "admin"},
+            "trigger_id": "1.2.x",
+            "view": {**view, "state": {"values": state}},
+        }
 
     bad = {"name": "", "line": A2P_LINE, "to": "everyone", "purpose": "marketing", "text": "Hi {nickname}", "at": "now"}
     status, body = await slack.send_action(bridge.events_url, submission(bad))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp
 from PIL import Image
@@ -17,7 +17,7 @@ from tests.campaigns.helpers import add_contacts, campaign, command, create_and_
 from tests.support.bridge import A2P_CHANNEL, A2P_LINE
 
 # 14:00 UTC on a June Monday: 10:00 in New York (allowed), 07:00 in San Francisco (quiet until 08:00 = 15:00 UTC).
-NOW = datetime(2030, 6, 3, 14, 0, tzinfo=timezone.utc)
+NOW = datetime(2030, 6, 3, 14, 0, tzinfo=UTC)
 NY_OK = ["+12125550101", "+12125550102"]
 SF_QUIET = "+14155550111"
 MIXED = [
@@ -38,7 +38,10 @@ async def test_mixed_audience_sends_exactly_to_the_eligible_and_defers_quiet_hou
     bridge = await make_bridge(clock=clock)
     await add_contacts(bridge, MIXED)
     campaign_id = await create_and_approve(
-        slack, bridge, 'name="Spring sale" to=tag:vip at=now text=Hi {first_name|there}, 20% off: https://acme.example/sale?x=1')
+        slack,
+        bridge,
+        'name="Spring sale" to=tag:vip at=now text=Hi {first_name|there}, 20% off: https://acme.example/sale?x=1',
+    )
 
     c = await campaign(bridge, campaign_id)
     preview = c.preview
@@ -59,17 +62,19 @@ async def test_mixed_audience_sends_exactly_to_the_eligible_and_defers_quiet_hou
     assert all(s["from"] == A2P_LINE for s in twilio.sent)
     async with bridge.services.db.session() as session:
         quiet = await session.scalar(select(Message).where(Message.phone == SF_QUIET))
-        assert quiet.status == "queued" and quiet.next_attempt_at == datetime(2030, 6, 3, 15, 0, tzinfo=timezone.utc)
+        assert quiet.status == "queued" and quiet.next_attempt_at == datetime(2030, 6, 3, 15, 0, tzinfo=UTC)
         assert quiet.origin == "campaign" and quiet.origin_ref == str(campaign_id)
         assert quiet.dedupe_key == f"campaign:{campaign_id}:{SF_QUIET}"
 
-    clock.set(datetime(2030, 6, 3, 15, 0, 1, tzinfo=timezone.utc))  # San Francisco wakes up
+    clock.set(datetime(2030, 6, 3, 15, 0, 1, tzinfo=UTC))  # San Francisco wakes up
     await twilio.wait_for(lambda: len(twilio.sent) == 3)
     assert twilio.sent[-1]["to"] == SF_QUIET
     await wait_state(bridge, slack, campaign_id, "completed")
 
     # The one progress message is updated in place, ending with the summary.
-    await slack.wait_for(lambda: any("completed" in m["text"] and "sent 3" in m["text"] for m in slack.roots(A2P_CHANNEL)))
+    await slack.wait_for(
+        lambda: any("completed" in m["text"] and "sent 3" in m["text"] for m in slack.roots(A2P_CHANNEL))
+    )
     assert any(call for call in slack.method_calls("chat.update"))
 
     # A click on a tracked link redirects and counts.
@@ -82,14 +87,23 @@ async def test_mixed_audience_sends_exactly_to_the_eligible_and_defers_quiet_hou
     async with bridge.services.db.session() as session:
         link = await session.get(CampaignLink, code)
         assert link.clicks == 1 and link.phone == NY_OK[0]
-        actions = [e.action for e in (await session.scalars(
-            select(CampaignEvent).where(CampaignEvent.campaign_id == campaign_id).order_by(CampaignEvent.id))).all()]
+        actions = [
+            e.action
+            for e in (
+                await session.scalars(
+                    select(CampaignEvent).where(CampaignEvent.campaign_id == campaign_id).order_by(CampaignEvent.id)
+                )
+            ).all()
+        ]
     assert actions[:4] == ["created", "previewed", "approved", "started"] and actions[-1] == "completed"
 
     answer = await command(slack, bridge, f"campaign report {campaign_id}")
     assert "sent 3" in answer and "clicked 1" in answer and "opted out 1" in answer, answer
-    await slack.wait_for(lambda: any(f["name"] == f"campaign-{campaign_id}-recipients.csv" and f.get("channel")
-                                     for f in slack.files.values()))
+    await slack.wait_for(
+        lambda: any(
+            f["name"] == f"campaign-{campaign_id}-recipients.csv" and f.get("channel") for f in slack.files.values()
+        )
+    )
     csv_file = next(f for f in slack.files.values() if f["name"].endswith("recipients.csv"))
     chart = next(f for f in slack.files.values() if f["name"] == f"campaign-{campaign_id}-funnel.png")
     with Image.open(io.BytesIO(chart["bytes"])) as image:

@@ -28,9 +28,15 @@ async def ledger(bridge) -> list[ConsentEvent]:
         return list((await session.scalars(select(ConsentEvent).order_by(ConsentEvent.id))).all())
 
 
-@pytest.mark.parametrize("text", [
-    f"optout {CUSTOMER}", f"optin {CUSTOMER} source=web-form", f"consent {CUSTOMER}", "contacts import",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"optout {CUSTOMER}",
+        f"optin {CUSTOMER} source=web-form",
+        f"consent {CUSTOMER}",
+        "contacts import",
+    ],
+)
 @pytest.mark.parametrize("user", [AGENT, APPROVER])
 async def test_members_and_approvers_are_refused(bridge, slack, text, user):
     answer = await command(bridge, slack, text, user=user)
@@ -41,20 +47,30 @@ async def test_members_and_approvers_are_refused(bridge, slack, text, user):
 
 async def test_optout_in_a_line_channel_applies_to_that_line_and_refreshes_the_card(bridge, slack, twilio):
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="hello")
-    await slack.wait_for(lambda: len(slack.roots(CHANNEL)) == 1 and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"]))
+    await slack.wait_for(
+        lambda: len(slack.roots(CHANNEL)) == 1 and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"])
+    )
     root = slack.roots(CHANNEL)[0]
 
-    answer = await command(bridge, slack, f"optout (415) 555-0123 asked by phone, ticket 42")
+    answer = await command(bridge, slack, "optout (415) 555-0123 asked by phone, ticket 42")
     assert answer.startswith(f":no_entry: {CUSTOMER} is opted out of the Acme +1 415-555-0100 line")
 
     [event] = await ledger(bridge)
     line = bridge.services.lines.by_channel(CHANNEL)
     assert (event.phone, event.action, event.scope, event.source, event.line_id, event.actor) == (
-        CUSTOMER, "opt_out", "all", "slack", line.id, ADMIN)
+        CUSTOMER,
+        "opt_out",
+        "all",
+        "slack",
+        line.id,
+        ADMIN,
+    )
     assert "asked by phone, ticket 42" in event.evidence
 
-    await slack.wait_for(lambda: "opted out" in json.dumps(slack.message(CHANNEL, root["ts"])["blocks"]),
-                         what="the card shows the opt-out")
+    await slack.wait_for(
+        lambda: "opted out" in json.dumps(slack.message(CHANNEL, root["ts"])["blocks"]),
+        what="the card shows the opt-out",
+    )
     await slack.wait_for(lambda: any("/sms optout" in m["text"] for m in slack.thread(CHANNEL, root["ts"])))
 
     # Now nothing goes to that number from this line.
@@ -86,11 +102,18 @@ async def test_optin_needs_a_source_and_a_valid_scope(bridge, slack):
 
 
 async def test_optin_records_scope_source_and_evidence(bridge, slack):
-    answer = await command(bridge, slack, f'optin {CUSTOMER} source="paper form" scope=marketing signed at the counter',
-                           channel=ELSEWHERE)
+    answer = await command(
+        bridge, slack, f'optin {CUSTOMER} source="paper form" scope=marketing signed at the counter', channel=ELSEWHERE
+    )
     assert answer.startswith(f":white_check_mark: {CUSTOMER} is opted in (marketing) on every line, source: paper form")
     [event] = await ledger(bridge)
-    assert (event.action, event.scope, event.source, event.line_id, event.actor) == ("opt_in", "marketing", "slack", None, ADMIN)
+    assert (event.action, event.scope, event.source, event.line_id, event.actor) == (
+        "opt_in",
+        "marketing",
+        "slack",
+        None,
+        ADMIN,
+    )
     assert "consent source: paper form" in event.evidence and "signed at the counter" in event.evidence
 
 

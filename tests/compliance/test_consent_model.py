@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,15 +27,22 @@ def reference(specs, purpose: str, line_id) -> str:
 
 def as_events(specs) -> list[ConsentEvent]:
     """Ledger rows, newest first (as `consent.history` returns them)."""
-    at = datetime(2024, 1, 1, tzinfo=timezone.utc)
-    rows = [ConsentEvent(id=i + 1, phone="+14155550123", action=a, scope=s, line_id=l, source="slack", evidence="",
-                         created_at=at) for i, (a, s, l) in enumerate(specs)]
+    at = datetime(2024, 1, 1, tzinfo=UTC)
+    rows = [
+        ConsentEvent(
+            id=i + 1, phone="+14155550123", action=a, scope=s, line_id=ln, source="slack", evidence="", created_at=at
+        )
+        for i, (a, s, ln) in enumerate(specs)
+    ]
     return rows[::-1]
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(event_spec, max_size=12), st.sampled_from(["marketing", "transactional", "conversational"]),
-       st.sampled_from((1, 2)))
+@given(
+    st.lists(event_spec, max_size=12),
+    st.sampled_from(["marketing", "transactional", "conversational"]),
+    st.sampled_from((1, 2)),
+)
 def test_state_from_matches_the_reference_model(specs, purpose, line_id):
     events = [e for e in as_events(specs) if e.line_id in (line_id, None)]  # what history(line_id) selects
     state = consent.state_from(events, purpose)

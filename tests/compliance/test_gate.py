@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bot.compliance import consent, gate
 from bot.settings import ComplianceConfig
 from storage.models import Contact, Line, Message
 
 PHONE = "+14155550123"  # San Francisco: America/Los_Angeles (UTC-7 in June)
-NOON_PACIFIC = datetime(2024, 6, 4, 19, 0, tzinfo=timezone.utc)
-LATE_PACIFIC = datetime(2024, 6, 5, 5, 30, tzinfo=timezone.utc)  # 22:30 PDT
+NOON_PACIFIC = datetime(2024, 6, 4, 19, 0, tzinfo=UTC)
+LATE_PACIFIC = datetime(2024, 6, 5, 5, 30, tzinfo=UTC)  # 22:30 PDT
 
 
 async def setup(session) -> int:
@@ -20,9 +20,17 @@ async def setup(session) -> int:
     return line.id
 
 
-async def check(session, line_id: int, *, purpose: str = "marketing", now=NOON_PACIFIC, config=ComplianceConfig()):
-    message = Message(line_id=line_id, direction="out", phone=PHONE, body="Deal!", status="sending",
-                      purpose=purpose, origin="campaign")
+async def check(session, line_id: int, *, purpose: str = "marketing", now=NOON_PACIFIC, config=None):
+    config = config or ComplianceConfig()
+    message = Message(
+        line_id=line_id,
+        direction="out",
+        phone=PHONE,
+        body="Deal!",
+        status="sending",
+        purpose=purpose,
+        origin="campaign",
+    )
     session.add(message)
     await session.flush()
     return await gate.check(session, message, config=config, policy=gate.quiet_policy(config), now=now)
@@ -80,7 +88,7 @@ async def test_quiet_hours_defer_to_the_next_allowed_time(database):
         await consent.record(session, phone=PHONE, action="opt_in", source="import", scope="marketing")
         decision = await check(session, line_id, now=LATE_PACIFIC)
     assert decision.action == "defer" and "quiet hours" in decision.reason
-    assert decision.until == datetime(2024, 6, 5, 15, 0, tzinfo=timezone.utc)  # 08:00 PDT
+    assert decision.until == datetime(2024, 6, 5, 15, 0, tzinfo=UTC)  # 08:00 PDT
 
 
 async def test_frequency_cap(database):
@@ -89,8 +97,18 @@ async def test_frequency_cap(database):
         line_id = await setup(session)
         await consent.record(session, phone=PHONE, action="opt_in", source="import", scope="marketing")
         for hours_ago in (30, 5, 1):  # one outside the rolling 24 hours
-            session.add(Message(line_id=line_id, direction="out", phone=PHONE, body="x", status="delivered",
-                                purpose="marketing", origin="campaign", sent_at=NOON_PACIFIC - timedelta(hours=hours_ago)))
+            session.add(
+                Message(
+                    line_id=line_id,
+                    direction="out",
+                    phone=PHONE,
+                    body="x",
+                    status="delivered",
+                    purpose="marketing",
+                    origin="campaign",
+                    sent_at=NOON_PACIFIC - timedelta(hours=hours_ago),
+                )
+            )
         await session.flush()
         decision = await check(session, line_id, config=config)
         assert decision.action == "block" and "frequency cap: 2 marketing texts" in decision.reason

@@ -22,12 +22,16 @@ async def events(bridge) -> list[ConsentEvent]:
 
 async def outbound(bridge) -> list[Message]:
     async with bridge.services.db.session() as session:
-        return list((await session.scalars(select(Message).where(Message.direction == "out").order_by(Message.id))).all())
+        return list(
+            (await session.scalars(select(Message).where(Message.direction == "out").order_by(Message.id))).all()
+        )
 
 
 async def open_thread(bridge, slack, twilio, body: str = "hi") -> dict:
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body=body)
-    await slack.wait_for(lambda: len(slack.roots(CHANNEL)) == 1 and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"]))
+    await slack.wait_for(
+        lambda: len(slack.roots(CHANNEL)) == 1 and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"])
+    )
     return slack.roots(CHANNEL)[0]
 
 
@@ -81,14 +85,23 @@ async def test_near_miss_is_flagged_with_an_opt_out_button_and_changes_nothing(b
     assert await events(bridge) == []
     assert twilio.sent == []
 
-    flagged = next(m for m in slack.thread(CHANNEL, root["ts"]) if "conversation_opt_out" in json.dumps(m.get("blocks")))
+    flagged = next(
+        m for m in slack.thread(CHANNEL, root["ts"]) if "conversation_opt_out" in json.dumps(m.get("blocks"))
+    )
     button = next(e for b in flagged["blocks"] if b["type"] == "actions" for e in b["elements"])
-    status, _ = await slack.send_action(bridge.events_url, {
-        "type": "block_actions", "user": {"id": AGENT}, "channel": {"id": CHANNEL},
-        "container": {"type": "message", "channel_id": CHANNEL, "message_ts": flagged["ts"]},
-        "message": {"ts": flagged["ts"]}, "trigger_id": "1.2.3", "response_url": f"{slack.root}/response/none",
-        "actions": [{**button, "block_id": "b", "action_ts": "1"}],
-    })
+    status, _ = await slack.send_action(
+        bridge.events_url,
+        {
+            "type": "block_actions",
+            "user": {"id": AGENT},
+            "channel": {"id": CHANNEL},
+            "container": {"type": "message", "channel_id": CHANNEL, "message_ts": flagged["ts"]},
+            "message": {"ts": flagged["ts"]},
+            "trigger_id": "1.2.3",
+            "response_url": f"{slack.root}/response/none",
+            "actions": [{**button, "block_id": "b", "action_ts": "1"}],
+        },
+    )
     assert status == 200
     [event] = await events(bridge)
     assert (event.action, event.source, event.actor) == ("opt_out", "slack", AGENT)
@@ -126,8 +139,9 @@ async def test_after_stop_an_agent_reply_is_not_sent_and_the_agent_is_told(bridg
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="STOP")
     await settled(bridge, slack, twilio, root, 1)
 
-    await slack.user_message(bridge.events_url, channel=CHANNEL, user=AGENT, text="Sorry to see you go!",
-                             thread_ts=root["ts"])
+    await slack.user_message(
+        bridge.events_url, channel=CHANNEL, user=AGENT, text="Sorry to see you go!", thread_ts=root["ts"]
+    )
     await slack.wait_for(lambda: any(e["user"] == AGENT for e in slack.ephemerals), what="the agent's ephemeral")
     [ephemeral] = [e for e in slack.ephemerals if e["user"] == AGENT]
     assert "not sent" in ephemeral["text"] and "opted out" in ephemeral["text"]
@@ -141,8 +155,9 @@ async def test_sms_send_to_an_opted_out_number_is_refused(bridge, slack, twilio)
     root = await open_thread(bridge, slack, twilio)
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="unsubscribe")
     await settled(bridge, slack, twilio, root, 1)
-    status, body = await slack.send_command(bridge.events_url, text=f"send {CUSTOMER} one more deal!",
-                                            user_id=AGENT, channel_id=CHANNEL)
+    status, body = await slack.send_command(
+        bridge.events_url, text=f"send {CUSTOMER} one more deal!", user_id=AGENT, channel_id=CHANNEL
+    )
     assert status == 200
     assert json.loads(body)["text"].startswith(f":no_entry: Not sent: {CUSTOMER} opted out")
     assert len(twilio.sent) == 1
@@ -150,28 +165,40 @@ async def test_sms_send_to_an_opted_out_number_is_refused(bridge, slack, twilio)
 
 async def test_carrier_21610_records_an_opt_out_from_the_carrier(bridge, slack, twilio):
     twilio.set_number_error(CUSTOMER, 21610)
-    status, body = await slack.send_command(bridge.events_url, text=f"send {CUSTOMER} hello", user_id=AGENT,
-                                            channel_id=CHANNEL)
+    status, body = await slack.send_command(
+        bridge.events_url, text=f"send {CUSTOMER} hello", user_id=AGENT, channel_id=CHANNEL
+    )
     assert status == 200 and "Texting" in json.loads(body)["text"]
-    await slack.wait_for(lambda: any(m["text"].startswith(":x: Not delivered") for m in slack.messages.get(CHANNEL, [])))
+    await slack.wait_for(
+        lambda: any(m["text"].startswith(":x: Not delivered") for m in slack.messages.get(CHANNEL, []))
+    )
     [event] = await events(bridge)
     assert (event.phone, event.action, event.source) == (CUSTOMER, "opt_out", "carrier")
     assert "21610" in event.evidence
     assert twilio.sent == []
 
-    again = await slack.send_command(bridge.events_url, text=f"send {CUSTOMER} hello?", user_id=AGENT, channel_id=CHANNEL)
+    again = await slack.send_command(
+        bridge.events_url, text=f"send {CUSTOMER} hello?", user_id=AGENT, channel_id=CHANNEL
+    )
     assert json.loads(again[1])["text"].startswith(":no_entry: Not sent")
     consent = await slack.send_command(bridge.events_url, text=f"consent {CUSTOMER}", user_id=ADMIN, channel_id=CHANNEL)
     assert "source carrier" in json.loads(consent[1])["text"]
 
 
-@pytest.mark.parametrize("code,at,status", [
-    (21211, "api", "invalid"), (21614, "api", "landline"), (30006, "callback", "landline"),
-])
+@pytest.mark.parametrize(
+    "code,at,status",
+    [
+        (21211, "api", "invalid"),
+        (21614, "api", "landline"),
+        (30006, "callback", "landline"),
+    ],
+)
 async def test_invalid_and_landline_errors_mark_the_number(bridge, slack, twilio, code, at, status):
     twilio.set_number_error(CUSTOMER, code, at=at)
     await slack.send_command(bridge.events_url, text=f"send {CUSTOMER} hello", user_id=AGENT, channel_id=CHANNEL)
-    await slack.wait_for(lambda: any(m["text"].startswith(":x: Not delivered") for m in slack.messages.get(CHANNEL, [])))
+    await slack.wait_for(
+        lambda: any(m["text"].startswith(":x: Not delivered") for m in slack.messages.get(CHANNEL, []))
+    )
     async with bridge.services.db.session() as session:
         contact = await session.scalar(select(Contact).where(Contact.phone == CUSTOMER))
     assert contact.number_status == status and str(code) in contact.number_status_reason

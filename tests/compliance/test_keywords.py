@@ -13,13 +13,31 @@ from bot.compliance.keywords import (
     looks_like_opt_out_request,
 )
 
-EXPECTED = [(w, Keyword.OPT_OUT) for w in sorted(OPT_OUT_WORDS)] + \
-    [(w, Keyword.OPT_IN) for w in sorted(OPT_IN_WORDS)] + \
-    [(w, Keyword.HELP) for w in sorted(HELP_WORDS)]
+EXPECTED = (
+    [(w, Keyword.OPT_OUT) for w in sorted(OPT_OUT_WORDS)]
+    + [(w, Keyword.OPT_IN) for w in sorted(OPT_IN_WORDS)]
+    + [(w, Keyword.HELP) for w in sorted(HELP_WORDS)]
+)
 
 VARIANTS = [
-    "{w}", "{l}", "{t}", " {l} ", "{t}\n", "\n\n{w}\r\n", "\t{l}.", "{l}!", "{w}!!!", "{t}?",
-    "\u00a0{l}\u00a0", "\u200b{w}", "\"{w}\"", "'{l}'", "({w})", "{w}\u2026", "\u201c{t}.\u201d", "...{l}",
+    "{w}",
+    "{l}",
+    "{t}",
+    " {l} ",
+    "{t}\n",
+    "\n\n{w}\r\n",
+    "\t{l}.",
+    "{l}!",
+    "{w}!!!",
+    "{t}?",
+    "\u00a0{l}\u00a0",
+    "\u200b{w}",
+    '"{w}"',
+    "'{l}'",
+    "({w})",
+    "{w}\u2026",
+    "\u201c{t}.\u201d",
+    "...{l}",
 ]
 
 
@@ -60,10 +78,40 @@ def test_keyword_forms(body, kind):
 @pytest.mark.parametrize(
     "body",
     [
-        "", "   ", "\n", ".", "stop please", "please stop", "STOP STOP", "stops", "stopped", "stopp",
-        "STOP 🛑", "🛑", "stop 2", "cancel my order", "the end", "ending", "quitting", "starting",
-        "yes please", "yess", "yep", "un stop", "re-start", "helpful", "help me", "information",
-        "unsubscribed", "revoked", "sto p", "st0p", "stop-please", "opt", "out", "opt in",
+        "",
+        "   ",
+        "\n",
+        ".",
+        "stop please",
+        "please stop",
+        "STOP STOP",
+        "stops",
+        "stopped",
+        "stopp",
+        "STOP 🛑",
+        "🛑",
+        "stop 2",
+        "cancel my order",
+        "the end",
+        "ending",
+        "quitting",
+        "starting",
+        "yes please",
+        "yess",
+        "yep",
+        "un stop",
+        "re-start",
+        "helpful",
+        "help me",
+        "information",
+        "unsubscribed",
+        "revoked",
+        "sto p",
+        "st0p",
+        "stop-please",
+        "opt",
+        "out",
+        "opt in",
     ],
 )
 def test_near_misses_are_not_keywords(body):

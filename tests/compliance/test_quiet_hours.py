@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,17 +19,17 @@ from bot.compliance.quiet_hours import (
 )
 from bot.phone import InvalidPhoneNumber
 
-UTC = timezone.utc
-NYC = "+12125551234"         # America/New_York
-MIAMI = "+13055551234"       # Florida: 08:00-20:00
-OKC = "+14055551234"         # Oklahoma: 08:00-20:00, America/Chicago
-SF = "+14155550100"          # America/Los_Angeles
-PHOENIX = "+16025551234"     # America/Phoenix, no DST
-HONOLULU = "+18085551234"    # Pacific/Honolulu, no DST
+UTC = UTC
+NYC = "+12125551234"  # America/New_York
+MIAMI = "+13055551234"  # Florida: 08:00-20:00
+OKC = "+14055551234"  # Oklahoma: 08:00-20:00, America/Chicago
+SF = "+14155550100"  # America/Los_Angeles
+PHOENIX = "+16025551234"  # America/Phoenix, no DST
+HONOLULU = "+18085551234"  # Pacific/Honolulu, no DST
 SOUTH_DAKOTA = "+16055551234"  # America/Denver and America/North_Dakota/Center
 NEWFOUNDLAND = "+17095551234"  # America/Halifax and America/St_Johns (30 min apart)
-OTTAWA = "+16135550123"      # America/Toronto
-TOLL_FREE = "+18005551234"   # every NANP zone
+OTTAWA = "+16135550123"  # America/Toronto
+TOLL_FREE = "+18005551234"  # every NANP zone
 INTL_FREEPHONE = "+80012345678"  # tied to no place
 
 POLICY = QuietHoursPolicy()
@@ -40,6 +40,7 @@ def utc(*args) -> datetime:
 
 
 # --- lookup -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "number, zones",
@@ -77,7 +78,7 @@ def test_invalid_number_raises():
         (MIAMI, "US-FL"),
         ("+18505551234", "US-FL"),
         (OKC, "US-OK"),
-        (SF, "US-CA"),        # "San Francisco, CA"
+        (SF, "US-CA"),  # "San Francisco, CA"
         (NYC, "US-NY"),
         ("+12025551234", "US-DC"),
         (OTTAWA, "CA-ON"),
@@ -104,6 +105,7 @@ def test_window_for():
 
 # --- configuration ------------------------------------------------------------------------
 
+
 def test_from_config_defaults_and_overrides():
     assert QuietHoursPolicy.from_config() == QuietHoursPolicy()
     policy = QuietHoursPolicy.from_config("09:00-20:30", {"us-tx": "10:00-18:00", "US-FL": "09:00-19:00"})
@@ -111,7 +113,9 @@ def test_from_config_defaults_and_overrides():
     assert policy.by_region["US-TX"] == (time(10), time(18))
     assert policy.by_region["US-FL"] == (time(9), time(19))
     assert policy.by_region["US-OK"] == (time(8), time(20))  # built-ins kept
-    assert hash(policy) == hash(QuietHoursPolicy.from_config("09:00-20:30", {"US-TX": "10:00-18:00", "US-FL": "09:00-19:00"}))
+    assert hash(policy) == hash(
+        QuietHoursPolicy.from_config("09:00-20:30", {"US-TX": "10:00-18:00", "US-FL": "09:00-19:00"})
+    )
 
 
 @pytest.mark.parametrize("bad", ["8-21", "08:00", "21:00-08:00", "08:00-08:00", "25:00-26:00", "08:60-21:00", "soon"])
@@ -135,6 +139,7 @@ def test_naive_datetime_rejected():
 
 
 # --- is_allowed / next_allowed ------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "number, at, allowed",
@@ -174,9 +179,9 @@ def test_is_allowed(number, at, allowed):
 
 def test_march_2026_spring_forward_new_york():
     # DST starts Sunday 8 March 2026 at 02:00 EST (07:00Z)
-    assert not is_allowed(NYC, utc(2026, 3, 7, 12, 30), POLICY)   # 07:30 EST
+    assert not is_allowed(NYC, utc(2026, 3, 7, 12, 30), POLICY)  # 07:30 EST
     assert next_allowed(NYC, utc(2026, 3, 7, 12, 30), POLICY) == utc(2026, 3, 7, 13, 0)
-    assert is_allowed(NYC, utc(2026, 3, 8, 12, 30), POLICY)       # 08:30 EDT
+    assert is_allowed(NYC, utc(2026, 3, 8, 12, 30), POLICY)  # 08:30 EDT
     assert next_allowed(NYC, utc(2026, 3, 8, 4, 0), POLICY) == utc(2026, 3, 8, 12, 0)
     # Phoenix does not move: its 08:00 stays at 15:00Z
     assert next_allowed(PHOENIX, utc(2026, 3, 8, 4, 0), POLICY) == utc(2026, 3, 8, 15, 0)
@@ -184,7 +189,7 @@ def test_march_2026_spring_forward_new_york():
 
 def test_november_2026_fall_back_new_york():
     # DST ends Sunday 1 November 2026 at 02:00 EDT (06:00Z)
-    assert is_allowed(NYC, utc(2026, 10, 31, 12, 30), POLICY)     # 08:30 EDT
+    assert is_allowed(NYC, utc(2026, 10, 31, 12, 30), POLICY)  # 08:30 EDT
     assert not is_allowed(NYC, utc(2026, 11, 1, 12, 30), POLICY)  # 07:30 EST
     assert next_allowed(NYC, utc(2026, 11, 1, 12, 30), POLICY) == utc(2026, 11, 1, 13, 0)
     assert next_allowed(NYC, utc(2026, 11, 1, 2, 0), POLICY) == utc(2026, 11, 1, 13, 0)
@@ -223,7 +228,7 @@ def test_multi_zone_number_uses_the_intersection():
     assert not is_allowed(SOUTH_DAKOTA, utc(2026, 7, 1, 13, 30), POLICY)  # 08:30 CDT, 07:30 MDT
     assert is_allowed(NYC.replace("212", "312"), utc(2026, 7, 1, 13, 30), POLICY)  # Chicago alone: fine
     assert next_allowed(SOUTH_DAKOTA, utc(2026, 7, 1, 13, 30), POLICY) == utc(2026, 7, 1, 14, 0)
-    assert is_allowed(SOUTH_DAKOTA, utc(2026, 7, 2, 1, 59), POLICY)   # 20:59 CDT
+    assert is_allowed(SOUTH_DAKOTA, utc(2026, 7, 2, 1, 59), POLICY)  # 20:59 CDT
     assert not is_allowed(SOUTH_DAKOTA, utc(2026, 7, 2, 2, 0), POLICY)  # 21:00 CDT, 20:00 MDT
     assert next_allowed(SOUTH_DAKOTA, utc(2026, 7, 2, 2, 0), POLICY) == utc(2026, 7, 2, 14, 0)
 
@@ -289,8 +294,13 @@ _instants = st.one_of(_year, _around_dst).map(lambda d: d.replace(microsecond=0,
 @given(
     _instants,
     st.sampled_from([NYC, MIAMI, PHOENIX, HONOLULU, SOUTH_DAKOTA, NEWFOUNDLAND]),
-    st.sampled_from([POLICY, QuietHoursPolicy(default=(time(2, 30), time(21))),
-                     QuietHoursPolicy(default=(time(1, 15), time(1, 45)))]),
+    st.sampled_from(
+        [
+            POLICY,
+            QuietHoursPolicy(default=(time(2, 30), time(21))),
+            QuietHoursPolicy(default=(time(1, 15), time(1, 45))),
+        ]
+    ),
 )
 def test_next_allowed_matches_brute_force(at, number, policy):
     result = next_allowed(number, at, policy)

@@ -21,10 +21,11 @@ from bot.compliance.segments import (
 
 GSM_CHARS = sorted(GSM7_BASIC | GSM7_EXTENSION)
 EXT_CHARS = sorted(GSM7_EXTENSION)
-EMOJI = "\U0001F600"  # 😀, a surrogate pair in UTF-16
+EMOJI = "\U0001f600"  # 😀, a surrogate pair in UTF-16
 
 
 # --- the GSM 03.38 tables -----------------------------------------------------------------
+
 
 def test_basic_table_is_the_3gpp_default_alphabet():
     expected = (
@@ -62,6 +63,7 @@ def test_not_gsm7(ch):
 
 
 # --- hand-checked boundaries --------------------------------------------------------------
+
 
 def _seg(text: str) -> tuple[str, int, int]:
     info = analyze(text)
@@ -118,16 +120,21 @@ def test_too_long_is_over_1600_characters():
 def test_as_dict_is_the_cli_json_shape():
     info = analyze("Hello €")
     assert info.as_dict() == {
-        "encoding": "GSM-7", "segments": 1, "characters": 7, "units": 8, "too_long": False,
+        "encoding": "GSM-7",
+        "segments": 1,
+        "characters": 7,
+        "units": 8,
+        "too_long": False,
     }
     assert isinstance(info, SegmentInfo) and info.text == "Hello €"
 
 
 # --- smart encoding -----------------------------------------------------------------------
 
+
 def test_smart_encoding_replaces_typography():
     text = "\u201cHi\u201d \u2014 it\u2019s\u00a0here\u2026 \u2022 ok\u200b"
-    assert smart_encode(text) == "\"Hi\" - it's here... - ok"
+    assert smart_encode(text) == '"Hi" - it\'s here... - ok'
     info = analyze(text, smart_encoding=True)
     assert info.encoding == "GSM-7" and info.text == smart_encode(text)
     assert analyze(text).encoding == "UCS-2"
@@ -147,6 +154,7 @@ def test_smart_map_targets_are_gsm7_and_sources_are_not():
 
 
 # --- properties ---------------------------------------------------------------------------
+
 
 def _reference_segments(text: str) -> int:
     """Independent reference: cut the cumulative unit count at part capacities."""
@@ -173,7 +181,7 @@ def _reference_segments(text: str) -> int:
 mixed_chars = st.one_of(
     st.sampled_from(GSM_CHARS),
     st.sampled_from(EXT_CHARS),
-    st.sampled_from(["ç", "中", "\u2019", EMOJI, "\U0001F44D", "\u00a0"]),
+    st.sampled_from(["ç", "中", "\u2019", EMOJI, "\U0001f44d", "\u00a0"]),
     st.characters(blacklist_categories=("Cs",)),
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -15,7 +15,7 @@ from bot.contacts.csv_io import MAX_FILE_BYTES
 from storage.models import ConsentEvent, Contact, ContactTag
 
 HEADER = "phone,first_name,last_name,tags,consent,consent_source,consent_at\n"
-NOW = datetime(2024, 6, 1, tzinfo=timezone.utc)
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
 GOOD = HEADER + (
     "(415) 555-0123,Ann,Lee,vip;east,opt_in,web form,2024-05-01T10:00:00Z\n"
     "+14155550124,Bo,,west|vip,opt_out,,\n"
@@ -24,9 +24,11 @@ GOOD = HEADER + (
 
 
 async def counts(session) -> tuple[int, int, int]:
-    return (await session.scalar(select(func.count(Contact.id))),
-            await session.scalar(select(func.count()).select_from(ContactTag)),
-            await session.scalar(select(func.count(ConsentEvent.id))))
+    return (
+        await session.scalar(select(func.count(Contact.id))),
+        await session.scalar(select(func.count()).select_from(ContactTag)),
+        await session.scalar(select(func.count(ConsentEvent.id))),
+    )
 
 
 async def test_good_file_upserts_contacts_tags_and_consent(database):
@@ -41,14 +43,15 @@ async def test_good_file_upserts_contacts_tags_and_consent(database):
         assert ann.phone_checked  # validated on the way in: campaigns need not parse it again
         [event] = await consent.history(session, "+14155550123")
         assert (event.action, event.source, event.scope, event.line_id) == ("opt_in", "import", "all", None)
-        assert event.created_at.replace(tzinfo=timezone.utc) == datetime(2024, 5, 1, 10, tzinfo=timezone.utc)
+        assert event.created_at.replace(tzinfo=UTC) == datetime(2024, 5, 1, 10, tzinfo=UTC)
         assert "list.csv row 2" in event.evidence and "web form" in event.evidence
         assert (await consent.current(session, "+14155550124", None, "transactional")).opted_out
 
     # The same file again: nothing duplicated; a changed name and a new tag are applied.
     async with database.session() as session:
-        again = await import_csv(session, GOOD.replace("Bo,", "Bob,").replace("west|vip", "west|vip|new"),
-                                 filename="list.csv", now=NOW)
+        again = await import_csv(
+            session, GOOD.replace("Bo,", "Bob,").replace("west|vip", "west|vip|new"), filename="list.csv", now=NOW
+        )
     assert again.ok and (again.created, again.updated, again.tags_added, again.consent_events) == (0, 1, 1, 0)
     async with database.session() as session:
         assert await counts(session) == (3, 5, 2)
@@ -57,17 +60,39 @@ async def test_good_file_upserts_contacts_tags_and_consent(database):
 BROKEN = {
     "bad phone": (HEADER + "+1415555,Ann,,,,,\n", ["row 2, phone '+1415555': is not a valid phone number"]),
     "empty phone": (HEADER + ",Ann,,,,,\n", ["row 2, phone '': is empty"]),
-    "bad consent": (HEADER + "4155550123,Ann,,,yes please,,\n", ["row 2, consent 'yes please': must be opt_in, opt_out or blank"]),
-    "bad date": (HEADER + "4155550123,Ann,,,opt_in,form,01/05/2024\n", ["row 2, consent_at '01/05/2024': is not an ISO 8601"]),
-    "future date": (HEADER + "4155550123,Ann,,,opt_in,form,2030-01-01\n", ["consent_at '2030-01-01': is in the future"]),
-    "opt-in without evidence": (HEADER + "4155550123,Ann,,,opt_in,,\n",
-                                ["row 2, consent_source '': an opt-in needs its source", "row 2, consent_at '': an opt-in needs"]),
+    "bad consent": (
+        HEADER + "4155550123,Ann,,,yes please,,\n",
+        ["row 2, consent 'yes please': must be opt_in, opt_out or blank"],
+    ),
+    "bad date": (
+        HEADER + "4155550123,Ann,,,opt_in,form,01/05/2024\n",
+        ["row 2, consent_at '01/05/2024': is not an ISO 8601"],
+    ),
+    "future date": (
+        HEADER + "4155550123,Ann,,,opt_in,form,2030-01-01\n",
+        ["consent_at '2030-01-01': is in the future"],
+    ),
+    "opt-in without evidence": (
+        HEADER + "4155550123,Ann,,,opt_in,,\n",
+        ["row 2, consent_source '': an opt-in needs its source", "row 2, consent_at '': an opt-in needs"],
+    ),
     "missing column": ("first_name,last_name\nAnn,Lee\n", ["missing column 'phone'"]),
-    "missing consent columns": ("phone,consent\n4155550123,opt_out\n", ["missing column 'consent_source'", "missing column 'consent_at'"]),
-    "unknown column": ("phone,email\n4155550123,a@b.c\n", ["the header is wrong", "row 1, header 'email': unknown column"]),
-    "formula in names": (HEADER + "4155550123,=HYPERLINK(\"http://x\"),Lee,,,,\n4155550124,Bo,@SUM(A1),+vip,,,\n",
-                         ["row 2, first_name '=HYPERLINK", "row 3, last_name '@SUM(A1)'", "row 3, tags '+vip'"]),
-    "duplicate phones": (HEADER + "4155550123,Ann,,,,,\n+1 415 555 0123,Ann2,,,,,\n", ["row 3, phone '+14155550123': the same number is on row 2"]),
+    "missing consent columns": (
+        "phone,consent\n4155550123,opt_out\n",
+        ["missing column 'consent_source'", "missing column 'consent_at'"],
+    ),
+    "unknown column": (
+        "phone,email\n4155550123,a@b.c\n",
+        ["the header is wrong", "row 1, header 'email': unknown column"],
+    ),
+    "formula in names": (
+        HEADER + '4155550123,=HYPERLINK("http://x"),Lee,,,,\n4155550124,Bo,@SUM(A1),+vip,,,\n',
+        ["row 2, first_name '=HYPERLINK", "row 3, last_name '@SUM(A1)'", "row 3, tags '+vip'"],
+    ),
+    "duplicate phones": (
+        HEADER + "4155550123,Ann,,,,,\n+1 415 555 0123,Ann2,,,,,\n",
+        ["row 3, phone '+14155550123': the same number is on row 2"],
+    ),
     "wrong cell count": (HEADER + "4155550123,Ann\n", ["row 2", "has 2 cells but the header has 7 columns"]),
     "empty file": ("", ["the file is empty"]),
     "header only": (HEADER, ["no rows"]),
@@ -79,9 +104,11 @@ BROKEN = {
 async def test_broken_files_store_nothing_and_report_every_rejected_row(database, case):
     data, expected = BROKEN[case]
     # A good row before the bad ones: all or nothing means it is not stored either.
-    if isinstance(data, str) and data.startswith(HEADER) and "\n" in data[len(HEADER):]:
-        data = HEADER + "4155550199,Good,Row,,,,\n" + data[len(HEADER):]
-        expected = [e.replace("row 3", "row 4").replace("row 2", "row 3").replace("on row 3", "on row 3") for e in expected]
+    if isinstance(data, str) and data.startswith(HEADER) and "\n" in data[len(HEADER) :]:
+        data = HEADER + "4155550199,Good,Row,,,,\n" + data[len(HEADER) :]
+        expected = [
+            e.replace("row 3", "row 4").replace("row 2", "row 3").replace("on row 3", "on row 3") for e in expected
+        ]
     async with database.session() as session:
         report = await import_csv(session, data, filename="bad.csv", now=NOW)
     assert not report.ok
@@ -108,8 +135,13 @@ async def test_file_size_limit(database):
 
 async def test_old_opt_in_never_overrides_a_later_opt_out(database):
     async with database.session() as session:
-        await consent.record(session, phone="+14155550123", action="opt_out", source="keyword",
-                             at=datetime(2024, 5, 10, tzinfo=timezone.utc))
+        await consent.record(
+            session,
+            phone="+14155550123",
+            action="opt_out",
+            source="keyword",
+            at=datetime(2024, 5, 10, tzinfo=UTC),
+        )
     async with database.session() as session:
         report = await import_csv(session, GOOD, now=NOW)
     assert report.ok and report.consent_events == 1 and "opted out later (keyword" in report.text()
@@ -119,7 +151,9 @@ async def test_old_opt_in_never_overrides_a_later_opt_out(database):
 
 async def test_export_escapes_formulas_and_includes_consent(database):
     async with database.session() as session:
-        session.add(Contact(phone="+14155550126", first_name="=cmd|' /C calc'!A0", last_name="-2+3", number_status="landline"))
+        session.add(
+            Contact(phone="+14155550126", first_name="=cmd|' /C calc'!A0", last_name="-2+3", number_status="landline")
+        )
         session.add(Contact(phone="+14155550127", first_name="@me", last_name="\tTab"))
         session.add(Contact(phone="+14155550128", first_name="\rCR", last_name="Plain"))
         await session.flush()
@@ -136,7 +170,12 @@ async def test_export_escapes_formulas_and_includes_consent(database):
     assert by_phone["'+14155550127"]["first_name"] == "'@me" and by_phone["'+14155550127"]["last_name"] == "'\tTab"
     assert by_phone["'+14155550128"]["first_name"] == "'\rCR"
     ann = by_phone["'+14155550123"]
-    assert (ann["first_name"], ann["tags"], ann["consent"], ann["consent_at"]) == ("Ann", "east;vip", "opt_in", "2024-05-01T10:00:00Z")
+    assert (ann["first_name"], ann["tags"], ann["consent"], ann["consent_at"]) == (
+        "Ann",
+        "east;vip",
+        "opt_in",
+        "2024-05-01T10:00:00Z",
+    )
     assert ann["consent_source"].startswith("import: imported from list.csv row 2")
     assert by_phone["'+14155550124"]["consent"] == "opt_out"
     assert by_phone["'+14155550125"]["consent"] == ""
@@ -146,6 +185,7 @@ async def test_export_escapes_formulas_and_includes_consent(database):
 
 async def test_export_says_opted_out_if_any_line_opted_out(database):
     from storage.models import Line
+
     async with database.session() as session:
         line = Line(key="+14155550100", channel="C0SUPPORT")
         session.add(line)

@@ -18,10 +18,15 @@ BAD = b"phone,first_name,tags\n4155550123,Ann,vip\nnope,=1+1,\n"
 async def submit(bridge, slack, view: dict, user: str, content: bytes, name: str = "people.csv"):
     file = slack.add_file(name=name, mimetype="text/csv", content=content, user=user)
     state = {"values": {slack_import.BLOCK_ID: {slack_import.ACTION_ID: {"type": "file_input", "files": [file]}}}}
-    return await slack.send_action(bridge.events_url, {
-        "type": "view_submission", "user": {"id": user}, "trigger_id": "1.2.3",
-        "view": {**view, "state": state},
-    })
+    return await slack.send_action(
+        bridge.events_url,
+        {
+            "type": "view_submission",
+            "user": {"id": user},
+            "trigger_id": "1.2.3",
+            "view": {**view, "state": state},
+        },
+    )
 
 
 async def contacts(bridge) -> int:
@@ -30,7 +35,9 @@ async def contacts(bridge) -> int:
 
 
 async def test_import_through_the_modal(bridge, slack):
-    status, body = await slack.send_command(bridge.events_url, text="contacts import", user_id=ADMIN, channel_id=CHANNEL)
+    status, body = await slack.send_command(
+        bridge.events_url, text="contacts import", user_id=ADMIN, channel_id=CHANNEL
+    )
     assert status == 200
     [view] = slack.views.values()
     assert view["callback_id"] == "contacts_import"
@@ -54,7 +61,9 @@ async def test_import_through_the_modal(bridge, slack):
 
 
 async def test_a_member_cannot_import(bridge, slack):
-    status, body = await slack.send_command(bridge.events_url, text="contacts import", user_id=AGENT, channel_id=CHANNEL)
+    status, body = await slack.send_command(
+        bridge.events_url, text="contacts import", user_id=AGENT, channel_id=CHANNEL
+    )
     assert "Only admins" in json.loads(body)["text"] and slack.views == {}
     # Even a hand-made submission is refused.
     await submit(bridge, slack, slack_import.import_modal(CHANNEL), AGENT, GOOD)

@@ -11,7 +11,7 @@ from bot.carriers.base import OutboundSMS
 from bot.lines import KnownLine
 from bot.messaging.outbound import queue_sms
 from storage.models import Conversation, Message, SlackOutbox
-from tests.support.bridge import AGENT, CHANNEL, LINE, thread_texts, thread_texts
+from tests.support.bridge import AGENT, CHANNEL, LINE, thread_texts
 
 CUSTOMER = "+14155550125"
 
@@ -24,7 +24,9 @@ async def count(bridge, model) -> int:
 async def outbox_drained(bridge) -> None:
     for _ in range(100):
         async with bridge.services.db.session() as session:
-            pending = await session.scalar(select(func.count()).select_from(SlackOutbox).where(SlackOutbox.status != "done"))
+            pending = await session.scalar(
+                select(func.count()).select_from(SlackOutbox).where(SlackOutbox.status != "done")
+            )
         if not pending:
             return
         await asyncio.sleep(0.05)
@@ -34,11 +36,13 @@ async def outbox_drained(bridge) -> None:
 async def test_bad_or_missing_twilio_signature_is_refused_and_nothing_stored(bridge, twilio):
     status, _, _ = await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="forged", signature="bm9wZQ==")
     assert status == 403
-    status, _, _ = await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="forged",
-                                             signed_url="https://evil.example/sms/twilio/inbound")
+    status, _, _ = await twilio.send_inbound(
+        bridge.url, from_=CUSTOMER, to=LINE, body="forged", signed_url="https://evil.example/sms/twilio/inbound"
+    )
     assert status == 403
-    status, _ = await twilio.send_status(bridge.url + "/sms/twilio/status", message_sid="SM" + "0" * 32,
-                                         status="delivered", signature="bm9wZQ==")
+    status, _ = await twilio.send_status(
+        bridge.url + "/sms/twilio/status", message_sid="SM" + "0" * 32, status="delivered", signature="bm9wZQ=="
+    )
     assert status == 403
     assert await count(bridge, Message) == 0 and await count(bridge, Conversation) == 0
 
@@ -48,6 +52,7 @@ async def test_bad_slack_signature_or_old_timestamp_is_refused(bridge, slack):
     status, _ = await slack.send_event(bridge.events_url, event, signature="v0=deadbeef")
     assert status == 401
     import time
+
     status, _ = await slack.send_event(bridge.events_url, event, timestamp=int(time.time()) - 6 * 60)
     assert status == 401
     assert await count(bridge, Message) == 0
@@ -69,8 +74,10 @@ async def test_slack_outage_loses_nothing_and_keeps_order(bridge, slack, twilio)
     for i in range(5):
         status, _, _ = await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body=f"text {i}")
         assert status == 200
-    await slack.wait_for(lambda: slack.roots(CHANNEL) and len(thread_texts(slack, CHANNEL, slack.roots(CHANNEL)[0]["ts"])) == 5,
-                         timeout=20)
+    await slack.wait_for(
+        lambda: slack.roots(CHANNEL) and len(thread_texts(slack, CHANNEL, slack.roots(CHANNEL)[0]["ts"])) == 5,
+        timeout=20,
+    )
     root = slack.roots(CHANNEL)[0]
     assert thread_texts(slack, CHANNEL, root["ts"]) == [f"text {i}" for i in range(5)]
     assert slack.faults_injected
@@ -105,8 +112,15 @@ async def _stuck_message(bridge, *, at_carrier: bool) -> Message:
     services = bridge.services
     line: KnownLine = services.lines.by_key(LINE)
     async with services.db.session() as session:
-        message = await queue_sms(session, line=line, phone=CUSTOMER, body="exactly once", origin="system",
-                                  purpose="transactional", dedupe_key="crash-test")
+        message = await queue_sms(
+            session,
+            line=line,
+            phone=CUSTOMER,
+            body="exactly once",
+            origin="system",
+            purpose="transactional",
+            dedupe_key="crash-test",
+        )
         message.status = "sending"
         message.claim_until = services.clock.now() + timedelta(seconds=2)
     if at_carrier:
@@ -118,9 +132,11 @@ async def test_crash_after_carrier_accepted_is_not_sent_again(bridge, twilio):
     message = await _stuck_message(bridge, at_carrier=True)
     assert len(twilio.sent) == 1
     await bridge.restart()
+
     async def recorded():
         async with bridge.services.db.session() as session:
             return (await session.get(Message, message.id)).status
+
     for _ in range(100):
         if await recorded() != "sending":
             break
@@ -146,7 +162,10 @@ async def test_texts_arriving_faster_than_slack_takes_posts_are_folded_in_order(
         await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body=f"burst {i}")
         if i % 4 == 0:
             await twilio.send_inbound(bridge.url, from_=other, to=LINE, body=f"other {i}")
-    threads = lambda: {root["ts"]: thread_texts(slack, CHANNEL, root["ts"]) for root in slack.roots(CHANNEL)}
+
+    def threads():
+        return {root["ts"]: thread_texts(slack, CHANNEL, root["ts"]) for root in slack.roots(CHANNEL)}
+
     await slack.wait_for(lambda: sum(len(t) for t in threads().values()) == 15, timeout=30)
     by_first = {texts[0].split()[0]: texts for texts in threads().values()}
     assert by_first["burst"] == [f"burst {i}" for i in range(12)]

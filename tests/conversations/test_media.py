@@ -23,8 +23,9 @@ async def test_file_shared_in_thread_goes_out_as_mms(bridge, slack, twilio):
     await slack.wait_for(lambda: slack.roots(CHANNEL) and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"]))
     thread = slack.roots(CHANNEL)[0]["ts"]
     file = slack.add_file(name="menu.png", mimetype="image/png", content=PNG, user=AGENT)
-    await slack.user_message(bridge.events_url, channel=CHANNEL, user=AGENT, text="here you go", thread_ts=thread,
-                             files=[file])
+    await slack.user_message(
+        bridge.events_url, channel=CHANNEL, user=AGENT, text="here you go", thread_ts=thread, files=[file]
+    )
     await twilio.wait_for(lambda: twilio.sent and twilio.sent[0].get("media_fetched"), timeout=10)
     sent = twilio.sent[0]
     assert sent["body"] == "here you go"
@@ -34,6 +35,7 @@ async def test_file_shared_in_thread_goes_out_as_mms(bridge, slack, twilio):
 
 async def test_media_link_is_refused_when_forged(bridge):
     import aiohttp
+
     async with aiohttp.ClientSession() as http:
         async with http.get(bridge.url + "/media/abc.9999999999.forged") as resp:
             assert resp.status == 404

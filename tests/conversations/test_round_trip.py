@@ -15,14 +15,17 @@ async def test_inbound_opens_thread_and_reply_goes_out_as_sms(bridge, slack, twi
     assert status == 200
     assert body.startswith("<?xml") and "<Response></Response>" in body
 
-    await slack.wait_for(lambda: len(slack.roots(CHANNEL)) == 1 and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"]))
+    await slack.wait_for(
+        lambda: len(slack.roots(CHANNEL)) == 1 and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"])
+    )
     root = slack.roots(CHANNEL)[0]
     assert "415-555-0123" in root["text"]
     replies = slack.thread(CHANNEL, root["ts"])
     assert replies[0]["text"] == "Hi, is my order ready?"
 
-    await slack.user_message(bridge.events_url, channel=CHANNEL, user=AGENT, text="Yes, ready for pickup!",
-                             thread_ts=root["ts"])
+    await slack.user_message(
+        bridge.events_url, channel=CHANNEL, user=AGENT, text="Yes, ready for pickup!", thread_ts=root["ts"]
+    )
     await twilio.wait_for(lambda: len(twilio.sent) == 1)
     sent = twilio.sent[0]
     assert (sent["to"], sent["from"], sent["body"]) == (CUSTOMER, LINE, "Yes, ready for pickup!")
@@ -35,7 +38,9 @@ async def test_inbound_opens_thread_and_reply_goes_out_as_sms(bridge, slack, twi
 async def test_second_text_goes_to_the_same_thread(bridge, slack, twilio):
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="first")
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="second")
-    await slack.wait_for(lambda: slack.roots(CHANNEL) and len(thread_texts(slack, CHANNEL, slack.roots(CHANNEL)[0]["ts"])) == 2)
+    await slack.wait_for(
+        lambda: slack.roots(CHANNEL) and len(thread_texts(slack, CHANNEL, slack.roots(CHANNEL)[0]["ts"])) == 2
+    )
     roots = slack.roots(CHANNEL)
     assert len(roots) == 1
     assert thread_texts(slack, CHANNEL, roots[0]["ts"]) == ["first", "second"]

@@ -26,7 +26,9 @@ async def outbound_count(bridge) -> int:
 
 async def test_note_reply_stays_internal(bridge, slack, twilio):
     thread = await open_thread(bridge, slack, twilio)
-    await slack.user_message(bridge.events_url, channel=CHANNEL, user=AGENT, text="note: VIP, be nice", thread_ts=thread)
+    await slack.user_message(
+        bridge.events_url, channel=CHANNEL, user=AGENT, text="note: VIP, be nice", thread_ts=thread
+    )
     await slack.user_message(bridge.events_url, channel=CHANNEL, user=AGENT, text="Hello there", thread_ts=thread)
     await twilio.wait_for(lambda: len(twilio.sent) == 1)
     await asyncio.sleep(0.3)
@@ -35,8 +37,16 @@ async def test_note_reply_stays_internal(bridge, slack, twilio):
 
 async def test_retried_slack_event_sends_once(bridge, slack, twilio):
     thread = await open_thread(bridge, slack, twilio)
-    event = {"type": "message", "channel": CHANNEL, "user": AGENT, "text": "once please", "ts": "1800000000.000100",
-             "thread_ts": thread, "channel_type": "channel", "event_ts": "1800000000.000100"}
+    event = {
+        "type": "message",
+        "channel": CHANNEL,
+        "user": AGENT,
+        "text": "once please",
+        "ts": "1800000000.000100",
+        "thread_ts": thread,
+        "channel_type": "channel",
+        "event_ts": "1800000000.000100",
+    }
     first = await slack.send_event(bridge.events_url, event, event_id="Ev0RETRY1")
     again = await slack.send_event(bridge.events_url, event, event_id="Ev0RETRY1", retry_num=1)
     assert first[0] == 200 and again[0] == 200
@@ -48,14 +58,27 @@ async def test_retried_slack_event_sends_once(bridge, slack, twilio):
 async def test_bot_posts_edits_deletions_and_broadcasts_are_not_sent(bridge, slack, twilio):
     thread = await open_thread(bridge, slack, twilio)
     base = {"type": "message", "channel": CHANNEL, "thread_ts": thread, "channel_type": "channel"}
-    await slack.send_event(bridge.events_url, {**base, "ts": "1800000001.000001", "text": "bot echo",
-                                               "bot_id": slack.bot_id, "user": slack.bot_user_id})
-    await slack.send_event(bridge.events_url, {**base, "ts": "1800000001.000002", "subtype": "message_changed",
-                                               "message": {"text": "edited", "user": AGENT, "ts": "1800000001.000009"}})
-    await slack.send_event(bridge.events_url, {**base, "ts": "1800000001.000003", "subtype": "message_deleted",
-                                               "deleted_ts": "1800000001.000009"})
-    await slack.send_event(bridge.events_url, {**base, "ts": "1800000001.000004", "subtype": "thread_broadcast",
-                                               "user": AGENT, "text": "broadcast"})
+    await slack.send_event(
+        bridge.events_url,
+        {**base, "ts": "1800000001.000001", "text": "bot echo", "bot_id": slack.bot_id, "user": slack.bot_user_id},
+    )
+    await slack.send_event(
+        bridge.events_url,
+        {
+            **base,
+            "ts": "1800000001.000002",
+            "subtype": "message_changed",
+            "message": {"text": "edited", "user": AGENT, "ts": "1800000001.000009"},
+        },
+    )
+    await slack.send_event(
+        bridge.events_url,
+        {**base, "ts": "1800000001.000003", "subtype": "message_deleted", "deleted_ts": "1800000001.000009"},
+    )
+    await slack.send_event(
+        bridge.events_url,
+        {**base, "ts": "1800000001.000004", "subtype": "thread_broadcast", "user": AGENT, "text": "broadcast"},
+    )
     await slack.user_message(bridge.events_url, channel=CHANNEL, user=AGENT, text="marker")
     await asyncio.sleep(0.5)
     assert twilio.sent == []
@@ -66,8 +89,9 @@ async def test_opted_out_number_gets_nothing_and_agent_is_told(bridge, slack, tw
     thread = await open_thread(bridge, slack, twilio)
     async with bridge.services.db.session() as session:
         line = bridge.services.lines.by_key(LINE)
-        await consent.record(session, phone=CUSTOMER, action="opt_out", source="slack", line_id=line.id,
-                             evidence="test")
+        await consent.record(
+            session, phone=CUSTOMER, action="opt_out", source="slack", line_id=line.id, evidence="test"
+        )
     await slack.user_message(bridge.events_url, channel=CHANNEL, user=AGENT, text="Are you there?", thread_ts=thread)
     await slack.wait_for(lambda: any(e["user"] == AGENT for e in slack.ephemerals))
     ephemeral = next(e for e in slack.ephemerals if e["user"] == AGENT)
@@ -80,8 +104,9 @@ async def test_opted_out_number_gets_nothing_and_agent_is_told(bridge, slack, tw
 
 
 async def test_slash_send_opens_a_conversation(bridge, slack, twilio):
-    status, body = await slack.send_command(bridge.events_url, text=f"send {CUSTOMER} Your order shipped",
-                                            user_id=AGENT, channel_id=CHANNEL)
+    status, body = await slack.send_command(
+        bridge.events_url, text=f"send {CUSTOMER} Your order shipped", user_id=AGENT, channel_id=CHANNEL
+    )
     assert status == 200 and "new thread" in body
     await twilio.wait_for(lambda: len(twilio.sent) == 1)
     assert (twilio.sent[0]["to"], twilio.sent[0]["body"]) == (CUSTOMER, "Your order shipped")
@@ -93,7 +118,9 @@ async def test_slash_send_opens_a_conversation(bridge, slack, twilio):
 
 
 async def test_slash_send_refuses_a_bad_number_and_stores_nothing(bridge, slack):
-    status, body = await slack.send_command(bridge.events_url, text="send 12ab hello", user_id=AGENT, channel_id=CHANNEL)
+    status, body = await slack.send_command(
+        bridge.events_url, text="send 12ab hello", user_id=AGENT, channel_id=CHANNEL
+    )
     assert status == 200 and "'12ab'" in body
     assert await outbound_count(bridge) == 0
 

@@ -6,8 +6,8 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
@@ -113,7 +113,9 @@ class LoopbackServer:
         while not predicate():
             if time.monotonic() > deadline:
                 name = what or getattr(predicate, "__name__", repr(predicate))
-                raise AssertionError(f"{type(self).__name__}: condition {name} not met within {timeout}s; {self._state_summary()}")
+                raise AssertionError(
+                    f"{type(self).__name__}: condition {name} not met within {timeout}s; {self._state_summary()}"
+                )
             await asyncio.sleep(0.02)
 
     def _state_summary(self) -> str:
@@ -193,7 +195,7 @@ class LoopbackServer:
         remaining = max(0.0, fault.until - time.monotonic())
         try:
             await asyncio.wait_for(self._closing.wait(), timeout=remaining)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 
@@ -213,7 +215,7 @@ async def post_with_retries(
         try:
             async with session.post(url, **kwargs) as resp:
                 return resp.status, await resp.text()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             error = exc
             if attempt + 1 < attempts:
                 await asyncio.sleep(delay)

@@ -14,7 +14,8 @@ import mimetypes
 import secrets
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -158,7 +159,9 @@ class SlackEmulator(LoopbackServer):
         """
         self._add_fault(kind, seconds, retry_after, methods)
 
-    def add_user(self, user_id: str, *, real_name: str, phone: str = "", tz: str = "America/New_York", **profile: Any) -> dict:
+    def add_user(
+        self, user_id: str, *, real_name: str, phone: str = "", tz: str = "America/New_York", **profile: Any
+    ) -> dict:
         """Register a workspace member; returns the users.info "user" object."""
         name = real_name.lower().replace(" ", ".") or user_id.lower()
         user = {
@@ -189,7 +192,9 @@ class SlackEmulator(LoopbackServer):
         self.users[user_id] = user
         return user
 
-    def add_channel(self, channel_id: str, *, name: str | None = None, is_member: bool = True, is_archived: bool = False) -> dict:
+    def add_channel(
+        self, channel_id: str, *, name: str | None = None, is_member: bool = True, is_archived: bool = False
+    ) -> dict:
         """Register a channel explicitly (unknown C/G/D ids are created on first use)."""
         channel = {
             "id": channel_id,
@@ -211,7 +216,9 @@ class SlackEmulator(LoopbackServer):
 
     def roots(self, channel: str) -> list[dict]:
         """Top-level messages of `channel` (thread broadcasts included), oldest first."""
-        return [m for m in self.messages.get(channel, []) if m["thread_ts"] is None or m["subtype"] == "thread_broadcast"]
+        return [
+            m for m in self.messages.get(channel, []) if m["thread_ts"] is None or m["subtype"] == "thread_broadcast"
+        ]
 
     def thread(self, channel: str, thread_ts: str) -> list[dict]:
         """Replies in the thread rooted at `thread_ts`, excluding the root, oldest first."""
@@ -280,7 +287,7 @@ class SlackEmulator(LoopbackServer):
 
     def _authenticate(self, request: web.Request, params: dict) -> None:
         header = request.headers.get("Authorization", "")
-        token = header[len("Bearer "):].strip() if header.startswith("Bearer ") else params.get("token")
+        token = header[len("Bearer ") :].strip() if header.startswith("Bearer ") else params.get("token")
         if not token:
             raise SlackError("not_authed")
         if token != self.bot_token:
@@ -334,7 +341,9 @@ class SlackEmulator(LoopbackServer):
                 blocks = json.loads(blocks)
             except ValueError:
                 raise SlackError("invalid_blocks_format") from None
-        if not isinstance(blocks, list) or not all(isinstance(b, dict) and isinstance(b.get("type"), str) for b in blocks):
+        if not isinstance(blocks, list) or not all(
+            isinstance(b, dict) and isinstance(b.get("type"), str) for b in blocks
+        ):
             raise SlackError("invalid_blocks")
         if len(blocks) > MAX_BLOCKS:
             raise SlackError("invalid_blocks")
@@ -360,7 +369,16 @@ class SlackEmulator(LoopbackServer):
             raise SlackError("message_not_found")
         return message
 
-    def _bot_message(self, channel: str, *, text: str, blocks: list[dict] | None, thread_ts: str | None, subtype: str | None = None, files: list | None = None) -> dict:
+    def _bot_message(
+        self,
+        channel: str,
+        *,
+        text: str,
+        blocks: list[dict] | None,
+        thread_ts: str | None,
+        subtype: str | None = None,
+        files: list | None = None,
+    ) -> dict:
         message = {
             "type": "message",
             "ts": self._next_ts(),
@@ -384,7 +402,13 @@ class SlackEmulator(LoopbackServer):
         """A stored message rendered the way the Web API returns it."""
         out = {k: v for k, v in message.items() if k not in _INTERNAL_KEYS and v is not None}
         if message.get("bot_id"):
-            out["bot_profile"] = {"id": self.bot_id, "app_id": self.app_id, "name": "sms-bridge", "deleted": False, "team_id": self.team_id}
+            out["bot_profile"] = {
+                "id": self.bot_id,
+                "app_id": self.app_id,
+                "name": "sms-bridge",
+                "deleted": False,
+                "team_id": self.team_id,
+            }
         if message["thread_ts"]:
             root = self.message(message["channel"], message["thread_ts"])
             if root is not None and root.get("user"):
@@ -434,7 +458,9 @@ class SlackEmulator(LoopbackServer):
         thread_ts = self._thread_ts(params)
         self._check_rate(channel)
         broadcast = thread_ts is not None and _truthy(params.get("reply_broadcast"))
-        message = self._bot_message(channel, text=text, blocks=blocks, thread_ts=thread_ts, subtype="thread_broadcast" if broadcast else None)
+        message = self._bot_message(
+            channel, text=text, blocks=blocks, thread_ts=thread_ts, subtype="thread_broadcast" if broadcast else None
+        )
         metadata = params.get("metadata")
         if isinstance(metadata, str):
             try:
@@ -463,7 +489,9 @@ class SlackEmulator(LoopbackServer):
 
     def _conversations_history(self, params: dict) -> dict:
         channel = self._channel(params.get("channel"))
-        return self._listing([m for m in self.messages[channel] if not m["thread_ts"] or m["thread_ts"] == m["ts"]], params)
+        return self._listing(
+            [m for m in self.messages[channel] if not m["thread_ts"] or m["thread_ts"] == m["ts"]], params
+        )
 
     def _conversations_replies(self, params: dict) -> dict:
         channel = self._channel(params.get("channel"))
@@ -493,7 +521,14 @@ class SlackEmulator(LoopbackServer):
         text, blocks = self._content(params)
         ts = self._next_ts()
         self.ephemerals.append(
-            {"channel": channel, "user": user, "text": text, "blocks": blocks, "thread_ts": self._thread_ts(params), "message_ts": ts}
+            {
+                "channel": channel,
+                "user": user,
+                "text": text,
+                "blocks": blocks,
+                "thread_ts": self._thread_ts(params),
+                "message_ts": ts,
+            }
         )
         return {"message_ts": ts}
 
@@ -684,7 +719,9 @@ class SlackEmulator(LoopbackServer):
             raise SlackError("invalid_arguments")
         return view
 
-    def _store_view(self, view: dict, *, view_id: str | None = None, previous: str | None = None, root: str | None = None) -> dict:
+    def _store_view(
+        self, view: dict, *, view_id: str | None = None, previous: str | None = None, root: str | None = None
+    ) -> dict:
         view_id = view_id or _new_id("V")
         stored = {
             "id": view_id,
@@ -720,7 +757,9 @@ class SlackEmulator(LoopbackServer):
     def _views_push(self, params: dict) -> dict:
         self._require_trigger(params)
         top = next(reversed(self.views.values()), None)
-        return {"view": self._store_view(self._view(params), previous=top and top["id"], root=top and top["root_view_id"])}
+        return {
+            "view": self._store_view(self._view(params), previous=top and top["id"], root=top and top["root_view_id"])
+        }
 
     def _views_update(self, params: dict) -> dict:
         view_id = params.get("view_id")
@@ -731,7 +770,12 @@ class SlackEmulator(LoopbackServer):
             raise SlackError("not_found")
         if params.get("hash") and params["hash"] != current["hash"]:
             raise SlackError("hash_conflict")
-        stored = self._store_view(self._view(params), view_id=current["id"], previous=current["previous_view_id"], root=current["root_view_id"])
+        stored = self._store_view(
+            self._view(params),
+            view_id=current["id"],
+            previous=current["previous_view_id"],
+            root=current["root_view_id"],
+        )
         return {"view": stored}
 
     # -- response URLs
@@ -763,7 +807,17 @@ class SlackEmulator(LoopbackServer):
             "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
         }
 
-    async def _deliver(self, kind: str, url: str, body: str, content_type: str, *, timestamp: int | None, signature: str | None, extra_headers: dict | None = None) -> tuple[int, str]:
+    async def _deliver(
+        self,
+        kind: str,
+        url: str,
+        body: str,
+        content_type: str,
+        *,
+        timestamp: int | None,
+        signature: str | None,
+        extra_headers: dict | None = None,
+    ) -> tuple[int, str]:
         headers = {**self._signed_headers(body, content_type, timestamp, signature), **(extra_headers or {})}
         async with self._client().post(url, data=body.encode(), headers=headers) as resp:
             text = await resp.text()
@@ -783,17 +837,38 @@ class SlackEmulator(LoopbackServer):
             "event_id": event_id or _new_id("Ev"),
             "event_time": int(time.time()),
             "authorizations": [
-                {"enterprise_id": None, "team_id": self.team_id, "user_id": self.bot_user_id, "is_bot": True, "is_enterprise_install": False}
+                {
+                    "enterprise_id": None,
+                    "team_id": self.team_id,
+                    "user_id": self.bot_user_id,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
             ],
             "is_ext_shared_channel": False,
             "event_context": "4-" + secrets.token_urlsafe(24),
         }
 
-    async def send_event(self, app_url: str, event: dict, *, event_id: str | None = None, retry_num: int | None = None, timestamp: int | None = None, signature: str | None = None) -> tuple[int, str]:
+    async def send_event(
+        self,
+        app_url: str,
+        event: dict,
+        *,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+        timestamp: int | None = None,
+        signature: str | None = None,
+    ) -> tuple[int, str]:
         """POST `event` in an Events API envelope, signed; returns (HTTP status, body text)."""
         body = json.dumps(self.event_envelope(event, event_id=event_id))
-        extra = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"} if retry_num is not None else None
-        return await self._deliver("event", app_url, body, "application/json", timestamp=timestamp, signature=signature, extra_headers=extra)
+        extra = (
+            {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
+            if retry_num is not None
+            else None
+        )
+        return await self._deliver(
+            "event", app_url, body, "application/json", timestamp=timestamp, signature=signature, extra_headers=extra
+        )
 
     def add_file(self, *, name: str, mimetype: str, content: bytes, user: str = "U0HUMAN") -> dict:
         """Register a file a person uploaded; returns the file object to pass to user_message()."""
@@ -804,13 +879,24 @@ class SlackEmulator(LoopbackServer):
     def _channel_type(self, channel: str) -> str:
         return {"D": "im", "G": "group"}.get(channel[:1], "channel")
 
-    async def user_message(self, app_url: str, *, channel: str, user: str, text: str, thread_ts: str | None = None, files: list[dict] | None = None) -> dict:
+    async def user_message(
+        self,
+        app_url: str,
+        *,
+        channel: str,
+        user: str,
+        text: str,
+        thread_ts: str | None = None,
+        files: list[dict] | None = None,
+    ) -> dict:
         """A person posts in Slack: store the message, deliver its `message` event, return it."""
         message = self.user_posts(channel=channel, user=user, text=text, thread_ts=thread_ts, files=files)
         await self.deliver_message_event(app_url, message)
         return message
 
-    def user_posts(self, *, channel: str, user: str, text: str, thread_ts: str | None = None, files: list[dict] | None = None) -> dict:
+    def user_posts(
+        self, *, channel: str, user: str, text: str, thread_ts: str | None = None, files: list[dict] | None = None
+    ) -> dict:
         """A person posts in Slack: store the message (its event is not delivered yet) and return it."""
         records = [self.files[f["id"]] for f in files or []]
         message = {
@@ -835,17 +921,25 @@ class SlackEmulator(LoopbackServer):
             record["channel"], record["thread_ts"] = channel, thread_ts
         return message
 
-    async def deliver_message_event(self, app_url: str, message: dict, *, retry_num: int | None = None) -> tuple[int, str]:
+    async def deliver_message_event(
+        self, app_url: str, message: dict, *, retry_num: int | None = None
+    ) -> tuple[int, str]:
         """Deliver the `message` event of a message from user_posts(); pass retry_num for Slack's retries of an
         event the app did not acknowledge (same event_id, X-Slack-Retry-Num). Returns (status, body)."""
-        message["delivery"] = await self.send_event(app_url, self._message_event(message), event_id=message["event_id"],
-                                                    retry_num=retry_num)
+        message["delivery"] = await self.send_event(
+            app_url, self._message_event(message), event_id=message["event_id"], retry_num=retry_num
+        )
         return message["delivery"]
 
     def _message_event(self, message: dict) -> dict:
         """The `message` event Slack delivers for a message a person posted."""
         channel = message["channel"]
-        event = {**self._public(message), "channel": channel, "event_ts": message["ts"], "channel_type": self._channel_type(channel)}
+        event = {
+            **self._public(message),
+            "channel": channel,
+            "event_ts": message["ts"],
+            "channel_type": self._channel_type(channel),
+        }
         if message["files"]:
             event["upload"] = False
             event["display_as_bot"] = False
@@ -854,7 +948,17 @@ class SlackEmulator(LoopbackServer):
     def _user_name(self, user_id: str) -> str:
         return self.users[user_id]["name"] if user_id in self.users else user_id.lower()
 
-    async def send_command(self, app_url: str, *, text: str, user_id: str, channel_id: str, command: str = "/sms", trigger_id: str | None = None, **overrides: Any) -> tuple[int, str]:
+    async def send_command(
+        self,
+        app_url: str,
+        *,
+        text: str,
+        user_id: str,
+        channel_id: str,
+        command: str = "/sms",
+        trigger_id: str | None = None,
+        **overrides: Any,
+    ) -> tuple[int, str]:
         """POST a slash command, form-encoded and signed like Slack; returns (status, body)."""
         response_id = secrets.token_urlsafe(12)
         self._response_urls[response_id] = channel_id
@@ -864,7 +968,9 @@ class SlackEmulator(LoopbackServer):
             "team_id": self.team_id,
             "team_domain": self.team_domain,
             "channel_id": channel_id,
-            "channel_name": channel["name"] if channel else ("directmessage" if channel_id.startswith("D") else "general"),
+            "channel_name": channel["name"]
+            if channel
+            else ("directmessage" if channel_id.startswith("D") else "general"),
             "user_id": user_id,
             "user_name": self._user_name(user_id),
             "command": command,
@@ -872,13 +978,18 @@ class SlackEmulator(LoopbackServer):
             "api_app_id": self.app_id,
             "is_enterprise_install": "false",
             "response_url": f"{self.root}/response/{response_id}",
-            "trigger_id": trigger_id or f"{secrets.randbelow(10**10)}.{secrets.randbelow(10**10)}.{secrets.token_hex(16)}",
+            "trigger_id": trigger_id
+            or f"{secrets.randbelow(10**10)}.{secrets.randbelow(10**10)}.{secrets.token_hex(16)}",
         }
         fields.update({k: str(v) for k, v in overrides.items()})
         body = urlencode(fields)
-        return await self._deliver("command", app_url, body, "application/x-www-form-urlencoded", timestamp=None, signature=None)
+        return await self._deliver(
+            "command", app_url, body, "application/x-www-form-urlencoded", timestamp=None, signature=None
+        )
 
-    async def send_action(self, app_url: str, payload: dict, *, timestamp: int | None = None, signature: str | None = None) -> tuple[int, str]:
+    async def send_action(
+        self, app_url: str, payload: dict, *, timestamp: int | None = None, signature: str | None = None
+    ) -> tuple[int, str]:
         """POST an interactivity payload (form field `payload` = JSON), signed; returns (status, body).
 
         Missing envelope fields (token, api_app_id, team, is_enterprise_install) are filled in.
@@ -891,4 +1002,6 @@ class SlackEmulator(LoopbackServer):
             **payload,
         }
         body = urlencode({"payload": json.dumps(payload)})
-        return await self._deliver("action", app_url, body, "application/x-www-form-urlencoded", timestamp=timestamp, signature=signature)
+        return await self._deliver(
+            "action", app_url, body, "application/x-www-form-urlencoded", timestamp=timestamp, signature=signature
+        )

@@ -117,7 +117,9 @@ async def http():
 
 
 async def test_post_thread_update_react_delete(slack, client):
-    root = await client.chat_postMessage(channel="C0SMS", text="root", blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}])
+    root = await client.chat_postMessage(
+        channel="C0SMS", text="root", blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}]
+    )
     assert root["ok"] and root["channel"] == "C0SMS"
     assert root["message"]["bot_id"] == "B0BOT" and root["message"]["user"] == "U0BOT"
     reply = await client.chat_postMessage(channel="C0SMS", text="reply", thread_ts=root["ts"])
@@ -184,7 +186,12 @@ async def test_users_info(slack, client):
 async def test_files_upload_v2_round_trip_and_download(slack, client, http):
     root = await client.chat_postMessage(channel="C0SMS", text="thread")
     result = await client.files_upload_v2(
-        channel="C0SMS", thread_ts=root["ts"], content=b"\x89PNG-bytes", filename="pic.png", title="A picture", initial_comment="see"
+        channel="C0SMS",
+        thread_ts=root["ts"],
+        content=b"\x89PNG-bytes",
+        filename="pic.png",
+        title="A picture",
+        initial_comment="see",
     )
     file_id = result["file"]["id"]
     stored = slack.files[file_id]
@@ -212,7 +219,11 @@ async def test_channel_rate_limit_429_seen_by_client(client):
         assert err.value.response.status_code == 429
         assert err.value.response.headers["Retry-After"] == "1" and err.value.response["error"] == "ratelimited"
 
-        retrying = AsyncWebClient(token=slack.bot_token, base_url=slack.url, retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)])
+        retrying = AsyncWebClient(
+            token=slack.bot_token,
+            base_url=slack.url,
+            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+        )
         started = time.monotonic()
         await retrying.chat_postMessage(channel="C1", text="three")
         assert time.monotonic() - started >= 0.5
@@ -271,17 +282,27 @@ async def test_signed_event_delivery_and_user_message(slack, slack_app, http):
     assert [r["signature_ok"] for r in slack_app.received[1:]] == [False, False]
 
     upload = slack.add_file(name="note.txt", mimetype="text/plain", content=b"hello")
-    message = await slack.user_message(url, channel="C0SMS", user="U1", text="look", thread_ts="1700000000.000100", files=[upload])
+    message = await slack.user_message(
+        url, channel="C0SMS", user="U1", text="look", thread_ts="1700000000.000100", files=[upload]
+    )
     event = json.loads(slack_app.received[-1]["body"])["event"]
-    assert event["subtype"] == "file_share" and event["files"][0]["size"] == 5 and event["thread_ts"] == "1700000000.000100"
+    assert (
+        event["subtype"] == "file_share"
+        and event["files"][0]["size"] == 5
+        and event["thread_ts"] == "1700000000.000100"
+    )
     assert event["channel_type"] == "channel" and event["ts"] == message["ts"] == event["event_ts"]
     assert slack.message("C0SMS", message["ts"])["user"] == "U1"
-    async with http.get(event["files"][0]["url_private_download"], headers={"Authorization": f"Bearer {slack.bot_token}"}) as resp:
+    async with http.get(
+        event["files"][0]["url_private_download"], headers={"Authorization": f"Bearer {slack.bot_token}"}
+    ) as resp:
         assert await resp.read() == b"hello"
 
 
 async def test_command_response_url_and_action(slack, slack_app, http):
-    await slack.send_command(slack_app.url + "/slack/commands", text="+15551234567 hello", user_id="U1", channel_id="C0SMS")
+    await slack.send_command(
+        slack_app.url + "/slack/commands", text="+15551234567 hello", user_id="U1", channel_id="C0SMS"
+    )
     command = slack_app.received[0]
     assert command["signature_ok"] and command["form"]["command"] == "/sms" and command["form"]["trigger_id"]
     async with http.post(command["form"]["response_url"], json={"response_type": "in_channel", "text": "done"}) as resp:
@@ -289,7 +310,9 @@ async def test_command_response_url_and_action(slack, slack_app, http):
     assert slack.response_url_posts == [{"response_type": "in_channel", "text": "done"}]
     assert slack.roots("C0SMS")[-1]["text"] == "done"
 
-    await slack.send_action(slack_app.url + "/slack/actions", {"type": "block_actions", "actions": [{"action_id": "a"}]})
+    await slack.send_action(
+        slack_app.url + "/slack/actions", {"type": "block_actions", "actions": [{"action_id": "a"}]}
+    )
     action = slack_app.received[-1]
     assert action["signature_ok"] and json.loads(action["form"]["payload"])["team"]["id"] == "T0TEST"
 
@@ -332,7 +355,9 @@ async def test_twilio_send_fetch_and_list(twilio, http):
     async with http.get(fetch_url, headers=basic(twilio)) as resp:
         assert (await resp.json())["status"] == "delivered"
     today = time.strftime("%Y-%m-%d", time.gmtime())
-    async with http.get(messages_url(twilio), params={"To": "+15551230001", "DateSent>": today}, headers=basic(twilio)) as resp:
+    async with http.get(
+        messages_url(twilio), params={"To": "+15551230001", "DateSent>": today}, headers=basic(twilio)
+    ) as resp:
         listing = await resp.json()
     assert [m["body"] for m in listing["messages"]] == ["ж" * 71, "hello"] and listing["page"] == 0
 
@@ -352,7 +377,9 @@ async def test_twilio_auth_and_validation_errors(twilio, http):
         "more_info": "https://www.twilio.com/docs/errors/21610",
         "status": 400,
     }
-    async with http.post(messages_url(twilio), data=b"garbage", headers={**basic(twilio), "Content-Type": "application/json"}) as resp:
+    async with http.post(
+        messages_url(twilio), data=b"garbage", headers={**basic(twilio), "Content-Type": "application/json"}
+    ) as resp:
         assert resp.status == 400 and (await resp.json())["code"] == 21604
     assert twilio.sent == [] and [r["status"] for r in twilio.requests] == [401, 400, 400, 400]
 
@@ -368,7 +395,9 @@ async def test_twilio_status_callbacks_and_delivery_failure(twilio, twilio_app, 
     by_to = {}
     for request in twilio_app.received:
         assert request["signature_ok"]
-        by_to.setdefault(request["form"]["To"], []).append((request["form"]["MessageStatus"], request["form"].get("ErrorCode")))
+        by_to.setdefault(request["form"]["To"], []).append(
+            (request["form"]["MessageStatus"], request["form"].get("ErrorCode"))
+        )
     assert by_to["+15551230001"] == [("sent", None), ("delivered", None)]
     assert by_to["+15551230003"] == [("sent", None), ("undelivered", "30006")]
 
@@ -399,13 +428,17 @@ async def test_twilio_per_second_counts_and_faults(twilio, http):
     twilio.clear_faults()
     twilio.fail("timeout", 5)
     with pytest.raises(asyncio.TimeoutError):
-        await http.post(messages_url(twilio), data=form, headers=basic(twilio), timeout=aiohttp.ClientTimeout(total=0.3))
+        await http.post(
+            messages_url(twilio), data=form, headers=basic(twilio), timeout=aiohttp.ClientTimeout(total=0.3)
+        )
     assert len(twilio.sent) == 3 and twilio.faults_injected == {"429": 1, "timeout": 1}
 
 
 async def test_twilio_signed_inbound_with_media(twilio, twilio_app, http):
     media_url = twilio.add_media(b"JPEGDATA", "image/jpeg")
-    status, _, sid = await twilio.send_inbound(twilio_app.url, from_="+15551230001", to="+15550009999", body="pic", media=[(media_url, "image/jpeg")])
+    status, _, sid = await twilio.send_inbound(
+        twilio_app.url, from_="+15551230001", to="+15550009999", body="pic", media=[(media_url, "image/jpeg")]
+    )
     received = twilio_app.received[0]
     assert status == 200 and received["signature_ok"] and received["path"] == "/sms/twilio/inbound"
     form = received["form"]
@@ -418,7 +451,13 @@ async def test_twilio_signed_inbound_with_media(twilio, twilio_app, http):
         assert resp.status == 401
 
     # Signed for the public URL the app believes it serves, or with a forged signature.
-    await twilio.send_inbound(twilio_app.url, from_="+15551230001", to="+15550009999", body="x", signed_url="https://public.example/sms/twilio/inbound")
+    await twilio.send_inbound(
+        twilio_app.url,
+        from_="+15551230001",
+        to="+15550009999",
+        body="x",
+        signed_url="https://public.example/sms/twilio/inbound",
+    )
     await twilio.send_inbound(twilio_app.url, from_="+15551230001", to="+15550009999", body="x", signature="forged")
     assert [r["signature_ok"] for r in twilio_app.received[1:]] == [False, False]
 

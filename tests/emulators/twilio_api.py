@@ -96,7 +96,12 @@ class TwilioApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
     def response(self, headers: dict | None = None) -> web.Response:
-        body = {"code": self.code, "message": self.message, "more_info": f"https://www.twilio.com/docs/errors/{self.code}", "status": self.status}
+        body = {
+            "code": self.code,
+            "message": self.message,
+            "more_info": f"https://www.twilio.com/docs/errors/{self.code}",
+            "status": self.status,
+        }
         return web.json_response(body, status=self.status, headers=headers)
 
 
@@ -177,7 +182,9 @@ class TwilioEmulator(LoopbackServer):
 
     def _state_summary(self) -> str:
         statuses = [(r["to"], r["status"]) for r in self.sent[-10:]]
-        return f"sent={len(self.sent)} last={statuses}, requests={len(self.requests)}, faults={dict(self.faults_injected)}"
+        return (
+            f"sent={len(self.sent)} last={statuses}, requests={len(self.requests)}, faults={dict(self.faults_injected)}"
+        )
 
     # ------------------------------------------------------------ REST API
 
@@ -263,7 +270,18 @@ class TwilioEmulator(LoopbackServer):
         if at == "api":
             raise TwilioApiError(400, code, message)
 
-    def _new_resource(self, *, sid: str, to: str, from_: str | None, body: str, service: str | None, num_media: int, direction: str, status: str) -> dict:
+    def _new_resource(
+        self,
+        *,
+        sid: str,
+        to: str,
+        from_: str | None,
+        body: str,
+        service: str | None,
+        num_media: int,
+        direction: str,
+        status: str,
+    ) -> dict:
         now = time.time()
         uri = f"{API}/Accounts/{self.account_sid}/Messages/{sid}"
         resource = {
@@ -346,7 +364,7 @@ class TwilioEmulator(LoopbackServer):
         if query.get("From") and resource["from"] != query["From"]:
             return False
         stamp = resource["date_sent"] or resource["date_created"]
-        day = email.utils.parsedate_to_datetime(stamp).astimezone(dt.timezone.utc).date()
+        day = email.utils.parsedate_to_datetime(stamp).astimezone(dt.UTC).date()
         checks = {"=": day.__eq__, ">": day.__ge__, "<": day.__le__}
         return all(checks[op](bound) for op, bound in filters)
 
@@ -360,11 +378,13 @@ class TwilioEmulator(LoopbackServer):
             raise TwilioApiError(400, 20001, "Invalid paging parameters") from None
         # Newest first, like Twilio; insertion order breaks ties within the same second.
         matching = [r for r in reversed(list(self.resources.values())) if self._matches(r, query, filters)]
-        chunk = matching[page * page_size:(page + 1) * page_size]
+        chunk = matching[page * page_size : (page + 1) * page_size]
         base = {k: v for k, v in query.items() if k not in {"Page", "PageSize", "PageToken"}}
 
         def page_uri(number: int) -> str:
-            return f"{API}/Accounts/{self.account_sid}/Messages.json?" + urlencode({**base, "PageSize": page_size, "Page": number})
+            return f"{API}/Accounts/{self.account_sid}/Messages.json?" + urlencode(
+                {**base, "PageSize": page_size, "Page": number}
+            )
 
         has_next = (page + 1) * page_size < len(matching)
         return web.json_response(
@@ -403,7 +423,7 @@ class TwilioEmulator(LoopbackServer):
                 async with self._client().get(url) as resp:
                     record["media_fetched"].append((resp.status, await resp.read()))
                     ok = ok and 200 <= resp.status < 300
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 record["media_fetched"].append((0, b""))
                 ok = False
         return ok
@@ -468,7 +488,9 @@ class TwilioEmulator(LoopbackServer):
         """X-Twilio-Signature for a form POST of `params` to `url`."""
         return self._validator.compute_signature(url, params)
 
-    async def _webhook(self, kind: str, url: str, params: dict, signature: str | None, signed_url: str) -> tuple[int, str] | str:
+    async def _webhook(
+        self, kind: str, url: str, params: dict, signature: str | None, signed_url: str
+    ) -> tuple[int, str] | str:
         """POST a signed form to the app; connection failures are retried, then recorded."""
         headers = {
             "X-Twilio-Signature": signature or self.sign(signed_url, params),
@@ -510,7 +532,14 @@ class TwilioEmulator(LoopbackServer):
         sid = message_sid or _sid("MM" if media else "SM")
         params = self._inbound_params(sid, from_, to, body, list(media), messaging_service_sid)
         self._new_resource(
-            sid=sid, to=to, from_=from_, body=body, service=messaging_service_sid, num_media=len(media), direction="inbound", status="received"
+            sid=sid,
+            to=to,
+            from_=from_,
+            body=body,
+            service=messaging_service_sid,
+            num_media=len(media),
+            direction="inbound",
+            status="received",
         )
         result = await self._webhook("inbound", url, params, signature, signed_url or url)
         status, text = result if isinstance(result, tuple) else (0, result)
@@ -518,8 +547,14 @@ class TwilioEmulator(LoopbackServer):
 
     def _inbound_params(self, sid: str, from_: str, to: str, body: str, media: list, service: str | None) -> dict:
         params = {
-            "ToCountry": _country(to), "ToState": "", "ToCity": "", "ToZip": "",
-            "FromCountry": _country(from_), "FromState": "", "FromCity": "", "FromZip": "",
+            "ToCountry": _country(to),
+            "ToState": "",
+            "ToCity": "",
+            "ToZip": "",
+            "FromCountry": _country(from_),
+            "FromState": "",
+            "FromCity": "",
+            "FromZip": "",
             "SmsMessageSid": sid,
             "NumMedia": str(len(media)),
             "SmsSid": sid,
@@ -539,7 +574,15 @@ class TwilioEmulator(LoopbackServer):
             params[f"MediaContentType{index}"] = content_type
         return params
 
-    async def send_status(self, callback_url: str, *, message_sid: str, status: str, error_code: int | None = None, signature: str | None = None) -> tuple[int, str]:
+    async def send_status(
+        self,
+        callback_url: str,
+        *,
+        message_sid: str,
+        status: str,
+        error_code: int | None = None,
+        signature: str | None = None,
+    ) -> tuple[int, str]:
         """Deliver one signed status callback for `message_sid`; returns (status, body), 0 if unreachable."""
         resource = self.resources.get(message_sid, {})
         params = {

@@ -32,8 +32,11 @@ class StandInBot:
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        if not self.verifier.is_valid(body=body, timestamp=request.headers.get("X-Slack-Request-Timestamp"),
-                                      signature=request.headers.get("X-Slack-Signature")):
+        if not self.verifier.is_valid(
+            body=body,
+            timestamp=request.headers.get("X-Slack-Request-Timestamp"),
+            signature=request.headers.get("X-Slack-Signature"),
+        ):
             self.bad_signatures += 1
             return web.Response(status=401)
         if request.content_type == "application/json":
@@ -45,9 +48,14 @@ class StandInBot:
             self.received.append({"kind": payload["type"], "body": payload})
             if payload["type"] == "block_actions":
                 async with aiohttp.ClientSession() as http:
-                    await http.post(payload["response_url"], json={"text": "clicked " + payload["actions"][0]["value"],
-                                                                    "response_type": "ephemeral",
-                                                                    "replace_original": False})
+                    await http.post(
+                        payload["response_url"],
+                        json={
+                            "text": "clicked " + payload["actions"][0]["value"],
+                            "response_type": "ephemeral",
+                            "replace_original": False,
+                        },
+                    )
                 return web.Response()
             values = payload["view"]["state"]["values"]
             if not values["name"]["name_input"]["value"]:
@@ -55,11 +63,24 @@ class StandInBot:
             return web.Response()
         self.received.append({"kind": "command", "body": form})
         if form["text"] == "modal":
-            await self.client.views_open(trigger_id=form["trigger_id"], view={
-                "type": "modal", "callback_id": "campaign_modal", "private_metadata": "C0SUPPORT",
-                "title": {"type": "plain_text", "text": "Campaign"}, "submit": {"type": "plain_text", "text": "Go"},
-                "blocks": [{"type": "input", "block_id": "name", "label": {"type": "plain_text", "text": "Name"},
-                            "element": {"type": "plain_text_input", "action_id": "name_input"}}]})
+            await self.client.views_open(
+                trigger_id=form["trigger_id"],
+                view={
+                    "type": "modal",
+                    "callback_id": "campaign_modal",
+                    "private_metadata": "C0SUPPORT",
+                    "title": {"type": "plain_text", "text": "Campaign"},
+                    "submit": {"type": "plain_text", "text": "Go"},
+                    "blocks": [
+                        {
+                            "type": "input",
+                            "block_id": "name",
+                            "label": {"type": "plain_text", "text": "Name"},
+                            "element": {"type": "plain_text_input", "action_id": "name_input"},
+                        }
+                    ],
+                },
+            )
             return web.Response()
         return web.json_response({"response_type": "ephemeral", "text": f"pong: {form['text']}"})
 
@@ -87,11 +108,19 @@ async def test_post_update_react_and_history_with_metadata(env):
     auth = await client.auth_test()
     assert auth["user_id"] == "U0BOT" and auth["bot_id"] and auth["team_id"]
 
-    root = await client.chat_postMessage(channel="C0SUPPORT", text="card", blocks=[{"type": "section", "text": {
-        "type": "mrkdwn", "text": "card"}}], metadata={"event_type": "sms_bridge_post", "event_payload": {"outbox_id": 7}})
+    root = await client.chat_postMessage(
+        channel="C0SUPPORT",
+        text="card",
+        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "card"}}],
+        metadata={"event_type": "sms_bridge_post", "event_payload": {"outbox_id": 7}},
+    )
     assert root["channel"] == "C0SUPPORT" and "metadata" not in root["message"]
-    reply = await client.chat_postMessage(channel="C0SUPPORT", thread_ts=root["ts"], text="hello",
-                                          metadata={"event_type": "sms_bridge_post", "event_payload": {"outbox_id": 8}})
+    reply = await client.chat_postMessage(
+        channel="C0SUPPORT",
+        thread_ts=root["ts"],
+        text="hello",
+        metadata={"event_type": "sms_bridge_post", "event_payload": {"outbox_id": 8}},
+    )
     assert float(reply["ts"]) > float(root["ts"])
 
     await client.chat_update(channel="C0SUPPORT", ts=root["ts"], text="card v2")
@@ -150,16 +179,22 @@ async def test_threads_from_before_a_restart_stay_usable(env):
     assert [m["ts"] for m in history][-1] == old  # newest first, the restored root is the oldest
     replies = (await client.conversations_replies(channel="C0SUPPORT", ts=old))["messages"]
     assert [m["ts"] for m in replies] == [old, reply["ts"]]
-    async with http.post(PREFIX + "/say", json={"channel": "C0SUPPORT", "user": "U0ALICE", "text": "x",
-                                                "thread_ts": "1600000000.999999"}) as resp:
+    async with http.post(
+        PREFIX + "/say", json={"channel": "C0SUPPORT", "user": "U0ALICE", "text": "x", "thread_ts": "1600000000.999999"}
+    ) as resp:
         assert resp.status == 400 and "thread not found" in (await resp.json())["error"]
 
 
 async def test_files_upload_v2_lands_in_the_thread_and_downloads_with_the_bot_token(env):
     workspace, _bot, client, http = env
     root = await client.chat_postMessage(channel="C0SUPPORT", text="card")
-    done = await client.files_upload_v2(channel="C0SUPPORT", thread_ts=root["ts"], file_uploads=[
-        {"content": b"\x89PNG fake", "filename": "mms-1-1.png", "title": "MMS from the customer (image/png)"}])
+    done = await client.files_upload_v2(
+        channel="C0SUPPORT",
+        thread_ts=root["ts"],
+        file_uploads=[
+            {"content": b"\x89PNG fake", "filename": "mms-1-1.png", "title": "MMS from the customer (image/png)"}
+        ],
+    )
     file = done["file"]
     assert file["title"] == "MMS from the customer (image/png)" and file["mimetype"] == "image/png"
 
@@ -183,8 +218,10 @@ async def test_say_delivers_a_signed_message_event(env):
     assert event["type"] == "message" and event["channel_type"] == "channel" and event["user"] == "U0ALICE"
     assert event["thread_ts"] == root["ts"] and event["ts"] == said["ts"] and event["text"] == "on my way &lt;3"
 
-    async with http.post(PREFIX + "/say", json={"channel": "C0SUPPORT", "user": "U0BOB", "text": "hi",
-                                                "files": [{"name": "a.txt", "text": "hello"}]}) as resp:
+    async with http.post(
+        PREFIX + "/say",
+        json={"channel": "C0SUPPORT", "user": "U0BOB", "text": "hi", "files": [{"name": "a.txt", "text": "hello"}]},
+    ) as resp:
         assert resp.status == 200
         assert (await resp.json())["message"]["files"][0]["name"] == "a.txt"
     assert bot.received[-1]["body"]["event"]["subtype"] == "file_share"
@@ -208,9 +245,23 @@ async def test_command_posts_a_signed_form_and_returns_the_ack(env):
 
 async def test_action_and_response_url(env):
     workspace, bot, client, _http = env
-    posted = await client.chat_postMessage(channel="C0SUPPORT", text="card", blocks=[{"type": "actions", "elements": [
-        {"type": "button", "action_id": "conversation_opt_out", "value": "+14155550123",
-         "text": {"type": "plain_text", "text": "Opt out"}}]}])
+    posted = await client.chat_postMessage(
+        channel="C0SUPPORT",
+        text="card",
+        blocks=[
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "conversation_opt_out",
+                        "value": "+14155550123",
+                        "text": {"type": "plain_text", "text": "Opt out"},
+                    }
+                ],
+            }
+        ],
+    )
     result = await workspace.action("C0SUPPORT", "U0ALICE", posted["ts"], "conversation_opt_out")
     assert result["status"] == 200
     payload = bot.received[-1]["body"]
@@ -228,8 +279,10 @@ async def test_modal_open_and_submit(env):
 
     refused = await workspace.submit_view("U0ADMIN", view["id"], {"name": {"name_input": ""}})
     assert refused["response"]["response_action"] == "errors" and workspace.state()["views"]
-    async with http.post(PREFIX + "/view_submission", json={"user": "U0ADMIN", "view_id": view["id"],
-                                                            "values": {"name": {"name_input": "Spring"}}}) as resp:
+    async with http.post(
+        PREFIX + "/view_submission",
+        json={"user": "U0ADMIN", "view_id": view["id"], "values": {"name": {"name_input": "Spring"}}},
+    ) as resp:
         assert (await resp.json())["status"] == 200
     submitted = bot.received[-1]["body"]["view"]
     assert submitted["private_metadata"] == "C0SUPPORT"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
@@ -13,7 +13,9 @@ TOKEN = "test-api-token-0123456789abcdef"
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
 ALICE_PHONE, BOB_PHONE, CAROL_PHONE = "+14155550111", "+14155550112", "+14155550113"
 
-CONFIG = DEFAULT_CONFIG + f"""leads = ["{CAROL}"]
+CONFIG = (
+    DEFAULT_CONFIG
+    + f"""leads = ["{CAROL}"]
 quiet = []
 
 [notify]
@@ -25,6 +27,7 @@ escalation = {{oncall = "leads"}}
 routes = {{"team-db" = "leads", "payments" = "leads"}}
 default_group = "oncall"
 """
+)
 
 
 def add_people(slack, *, bob_phone: str = BOB_PHONE) -> None:
@@ -35,7 +38,7 @@ def add_people(slack, *, bob_phone: str = BOB_PHONE) -> None:
 
 def manual_clock() -> ManualClock:
     # Ahead of real time: rows stamped with the wall clock (outbox defaults) are due at once.
-    return ManualClock(datetime.now(timezone.utc) + timedelta(hours=1))
+    return ManualClock(datetime.now(UTC) + timedelta(hours=1))
 
 
 def auth(token: str = TOKEN) -> dict:
@@ -49,6 +52,7 @@ async def api(bridge, method: str, path: str, *, json=None, data=None, headers=N
             text = await resp.text()
             try:
                 import json as _json
+
                 body = _json.loads(text)
             except ValueError:
                 body = {"raw": text}

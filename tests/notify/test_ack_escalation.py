@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from bot.notify.escalation import EscalationWorker
-from tests.notify.helpers import (ALICE, ALICE_PHONE, BOB_PHONE, CAROL_PHONE, CONFIG, add_people, api, auth,
-                                  manual_clock, page_message, texts_to)
+from tests.notify.helpers import (
+    ALICE,
+    ALICE_PHONE,
+    BOB_PHONE,
+    CAROL_PHONE,
+    CONFIG,
+    add_people,
+    api,
+    auth,
+    manual_clock,
+    page_message,
+    texts_to,
+)
 from tests.support.bridge import CHANNEL, LINE
 
 
 async def _page(bridge, text="DB down") -> int:
-    status, body, _ = await api(bridge, "POST", "/api/v1/notify", json={"to": "group:oncall", "text": text},
-                                headers=auth())
+    status, body, _ = await api(
+        bridge, "POST", "/api/v1/notify", json={"to": "group:oncall", "text": text}, headers=auth()
+    )
     assert status == 202
     return body["id"]
 
@@ -31,10 +43,14 @@ async def test_ack_by_sms_stops_escalation(make_bridge, slack, twilio):
     state = await _state(bridge, latest)
     assert state["status"] == "acked" and state["acknowledged"]["user"] == ALICE
     assert (await _state(bridge, first))["status"] == "open"  # only the latest open page to that number
-    await slack.wait_for(lambda: "Acknowledged by <@U0ALICE>" in (page_message(slack, CHANNEL, latest) or {"text": ""})["text"])
+    await slack.wait_for(
+        lambda: "Acknowledged by <@U0ALICE>" in (page_message(slack, CHANNEL, latest) or {"text": ""})["text"]
+    )
 
     await twilio.send_inbound(bridge.url, from_=BOB_PHONE, to=LINE, body="1")
-    await slack.wait_for(lambda: "Acknowledged by <@U0BOB>" in (page_message(slack, CHANNEL, first) or {"text": ""})["text"])
+    await slack.wait_for(
+        lambda: "Acknowledged by <@U0BOB>" in (page_message(slack, CHANNEL, first) or {"text": ""})["text"]
+    )
     clock.advance(minutes=11)
     assert await EscalationWorker(bridge.services).escalate_due() == 0
     assert texts_to(twilio, CAROL_PHONE) == []

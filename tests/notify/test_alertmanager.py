@@ -31,8 +31,10 @@ def payload(status: str = "firing", alerts: list | None = None, receiver: str = 
         "receiver": receiver,
         "groupLabels": {"alertname": "HighLatency", "service": "api", "env": "prod"},
         "commonLabels": {"alertname": "HighLatency", "service": "api", "env": "prod"},
-        "commonAnnotations": {"summary": "p99 latency above 2s for the api service in every zone of the cluster, "
-                                         "customers see timeouts at checkout and login; check the database pool"},
+        "commonAnnotations": {
+            "summary": "p99 latency above 2s for the api service in every zone of the cluster, "
+            "customers see timeouts at checkout and login; check the database pool"
+        },
         "externalURL": "http://alertmanager.example:9093",
         "alerts": alerts,
     }
@@ -67,14 +69,18 @@ async def test_firing_resent_resolved(make_bridge, slack, twilio):
     # The resolved group no longer escalates.
     state = (await api(bridge, "GET", f"/api/v1/notifications/{first['id']}", headers=auth()))[1]
     assert state["status"] == "resolved" and state["escalates_at"] is None
-    await slack.wait_for(lambda: (m := page_message(slack, CHANNEL, done["id"])) is not None and "Resolved" in m["text"])
+    await slack.wait_for(
+        lambda: (m := page_message(slack, CHANNEL, done["id"])) is not None and "Resolved" in m["text"]
+    )
     assert "http://alertmanager.example:9093" in page_message(slack, CHANNEL, done["id"])["text"]
 
 
 async def test_routing_by_receiver_label_and_bad_payloads(make_bridge, slack, twilio):
     add_people(slack)
     bridge = await make_bridge(config=CONFIG)
-    status, body, _ = await api(bridge, "POST", "/api/v1/alertmanager", json=payload(receiver="team-db"), headers=auth())
+    status, body, _ = await api(
+        bridge, "POST", "/api/v1/alertmanager", json=payload(receiver="team-db"), headers=auth()
+    )
     assert status == 200 and body["recipients"] == 1
     by_label = payload(receiver="other", alerts=[alert("pay-1", "ff01")])
     by_label["groupKey"] = "payments-group"
@@ -84,10 +90,12 @@ async def test_routing_by_receiver_label_and_bad_payloads(make_bridge, slack, tw
     await twilio.wait_for(lambda: len(twilio.sent) == 2)
     assert len(texts_to(twilio, CAROL_PHONE)) == 2
 
-    for change, expected in ((("version", "3"), "unsupported payload version '3'"),
-                             (("status", "pending"), "'status' must be firing or resolved"),
-                             (("alerts", []), "'alerts' is empty"),
-                             (("groupKey", None), "'groupKey' must be a string")):
+    for change, expected in (
+        (("version", "3"), "unsupported payload version '3'"),
+        (("status", "pending"), "'status' must be firing or resolved"),
+        (("alerts", []), "'alerts' is empty"),
+        (("groupKey", None), "'groupKey' must be a string"),
+    ):
         bad = copy.deepcopy(payload())
         bad[change[0]] = change[1]
         status, body, _ = await api(bridge, "POST", "/api/v1/alertmanager", json=bad, headers=auth())

@@ -5,7 +5,18 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from storage.models.notify import Notification
-from tests.notify.helpers import ALICE, ALICE_PHONE, BOB_PHONE, CONFIG, TOKEN, add_people, api, auth, page_message, texts_to
+from tests.notify.helpers import (
+    ALICE,
+    ALICE_PHONE,
+    BOB_PHONE,
+    CONFIG,
+    TOKEN,
+    add_people,
+    api,
+    auth,
+    page_message,
+    texts_to,
+)
 from tests.support.bridge import CHANNEL
 
 
@@ -17,11 +28,17 @@ async def _count(bridge) -> int:
 async def test_auth_failures_change_nothing(make_bridge, slack, twilio):
     bridge = await make_bridge(config=CONFIG)
     good = {"to": "group:oncall", "text": "hi"}
-    for headers, detail in ((None, "missing"), (auth("wrong-token-0123456789"), "invalid token"),
-                            ({"Authorization": f"Basic {TOKEN}"}, "Bearer scheme"),
-                            ({"Authorization": "Bearer"}, "Bearer scheme")):
-        for method, path in (("POST", "/api/v1/notify"), ("POST", "/api/v1/alertmanager"),
-                             ("GET", "/api/v1/notifications/1")):
+    for headers, detail in (
+        (None, "missing"),
+        (auth("wrong-token-0123456789"), "invalid token"),
+        ({"Authorization": f"Basic {TOKEN}"}, "Bearer scheme"),
+        ({"Authorization": "Bearer"}, "Bearer scheme"),
+    ):
+        for method, path in (
+            ("POST", "/api/v1/notify"),
+            ("POST", "/api/v1/alertmanager"),
+            ("GET", "/api/v1/notifications/1"),
+        ):
             status, body, resp_headers = await api(bridge, method, path, json=good, headers=headers)
             assert status == 401, (headers, path)
             assert resp_headers["WWW-Authenticate"].startswith('Bearer realm="sms-bridge"')
@@ -31,11 +48,17 @@ async def test_auth_failures_change_nothing(make_bridge, slack, twilio):
 
 async def test_bad_requests_name_the_problem(make_bridge, slack, twilio):
     bridge = await make_bridge(config=CONFIG)
-    status, body, _ = await api(bridge, "POST", "/api/v1/notify", data="to=group:oncall",
-                                headers={**auth(), "Content-Type": "application/x-www-form-urlencoded"})
+    status, body, _ = await api(
+        bridge,
+        "POST",
+        "/api/v1/notify",
+        data="to=group:oncall",
+        headers={**auth(), "Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert status == 415 and "application/json" in body["error"]
-    status, body, _ = await api(bridge, "POST", "/api/v1/notify", data="{not json",
-                                headers={**auth(), "Content-Type": "application/json"})
+    status, body, _ = await api(
+        bridge, "POST", "/api/v1/notify", data="{not json", headers={**auth(), "Content-Type": "application/json"}
+    )
     assert status == 400 and "not valid JSON" in body["error"]
     cases = [
         ([1, 2], "JSON object"),
@@ -74,17 +97,21 @@ async def test_notify_state_and_idempotency(make_bridge, slack, twilio):
 
     async def delivered() -> dict:
         return (await api(bridge, "GET", f"/api/v1/notifications/{first['id']}", headers=auth()))[1]
+
     for _ in range(100):
         state = await delivered()
         if all(r["state"] == "delivered" for r in state["recipients"]):
             break
         await slack.wait_for(lambda: True, timeout=0.1)
     assert [(r["user"], r["phone"], r["state"]) for r in state["recipients"]] == [
-        (ALICE, ALICE_PHONE, "delivered"), ("U0BOB", BOB_PHONE, "delivered")]
+        (ALICE, ALICE_PHONE, "delivered"),
+        ("U0BOB", BOB_PHONE, "delivered"),
+    ]
     assert state["status"] == "open" and state["escalates_at"]
 
-    status, direct, _ = await api(bridge, "POST", "/api/v1/notify", json={"to": "+1 (415) 555-0199", "text": "ping"},
-                                  headers=auth())
+    status, direct, _ = await api(
+        bridge, "POST", "/api/v1/notify", json={"to": "+1 (415) 555-0199", "text": "ping"}, headers=auth()
+    )
     assert status == 202 and direct["recipients"] == 1
     await twilio.wait_for(lambda: len(twilio.sent) == 3)
     assert texts_to(twilio, "+14155550199") == ["ping"]

@@ -19,8 +19,8 @@ process's peak RSS (the emulator process excluded).
 from __future__ import annotations
 
 import argparse
-import json
 import asyncio
+import json
 import multiprocessing
 import os
 import resource
@@ -69,8 +69,10 @@ async def bare_loop(url: str, sid: str, token: str, n: int) -> tuple[float, floa
     """Requests per second, and this process's CPU milliseconds per request."""
     endpoint = f"{url}/2010-04-01/Accounts/{sid}/Messages.json"
     # The same bytes the bridge sends: the form encoded once, Basic auth as a session header.
-    headers = {"Authorization": aiohttp.encode_basic_auth(sid, token),
-               "Content-Type": "application/x-www-form-urlencoded"}
+    headers = {
+        "Authorization": aiohttp.encode_basic_auth(sid, token),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
     queue: asyncio.Queue = asyncio.Queue()
     for i in range(n):
         queue.put_nowait(i)
@@ -78,8 +80,12 @@ async def bare_loop(url: str, sid: str, token: str, n: int) -> tuple[float, floa
     async def client(http):
         while not queue.empty():
             i = queue.get_nowait()
-            form = {"To": f"+1212{5550000 + i % 10000:07d}", "Body": f"Hello P{i}\nReply STOP to opt out",
-                    "From": "+14155550199", "StatusCallback": "http://127.0.0.1:9/sms/twilio/status"}
+            form = {
+                "To": f"+1212{5550000 + i % 10000:07d}",
+                "Body": f"Hello P{i}\nReply STOP to opt out",
+                "From": "+14155550199",
+                "StatusCallback": "http://127.0.0.1:9/sms/twilio/status",
+            }
             async with http.post(endpoint, data=urlencode(form).encode()) as resp:
                 assert resp.status == 201, await resp.text()
                 await resp.read()
@@ -127,25 +133,49 @@ async def run_campaign(kind: str, n: int, twilio, counter, mps: int | None = Non
         await upgrade(db.engine)
         async with db.engine.begin() as conn:
             for start in range(0, n, 5000):
-                await conn.execute(insert(Contact), [
-                    {"phone": f"+1212{5550000 + i:07d}" if i < 10000 else f"+1646{5550000 + i - 10000:07d}",
-                     "first_name": f"P{i}", "last_name": "", "number_status": "ok", "number_status_reason": "",
-                     "phone_checked": True}
-                    for i in range(start, min(n, start + 5000))])
+                await conn.execute(
+                    insert(Contact),
+                    [
+                        {
+                            "phone": f"+1212{5550000 + i:07d}" if i < 10000 else f"+1646{5550000 + i - 10000:07d}",
+                            "first_name": f"P{i}",
+                            "last_name": "",
+                            "number_status": "ok",
+                            "number_status_reason": "",
+                            "phone_checked": True,
+                        }
+                        for i in range(start, min(n, start + 5000))
+                    ],
+                )
         await db.dispose()
         slack = SlackEmulator()
         await slack.start()
         config = DEFAULT_CONFIG.replace("mps = 50", f"mps = {mps or 10000}")
         sender = {"concurrency": CONCURRENCY} if mps else {"rate_override": 1e9, "concurrency": CONCURRENCY}
         sender.update(json.loads(os.environ.get("BENCH_SENDER", "{}")))
-        bridge = Bridge(database_url=url, slack=slack, twilio=twilio, tmp_path=__import__("pathlib").Path(tmp),
-                        config=config, sender_options=sender, outbox_options={"post_interval": 0.0})
+        bridge = Bridge(
+            database_url=url,
+            slack=slack,
+            twilio=twilio,
+            tmp_path=__import__("pathlib").Path(tmp),
+            config=config,
+            sender_options=sender,
+            outbox_options={"post_interval": 0.0},
+        )
         await bridge.start()
         services = bridge.services
         maintenance = asyncio.create_task(autovacuum_stand_in(url)) if kind == "postgres" else None
         rss_before = rss_mb()
-        draft, errors = service.validate(services, {"name": "bench", "to": "all", "purpose": "transactional",
-                                                    "text": "Hello {first_name}", "line": "+14155550199"})
+        draft, errors = service.validate(
+            services,
+            {
+                "name": "bench",
+                "to": "all",
+                "purpose": "transactional",
+                "text": "Hello {first_name}",
+                "line": "+14155550199",
+            },
+        )
         assert not errors, errors
         campaign = await service.create(services, ADMIN, draft)
         t0 = time.perf_counter()
@@ -172,17 +202,25 @@ async def run_campaign(kind: str, n: int, twilio, counter, mps: int | None = Non
         await slack.stop()
         if kind == "postgres":
             await drop_database(f"sms_bridge_bench_{os.getpid()}")
-        return {"rate": n / elapsed, "elapsed": elapsed, "cpu_ms": 1000 * cpu / n, "preview_s": preview_s, "rss_before": rss_before,
-                "rss_peak_campaign": peak}
+        return {
+            "rate": n / elapsed,
+            "elapsed": elapsed,
+            "cpu_ms": 1000 * cpu / n,
+            "preview_s": preview_s,
+            "rss_before": rss_before,
+            "rss_peak_campaign": peak,
+        }
 
 
 def rate_report(seconds: dict[int, int], mps: int) -> str:
     """Achieved rate over the whole seconds of the run (first and last are partial) and the busiest second."""
     ordered = [seconds[k] for k in sorted(seconds)]
     inner = ordered[1:-1] or ordered
-    return (f"line limit {mps} MPS: achieved {sum(inner) / len(inner):.1f} MPS over {len(inner)} whole seconds; "
-            f"busiest second {max(ordered)}; seconds over the limit: {sum(1 for c in ordered if c > mps)}; "
-            f"quietest whole second {min(inner)}\nper second: {' '.join(map(str, ordered))}")
+    return (
+        f"line limit {mps} MPS: achieved {sum(inner) / len(inner):.1f} MPS over {len(inner)} whole seconds; "
+        f"busiest second {max(ordered)}; seconds over the limit: {sum(1 for c in ordered if c > mps)}; "
+        f"quietest whole second {min(inner)}\nper second: {' '.join(map(str, ordered))}"
+    )
 
 
 async def main(n: int, kinds: list[str], mps: int | None = None, baseline: bool = True) -> None:
@@ -213,19 +251,24 @@ async def main(n: int, kinds: list[str], mps: int | None = None, baseline: bool 
                 print(f"[{kind}] throttled campaign of {n:,}: {rate_report(counter['seconds'], mps)}")
                 continue
             if not baseline:
-                print(f"[{kind}] campaign: {result['rate']:,.0f} msg/s ({result['elapsed']:.1f} s); "
-                      f"bridge CPU {result['cpu_ms']:.2f} ms/text; preview {result['preview_s']:.1f} s; "
-                      f"RSS {result['rss_before']:.0f} MB before, {result['rss_peak_campaign']:.0f} MB peak")
+                print(
+                    f"[{kind}] campaign: {result['rate']:,.0f} msg/s ({result['elapsed']:.1f} s); "
+                    f"bridge CPU {result['cpu_ms']:.2f} ms/text; preview {result['preview_s']:.1f} s; "
+                    f"RSS {result['rss_before']:.0f} MB before, {result['rss_peak_campaign']:.0f} MB peak"
+                )
                 continue
             # The baseline runs right after the campaign and once more after a pause; the faster of the two
             # is the one compared against, so a slow moment of the machine cannot flatter the ratio.
             first = await bare_loop(url, sid, token, n)
             await asyncio.sleep(2)
             bare, bare_cpu = max(first, await bare_loop(url, sid, token, n))
-            print(f"[{kind}] campaign: {result['rate']:,.0f} msg/s ({result['elapsed']:.1f} s); "
-                  f"bare aiohttp loop: {bare:,.0f} req/s; ratio {result['rate'] / bare:.2f}; "
-                  f"bridge CPU {result['cpu_ms']:.2f} ms/text (bare loop {bare_cpu:.2f} ms/request); preview {result['preview_s']:.1f} s; RSS {result['rss_before']:.0f} MB before, "
-                  f"{result['rss_peak_campaign']:.0f} MB peak during the campaign")
+            print(
+                f"[{kind}] campaign: {result['rate']:,.0f} msg/s ({result['elapsed']:.1f} s); "
+                f"bare aiohttp loop: {bare:,.0f} req/s; ratio {result['rate'] / bare:.2f}; "
+                f"bridge CPU {result['cpu_ms']:.2f} ms/text (bare loop {bare_cpu:.2f} ms/request); "
+                f"preview {result['preview_s']:.1f} s; RSS {result['rss_before']:.0f} MB before, "
+                f"{result['rss_peak_campaign']:.0f} MB peak during the campaign"
+            )
         print(f"peak RSS of the bench process (bridge + Slack emulator + seeding): {peak_rss_mb():.0f} MB")
     finally:
         stop.set()
@@ -242,5 +285,11 @@ if __name__ == "__main__":
     parser.add_argument("--mps", type=int, help="throttle the line to this rate and report the per-second counts")
     parser.add_argument("--no-baseline", action="store_true", help="skip the bare loop (memory runs of 1,000,000)")
     args = parser.parse_args()
-    asyncio.run(main(100_000 if args.large else args.n, ["sqlite", "postgres"] if args.db == "both" else [args.db],
-                     args.mps, not args.no_baseline))
+    asyncio.run(
+        main(
+            100_000 if args.large else args.n,
+            ["sqlite", "postgres"] if args.db == "both" else [args.db],
+            args.mps,
+            not args.no_baseline,
+        )
+    )

@@ -31,8 +31,14 @@ def signed_sender(http: aiohttp.ClientSession, base_url: str, auth_token: str, p
 
     async def send(i: int) -> bool:
         sid = f"SM{prefix}{i:0{32 - len(prefix)}d}"  # unique per request: a repeated sid is a retry
-        params = {"MessageSid": sid, "AccountSid": "AC" + "1" * 32, "From": CUSTOMERS[i % len(CUSTOMERS)],
-                  "To": LINE, "Body": f"{prefix} text {i}", "NumMedia": "0"}
+        params = {
+            "MessageSid": sid,
+            "AccountSid": "AC" + "1" * 32,
+            "From": CUSTOMERS[i % len(CUSTOMERS)],
+            "To": LINE,
+            "Body": f"{prefix} text {i}",
+            "NumMedia": "0",
+        }
         headers = {"X-Twilio-Signature": validator.compute_signature(url, params)}
         async with http.post(url, data=params, headers=headers) as resp:
             await resp.read()
@@ -56,12 +62,19 @@ async def main(db: str, duration: float, rates: tuple[int, ...]) -> None:
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
             for rate in rates:
-                bridge_lat, bridge_fail = await open_loop(rate, duration, signed_sender(http, bridge.url, twilio.auth_token, f"B{rate}"))
-                bare_lat, _ = await open_loop(rate, duration, signed_sender(http, f"http://127.0.0.1:{bare_port}", twilio.auth_token, f"X{rate}"))
+                bridge_lat, bridge_fail = await open_loop(
+                    rate, duration, signed_sender(http, bridge.url, twilio.auth_token, f"B{rate}")
+                )
+                bare_lat, _ = await open_loop(
+                    rate, duration, signed_sender(http, f"http://127.0.0.1:{bare_port}", twilio.auth_token, f"X{rate}")
+                )
                 total_sent += int(rate * duration)
                 p99 = percentile(bridge_lat, 99) * 1000
-                print(f"[{db}] {rate:6d} | {percentile(bridge_lat, 50) * 1000:6.1f} / {p99:6.1f} ({bridge_fail}) | "
-                      f"{percentile(bare_lat, 50) * 1000:6.1f} / {percentile(bare_lat, 99) * 1000:6.1f}", flush=True)
+                print(
+                    f"[{db}] {rate:6d} | {percentile(bridge_lat, 50) * 1000:6.1f} / {p99:6.1f} ({bridge_fail}) | "
+                    f"{percentile(bare_lat, 50) * 1000:6.1f} / {percentile(bare_lat, 99) * 1000:6.1f}",
+                    flush=True,
+                )
                 if p99 <= 50 and not bridge_fail:
                     held = rate
                 else:
@@ -74,9 +87,12 @@ async def main(db: str, duration: float, rates: tuple[int, ...]) -> None:
 
             while visible() < total_sent and loop.time() - started < 600:
                 await asyncio.sleep(0.5)
-            print(f"[{db}] highest rate held with p99 <= 50 ms: {held}/s; every one of {total_sent} texts visible in "
-                  f"Slack {loop.time() - started:.1f} s after the load stopped ({visible()} seen, "
-                  f"{len([m for m in slack.messages[CHANNEL] if m['thread_ts']])} thread posts)", flush=True)
+            print(
+                f"[{db}] highest rate held with p99 <= 50 ms: {held}/s; every one of {total_sent} texts visible in "
+                f"Slack {loop.time() - started:.1f} s after the load stopped ({visible()} seen, "
+                f"{len([m for m in slack.messages[CHANNEL] if m['thread_ts']])} thread posts)",
+                flush=True,
+            )
     finally:
         await process.__aexit__()
         bare.terminate()

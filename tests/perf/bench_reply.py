@@ -29,11 +29,14 @@ CUSTOMER = "+14155557000"
 
 def _bare_relay(port: int, twilio_url: str, sid: str, token: str) -> None:
     """A bare handler: Slack event in, Twilio send out. No signature check, no storage, no gate."""
+
     async def events(request: web.Request) -> web.Response:
         event = json.loads(await request.read())["event"]
-        async with request.app["http"].post(f"{twilio_url}/2010-04-01/Accounts/{sid}/Messages.json",
-                                            data={"To": CUSTOMER, "From": LINE, "Body": event["text"]},
-                                            headers={"Authorization": aiohttp.encode_basic_auth(sid, token)}) as resp:
+        async with request.app["http"].post(
+            f"{twilio_url}/2010-04-01/Accounts/{sid}/Messages.json",
+            data={"To": CUSTOMER, "From": LINE, "Body": event["text"]},
+            headers={"Authorization": aiohttp.encode_basic_auth(sid, token)},
+        ) as resp:
             await resp.read()
         return web.Response()
 
@@ -49,14 +52,23 @@ def _bare_relay(port: int, twilio_url: str, sid: str, token: str) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
-async def measure(slack: SlackEmulator, twilio: TwilioEmulator, events_url: str, thread_ts: str, n: int,
-                  tag: str) -> list[float]:
+async def measure(
+    slack: SlackEmulator, twilio: TwilioEmulator, events_url: str, thread_ts: str, n: int, tag: str
+) -> list[float]:
     sent_at: dict[str, float] = {}
     for i in range(n):
         text = f"{tag} reply {i}"
         sent_at[text] = time.monotonic()
-        event = {"type": "message", "channel": CHANNEL, "user": AGENT, "text": text, "ts": f"{1800000000 + i}.{tag == 'bare':06d}",
-                 "thread_ts": thread_ts, "channel_type": "channel", "event_ts": f"{1800000000 + i}.000001"}
+        event = {
+            "type": "message",
+            "channel": CHANNEL,
+            "user": AGENT,
+            "text": text,
+            "ts": f"{1800000000 + i}.{tag == 'bare':06d}",
+            "thread_ts": thread_ts,
+            "channel_type": "channel",
+            "event_ts": f"{1800000000 + i}.000001",
+        }
         asyncio.create_task(slack.send_event(events_url, event))
         await asyncio.sleep(0.05)
     await twilio.wait_for(lambda: sum(1 for m in twilio.sent if m["body"] in sent_at) >= n, timeout=120)
@@ -72,7 +84,8 @@ async def main(db: str, n: int) -> None:
     bridge = await process.__aenter__()
     port = free_port()
     bare = multiprocessing.get_context("spawn").Process(
-        target=_bare_relay, args=(port, twilio.url, twilio.account_sid, twilio.auth_token), daemon=True)
+        target=_bare_relay, args=(port, twilio.url, twilio.account_sid, twilio.auth_token), daemon=True
+    )
     bare.start()
     await wait_http(f"http://127.0.0.1:{port}/")
     try:
@@ -82,8 +95,10 @@ async def main(db: str, n: int) -> None:
         bridge_lat = await measure(slack, twilio, bridge.url + "/slack/events", thread_ts, n, "bridge")
         bare_lat = await measure(slack, twilio, f"http://127.0.0.1:{port}/slack/events", thread_ts, n, "bare")
         for name, values in (("bridge", bridge_lat), ("bare", bare_lat)):
-            print(f"[{db}] {name:6s}: reply -> carrier p50 {percentile(values, 50) * 1000:6.1f} ms, "
-                  f"p99 {percentile(values, 99) * 1000:6.1f} ms ({len(values)} replies)")
+            print(
+                f"[{db}] {name:6s}: reply -> carrier p50 {percentile(values, 50) * 1000:6.1f} ms, "
+                f"p99 {percentile(values, 99) * 1000:6.1f} ms ({len(values)} replies)"
+            )
         print(f"[{db}] ratio of p50s (bridge/bare): {percentile(bridge_lat, 50) / percentile(bare_lat, 50):.1f}")
     finally:
         await process.__aexit__()

@@ -38,7 +38,7 @@ async def open_loop(rate: float, duration: float, send) -> tuple[list[float], in
         began = time.perf_counter()
         try:
             ok = await send(i)
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             ok = False
         if ok:
             latencies.append(time.perf_counter() - began)
@@ -56,6 +56,7 @@ async def open_loop(rate: float, duration: float, send) -> tuple[list[float], in
 
 def _bare_twiml_server(port: int, ready) -> None:
     """A bare aiohttp handler: read the form, answer empty TwiML. Nothing stored, nothing checked."""
+
     async def inbound(request: web.Request) -> web.Response:
         await request.post()
         return web.Response(text='<?xml version="1.0" encoding="UTF-8"?><Response></Response>', content_type="text/xml")
@@ -100,10 +101,11 @@ class BridgeProcess:
         tmp = Path(tempfile.mkdtemp())
         config_path = tmp / "sms-bridge.toml"
         config_path.write_text(self.config)
-        url = (await create_database(self.db_name) if self.db == "postgres"
-               else f"sqlite+aiosqlite:///{tmp}/bench.db")
-        self.replica = Replica(replica_env(database_url=url, slack=self.slack, twilio=self.twilio,
-                                           config_path=config_path), tmp / "bridge.log")
+        url = await create_database(self.db_name) if self.db == "postgres" else f"sqlite+aiosqlite:///{tmp}/bench.db"
+        self.replica = Replica(
+            replica_env(database_url=url, slack=self.slack, twilio=self.twilio, config_path=config_path),
+            tmp / "bridge.log",
+        )
         await self.replica.start()
         await self.replica.ready()
         return self.replica

@@ -18,9 +18,19 @@ from typing import Any
 import aiohttp
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-port=0",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--no-first-run", "--no-default-browser-check", "--hide-scrollbars", "--mute-audio")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--remote-debugging-port=0",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--hide-scrollbars",
+    "--mute-audio",
+)
 
 
 def find_chromium() -> str | None:
@@ -35,8 +45,9 @@ class CDPError(Exception):
 
 
 class Browser:
-    def __init__(self, process: asyncio.subprocess.Process, http: aiohttp.ClientSession,
-                 ws: aiohttp.ClientWebSocketResponse) -> None:
+    def __init__(
+        self, process: asyncio.subprocess.Process, http: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse
+    ) -> None:
         self.process = process
         self._http = http
         self._ws = ws
@@ -46,7 +57,7 @@ class Browser:
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def launch(cls, profile_dir: Path, *, executable: str | None = None, timeout: float = 30.0) -> "Browser":
+    async def launch(cls, profile_dir: Path, *, executable: str | None = None, timeout: float = 30.0) -> Browser:
         executable = executable or find_chromium()
         if executable is None:
             raise CDPError("chromium is not installed")
@@ -54,8 +65,13 @@ class Browser:
         port_file = profile_dir / "DevToolsActivePort"
         port_file.unlink(missing_ok=True)  # a reused profile keeps the last run's port
         process = await asyncio.create_subprocess_exec(
-            executable, *CHROMIUM_FLAGS, f"--user-data-dir={profile_dir}", "about:blank",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            executable,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile_dir}",
+            "about:blank",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -97,8 +113,9 @@ class Browser:
             if not future.done():
                 future.set_exception(CDPError("the DevTools connection closed"))
 
-    async def send(self, method: str, params: dict | None = None, *, session_id: str | None = None,
-                   timeout: float = 30.0) -> dict:
+    async def send(
+        self, method: str, params: dict | None = None, *, session_id: str | None = None, timeout: float = 30.0
+    ) -> dict:
         message_id = next(self._ids)
         message: dict[str, Any] = {"id": message_id, "method": method, "params": params or {}}
         if session_id:
@@ -108,25 +125,27 @@ class Browser:
         await self._ws.send_str(json.dumps(message))
         return await asyncio.wait_for(future, timeout)
 
-    async def open(self, url: str, *, width: int = 1440, height: int = 900) -> "Page":
+    async def open(self, url: str, *, width: int = 1440, height: int = 900) -> Page:
         target = await self.send("Target.createTarget", {"url": "about:blank"})
         attached = await self.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})
         page = Page(self, attached["sessionId"])
         await page.send("Runtime.enable")
         await page.send("Page.enable")
-        await page.send("Emulation.setDeviceMetricsOverride",
-                        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        await page.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
         await page.send("Page.navigate", {"url": url})
         return page
 
     async def close(self) -> None:
         try:
             await self.send("Browser.close", timeout=5)
-        except (CDPError, asyncio.TimeoutError, ConnectionError):
+        except (TimeoutError, CDPError, ConnectionError):
             pass
         try:
             await asyncio.wait_for(self.process.wait(), 10)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.process.kill()
             await self.process.wait()
         await self._ws.close()
@@ -144,8 +163,9 @@ class Page:
 
     async def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression (promises awaited); a thrown exception raises CDPError."""
-        result = await self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                      "awaitPromise": True})
+        result = await self.send(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}
+        )
         if "exceptionDetails" in result:
             details = result["exceptionDetails"]
             raise CDPError(f"{expression[:80]!r} threw: {details.get('exception', {}).get('description') or details}")

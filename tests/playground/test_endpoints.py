@@ -16,8 +16,14 @@ def _paths(app) -> set[str]:
 
 
 def test_not_served_with_a_real_slack_token(tmp_path):
-    settings = load_settings({"SLACK_BOT_TOKEN": "xoxb-real", "SLACK_SIGNING_SECRET": "s" * 32,
-                              "SMS_BRIDGE_CONFIG": "", "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"})
+    settings = load_settings(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-real",
+            "SLACK_SIGNING_SECRET": "s" * 32,
+            "SMS_BRIDGE_CONFIG": "",
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+        }
+    )
     paths = _paths(build_app(settings, run_workers=False))
     assert "/" not in paths and not any(p.startswith("/_playground") for p in paths)
 
@@ -25,8 +31,13 @@ def test_not_served_with_a_real_slack_token(tmp_path):
 @pytest.fixture
 async def local(tmp_path):
     port = free_port()
-    settings = load_settings({"PORT": str(port), "PUBLIC_URL": f"http://127.0.0.1:{port}",
-                              "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'p.db'}"})
+    settings = load_settings(
+        {
+            "PORT": str(port),
+            "PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'p.db'}",
+        }
+    )
     server = TestServer(build_app(settings, run_workers=False), host="127.0.0.1", port=port)
     await server.start_server()
     try:
@@ -50,12 +61,15 @@ async def test_page_and_static_files(local):
     assert {p["id"]: p["role"] for p in config["people"]}["U0LEAD"] == "approver"
 
 
-@pytest.mark.parametrize("body, reason", [
-    ({"from": "12ab", "to": "+14155550100", "text": "hi"}, "12ab"),
-    ({"from": "+14155550123", "to": "+14155550100", "text": "  "}, "text"),
-    ({"from": "+14155550123", "to": "+14155550100", "text": "x" * 1601}, "1600"),
-    (["not", "an", "object"], "object"),
-])
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        ({"from": "12ab", "to": "+14155550100", "text": "hi"}, "12ab"),
+        ({"from": "+14155550123", "to": "+14155550100", "text": "  "}, "text"),
+        ({"from": "+14155550123", "to": "+14155550100", "text": "x" * 1601}, "1600"),
+        (["not", "an", "object"], "object"),
+    ],
+)
 async def test_inbound_refuses_bad_input(local, body, reason):
     async with local.post("/_playground/inbound", json=body) as resp:
         assert resp.status == 400
@@ -65,13 +79,16 @@ async def test_inbound_refuses_bad_input(local, body, reason):
 
 
 async def test_inbound_needs_json(local):
-    async with local.post("/_playground/inbound", data={"from": "+14155550123", "to": "+14155550100", "text": "hi"}) as resp:
+    async with local.post(
+        "/_playground/inbound", data={"from": "+14155550123", "to": "+14155550100", "text": "hi"}
+    ) as resp:
         assert resp.status == 400 and "application/json" in (await resp.json())["error"]
 
 
 async def test_inbound_goes_through_the_signed_webhook_and_contacts_are_saved(local):
-    async with local.post("/_playground/inbound", json={"from": "+1 415 555 0123", "to": "+14155550100",
-                                                        "text": "hello"}) as resp:
+    async with local.post(
+        "/_playground/inbound", json={"from": "+1 415 555 0123", "to": "+14155550100", "text": "hello"}
+    ) as resp:
         assert resp.status == 200, await resp.text()
     async with local.get("/_playground/phone/texts") as resp:
         [text] = (await resp.json())["texts"]

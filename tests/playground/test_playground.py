@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,7 +26,8 @@ SCREENSHOT = Path(__file__).resolve().parents[2] / "test-output" / "playground.p
 
 pytestmark = pytest.mark.skipif(
     find_chromium() is None and not os.environ.get("REQUIRE_CHROMIUM"),
-    reason="chromium is not installed (apt-get install chromium, as .ci/run does; REQUIRE_CHROMIUM=1 fails instead)")
+    reason="chromium is not installed (apt-get install chromium, as .ci/run does; REQUIRE_CHROMIUM=1 fails instead)",
+)
 
 
 class CustomerNoonClock(Clock):
@@ -41,7 +42,7 @@ class CustomerNoonClock(Clock):
         self.offset = noon - local
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc) + self.offset
+        return datetime.now(UTC) + self.offset
 
 
 def free_port() -> int:
@@ -54,8 +55,14 @@ def free_port() -> int:
 async def server(tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = load_settings({"PORT": str(port), "HOST": "127.0.0.1", "PUBLIC_URL": base,
-                              "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'playground.db'}"})
+    settings = load_settings(
+        {
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "PUBLIC_URL": base,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'playground.db'}",
+        }
+    )
     assert settings.local_mode
     runner = web.AppRunner(build_app(settings, clock=CustomerNoonClock("America/Los_Angeles")))
     await runner.setup()
@@ -105,17 +112,20 @@ def received_on_phone(text: str) -> str:
     return f"[...document.querySelectorAll('#phone-texts li.received')].some(li => li.textContent.includes({js(text)}))"
 
 
-ROOT_OF_CUSTOMER = (f"[...document.querySelectorAll('#slack-messages li.root')]"
-                    f".find(li => li.textContent.includes('+1 415-555-0123'))")
+ROOT_OF_CUSTOMER = (
+    "[...document.querySelectorAll('#slack-messages li.root')].find(li => li.textContent.includes('+1 415-555-0123'))"
+)
 
 
 async def test_customer_agent_and_campaign_through_the_page(page):
     # The customer texts the line: the thread (its live card and the text) appears in the Slack pane.
     await phone_sends(page, "Hi, do you deliver on Sundays?")
-    await page.wait_for(f"(() => {{ const root = {ROOT_OF_CUSTOMER};"
-                        f" return root && root.querySelector('.replies') &&"
-                        f" root.querySelector('.replies').textContent.includes('do you deliver on Sundays?'); }})()",
-                        "the conversation thread in the Slack pane")
+    await page.wait_for(
+        f"(() => {{ const root = {ROOT_OF_CUSTOMER};"
+        f" return root && root.querySelector('.replies') &&"
+        f" root.querySelector('.replies').textContent.includes('do you deliver on Sundays?'); }})()",
+        "the conversation thread in the Slack pane",
+    )
     card = await page.evaluate(f"{ROOT_OF_CUSTOMER}.querySelector('.body').textContent")
     assert "💬" in card and "Consent:" in card and "nobody yet" in card
     assert await page.evaluate("document.querySelector('#phone-texts li.sent').textContent.includes('Sundays')")
@@ -126,17 +136,21 @@ async def test_customer_agent_and_campaign_through_the_page(page):
     assert "Replying in the thread" in await page.evaluate("document.getElementById('slack-target').textContent")
     await slack_sends(page, "Yes, and it is free! <b>really</b>")
     await page.wait_for(received_on_phone("Yes, and it is free! <b>really</b>"), "the agent's reply on the phone")
-    await page.wait_for(f"{ROOT_OF_CUSTOMER}.querySelector('.replies .reaction[data-name=\"white_check_mark\"]')",
-                        "the delivered reaction on the agent's reply")
+    await page.wait_for(
+        f"{ROOT_OF_CUSTOMER}.querySelector('.replies .reaction[data-name=\"white_check_mark\"]')",
+        "the delivered reaction on the agent's reply",
+    )
     assert await page.evaluate("document.querySelectorAll('#phone-texts b').length") == 0  # rendered as text
 
     # The customer opts in to marketing (START) and is saved as a contact.
     await page.evaluate("document.querySelector('[data-quick=START]').click()")
-    await page.wait_for("document.querySelectorAll('#phone-texts li.received').length >= 2",
-                        "the START confirmation on the phone")
+    await page.wait_for(
+        "document.querySelectorAll('#phone-texts li.received').length >= 2", "the START confirmation on the phone"
+    )
     await page.evaluate("document.getElementById('phone-contact').click()")
-    await page.wait_for("document.getElementById('status').textContent.includes('is a contact now')",
-                        "the contact to be saved")
+    await page.wait_for(
+        "document.getElementById('status').textContent.includes('is a contact now')", "the contact to be saved"
+    )
 
     # An admin creates a campaign with /sms; an approver clicks Approve; it reaches the phone.
     await act_as(page, "U0ADMIN")
@@ -149,12 +163,13 @@ async def test_customer_agent_and_campaign_through_the_page(page):
     await act_as(page, "U0LEAD")
     await page.evaluate(f"{approve}.click()")
     await page.wait_for(received_on_phone("Our spring menu is here!"), "the campaign text on the phone", timeout=30)
-    campaign_text = await page.evaluate(
-        "[...document.querySelectorAll('#phone-texts li.received')].at(-1).textContent")
+    campaign_text = await page.evaluate("[...document.querySelectorAll('#phone-texts li.received')].at(-1).textContent")
     assert "STOP" in campaign_text  # the opt-out footer
-    await page.wait_for("[...document.querySelectorAll('#slack-messages li.message')]"
-                        ".some(li => li.textContent.includes('completed'))", "the campaign's progress to say completed",
-                        timeout=30)
+    await page.wait_for(
+        "[...document.querySelectorAll('#slack-messages li.message')].some(li => li.textContent.includes('completed'))",
+        "the campaign's progress to say completed",
+        timeout=30,
+    )
     assert not await page.evaluate(f"!!{approve}"), "the Approve button is gone once approved"
 
     assert page.errors() == []

@@ -34,7 +34,13 @@ def test_manifest_subscribes_to_channel_messages_only():
 def test_manifest_asks_for_exactly_the_scopes_the_bot_uses():
     scopes = set(load()["oauth_config"]["scopes"]["bot"])
     assert scopes == {
-        "channels:history", "groups:history", "chat:write", "commands", "reactions:write",
-        "files:read", "files:write", "users:read",
+        "channels:history",
+        "groups:history",
+        "chat:write",
+        "commands",
+        "reactions:write",
+        "files:read",
+        "files:write",
+        "users:read",
     }
     assert not any(s.startswith(("admin", "im:", "mpim:")) or s.endswith(":write.public") for s in scopes)

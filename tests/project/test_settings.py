@@ -38,34 +38,40 @@ def test_lines_are_normalised_to_e164(tmp_path):
     assert settings.compliance.quiet_hours_by_region["US-FL"] == "08:00-20:00"
 
 
-@pytest.mark.parametrize("toml, key", [
-    ('colour = "red"', "colour"),
-    ('[[lines]]\nnumber = "12ab"\nchannel = "C0X"', "lines[0].number"),
-    ('[[lines]]\nnumber = "+14155550100"\nchannel = "support"', "lines[0].channel"),
-    ('[[lines]]\nnumber = "+14155550100"\nchannel = "C0SUP"\nkind = "bulk"', "lines[0].kind"),
-    ('[[lines]]\nnumber = "+14155550100"\nchannel = "C0SUP"\nmps = 0', "lines[0].mps"),
-    ('[[lines]]\nnumber = "+14155550100"\nchannel = "C0SUP"\nspeed = 1', "lines[0].speed"),
-    ('[compliance]\nquiet_hours = "8-21"', "compliance.quiet_hours"),
-    ('[compliance]\nfrequency_cap = 0', "compliance.frequency_cap"),
-    ('admins = ["bob"]', "admins"),
-    ('[teams]\nOn-Call = ["U0A"]', "teams.On-Call"),
-    ("not toml [", "SMS_BRIDGE_CONFIG"),
-])
+@pytest.mark.parametrize(
+    "toml, key",
+    [
+        ('colour = "red"', "colour"),
+        ('[[lines]]\nnumber = "12ab"\nchannel = "C0X"', "lines[0].number"),
+        ('[[lines]]\nnumber = "+14155550100"\nchannel = "support"', "lines[0].channel"),
+        ('[[lines]]\nnumber = "+14155550100"\nchannel = "C0SUP"\nkind = "bulk"', "lines[0].kind"),
+        ('[[lines]]\nnumber = "+14155550100"\nchannel = "C0SUP"\nmps = 0', "lines[0].mps"),
+        ('[[lines]]\nnumber = "+14155550100"\nchannel = "C0SUP"\nspeed = 1', "lines[0].speed"),
+        ('[compliance]\nquiet_hours = "8-21"', "compliance.quiet_hours"),
+        ("[compliance]\nfrequency_cap = 0", "compliance.frequency_cap"),
+        ('admins = ["bob"]', "admins"),
+        ('[teams]\nOn-Call = ["U0A"]', "teams.On-Call"),
+        ("not toml [", "SMS_BRIDGE_CONFIG"),
+    ],
+)
 def test_bad_file_values_name_the_key(tmp_path, toml, key):
     with pytest.raises(ConfigError) as error:
         settings_with(tmp_path, toml)
     assert str(error.value).startswith(key)
 
 
-@pytest.mark.parametrize("env, key", [
-    ({"PORT": "seventy"}, "PORT"),
-    ({"DATABASE_URL": "postgresql://x/y"}, "DATABASE_URL"),
-    ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
-    ({"SLACK_BOT_TOKEN": "abc", "SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN"),
-    ({"SMS_PROVIDER": "nexmo"}, "SMS_PROVIDER"),
-    ({"TWILIO_ACCOUNT_SID": "AC123"}, "TWILIO_ACCOUNT_SID"),
-    ({"PUBLIC_URL": "example.com"}, "PUBLIC_URL"),
-])
+@pytest.mark.parametrize(
+    "env, key",
+    [
+        ({"PORT": "seventy"}, "PORT"),
+        ({"DATABASE_URL": "postgresql://x/y"}, "DATABASE_URL"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
+        ({"SLACK_BOT_TOKEN": "abc", "SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN"),
+        ({"SMS_PROVIDER": "nexmo"}, "SMS_PROVIDER"),
+        ({"TWILIO_ACCOUNT_SID": "AC123"}, "TWILIO_ACCOUNT_SID"),
+        ({"PUBLIC_URL": "example.com"}, "PUBLIC_URL"),
+    ],
+)
 def test_bad_environment_values_name_the_variable(tmp_path, env, key):
     with pytest.raises(ConfigError) as error:
         settings_with(tmp_path, GOOD, **env)
@@ -74,6 +80,7 @@ def test_bad_environment_values_name_the_variable(tmp_path, env, key):
 
 def test_cli_reports_a_config_error_without_a_traceback(tmp_path, capsys, monkeypatch):
     from bot.cli import main
+
     bad = tmp_path / "bad.toml"
     bad.write_text('[[lines]]\nnumber = "nope"\nchannel = "C0X"')
     monkeypatch.setenv("SMS_BRIDGE_CONFIG", str(bad))

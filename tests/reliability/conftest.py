@@ -16,8 +16,10 @@ RUNS: list[dict] = []
 @pytest.fixture
 def report(request):
     """report(faults=Counter, crashes=int, inputs=int, lost=int, duplicates=int, **details): keep a test's counts."""
+
     def record(**counts) -> None:
         RUNS.append({"test": request.node.name, **counts})
+
     return record
 
 

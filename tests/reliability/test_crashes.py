@@ -50,8 +50,9 @@ async def test_sigkill_mid_campaign_then_mid_inbound_burst(tmp_path, slack, twil
     opening, threads = await open_threads(slack, twilio, first.url, people)
 
     # Crash 1: a campaign, killed when a third of its recipients are texted.
-    campaign_id = await create_campaign(slack, first.url, f'name="crash" to=all at=now line={A2P_LINE} '
-                                                          f'purpose=transactional text="{CAMPAIGN_TEXT}"')
+    campaign_id = await create_campaign(
+        slack, first.url, f'name="crash" to=all at=now line={A2P_LINE} purpose=transactional text="{CAMPAIGN_TEXT}"'
+    )
     await approve_campaign(slack, first.url, campaign_id)
     texted = lambda: {m["to"] for m in twilio.sent if m["body"] == CAMPAIGN_TEXT}  # noqa: E731
     await twilio.wait_for(lambda: len(texted()) >= CAMPAIGN_SIZE // 3, timeout=60, what="a third of the campaign sent")
@@ -60,15 +61,31 @@ async def test_sigkill_mid_campaign_then_mid_inbound_burst(tmp_path, slack, twil
     second = await serve(url, config, port=first.port)  # behind the same address, as after a restart
 
     # Crash 2: a burst of texts and a reply in every thread, all at once; killed when a third is acknowledged.
-    burst = [Text(phone, line, channel, f"{phone} burst {i}")
-             for i in range(BURST_PER_CUSTOMER) for phone, line, channel in people]
+    burst = [
+        Text(phone, line, channel, f"{phone} burst {i}")
+        for i in range(BURST_PER_CUSTOMER)
+        for phone, line, channel in people
+    ]
     texts_in_flight = [asyncio.create_task(deliver_text(twilio, second.url, text, patience=120)) for text in burst]
-    replies_in_flight = [asyncio.create_task(deliver_reply(slack, second.url, phone=phone, channel=channel,
-                                                           thread_ts=threads[phone], body=f"reply to {phone} mid-burst",
-                                                           patience=120))
-                         for phone, _, channel in people]
-    await twilio.wait_for(lambda: sum(t.acknowledged for t in burst) >= len(burst) // 3, timeout=60,
-                          what="a third of the burst acknowledged")
+    replies_in_flight = [
+        asyncio.create_task(
+            deliver_reply(
+                slack,
+                second.url,
+                phone=phone,
+                channel=channel,
+                thread_ts=threads[phone],
+                body=f"reply to {phone} mid-burst",
+                patience=120,
+            )
+        )
+        for phone, _, channel in people
+    ]
+    await twilio.wait_for(
+        lambda: sum(t.acknowledged for t in burst) >= len(burst) // 3,
+        timeout=60,
+        what="a third of the burst acknowledged",
+    )
     await crash(second)
     unacknowledged_at_crash = sum(not t.acknowledged for t in burst)
     third = await serve(url, config, port=first.port)  # the burst's senders keep delivering to that address
@@ -81,10 +98,17 @@ async def test_sigkill_mid_campaign_then_mid_inbound_burst(tmp_path, slack, twil
     await wait_settled(url)
 
     inbound, outbound = inbound_tally(slack, texts), sent_tally(twilio, expected_sms)
-    report(faults={}, crashes=2, inputs=len(texts) + len(replies) + len(audience), lost=inbound.lost + outbound.lost,
-           duplicates=inbound.duplicates + outbound.duplicates, misplaced=inbound.misplaced,
-           texted_at_crash=texted_at_crash, unacknowledged_at_crash=unacknowledged_at_crash,
-           refused=refusals([*texts, *replies]))
+    report(
+        faults={},
+        crashes=2,
+        inputs=len(texts) + len(replies) + len(audience),
+        lost=inbound.lost + outbound.lost,
+        duplicates=inbound.duplicates + outbound.duplicates,
+        misplaced=inbound.misplaced,
+        texted_at_crash=texted_at_crash,
+        unacknowledged_at_crash=unacknowledged_at_crash,
+        refused=refusals([*texts, *replies]),
+    )
     assert texted_at_crash < CAMPAIGN_SIZE and unacknowledged_at_crash > 0, "each kill must come mid-way"
     assert all(t.acknowledged for t in texts) and all(r.acknowledged for r in replies)
     assert inbound.clean, inbound

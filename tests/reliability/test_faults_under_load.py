@@ -43,7 +43,7 @@ async def inject_faults(slack, twilio) -> None:
     does depends on how fast the server drains its work (after a 429 every channel may be waiting out its
     Retry-After for the whole next window), and each fault must be met at least once for the test to mean
     anything."""
-    for slack_kind, carrier_kind in zip(SLACK_FAULTS, CARRIER_FAULTS):
+    for slack_kind, carrier_kind in zip(SLACK_FAULTS, CARRIER_FAULTS, strict=True):
         slack.fail(slack_kind, WINDOW, retry_after=1)
         twilio.fail(carrier_kind, WINDOW, retry_after=1)
         await asyncio.sleep(WINDOW)
@@ -56,8 +56,9 @@ async def inject_faults(slack, twilio) -> None:
             extra += 0.5
 
 
-async def texts_and_replies(slack, twilio, url: str, people, threads: dict[str, str], label: str,
-                            rounds: int, pause: float) -> tuple[list[Text], list]:
+async def texts_and_replies(
+    slack, twilio, url: str, people, threads: dict[str, str], label: str, rounds: int, pause: float
+) -> tuple[list[Text], list]:
     """`rounds` rounds of one text from every customer (delivered concurrently) and one agent reply in every
     other thread; all delivered until acknowledged."""
     texts, replies = [], []
@@ -66,10 +67,20 @@ async def texts_and_replies(slack, twilio, url: str, people, threads: dict[str, 
         answering = [(phone, channel) for k, (phone, _, channel) in enumerate(people) if (k + round_) % 2 == 0]
         results = await asyncio.gather(
             *(deliver_text(twilio, url, text) for text in batch),
-            *(deliver_reply(slack, url, phone=phone, channel=channel, thread_ts=threads[phone],
-                            body=f"reply to {phone} {label} {round_}") for phone, channel in answering))
-        texts += results[:len(batch)]
-        replies += results[len(batch):]
+            *(
+                deliver_reply(
+                    slack,
+                    url,
+                    phone=phone,
+                    channel=channel,
+                    thread_ts=threads[phone],
+                    body=f"reply to {phone} {label} {round_}",
+                )
+                for phone, channel in answering
+            ),
+        )
+        texts += results[: len(batch)]
+        replies += results[len(batch) :]
         if round_ + 1 < rounds:
             await asyncio.sleep(pause)
     return texts, replies
@@ -81,14 +92,18 @@ async def test_slack_and_carrier_faults_under_load(database_url, slack, twilio, 
     server = await serve(database_url, config)
     people = customers(lines, NUMBERS_PER_LINE, "+1628555")
     opening, threads = await open_threads(slack, twilio, server.url, people)  # while all is well
-    campaign_id = await create_campaign(slack, server.url, f'name="reliability" to=all at=now line={A2P_LINE} '
-                                                           f'purpose=transactional text="{CAMPAIGN_TEXT}"')
+    campaign_id = await create_campaign(
+        slack,
+        server.url,
+        f'name="reliability" to=all at=now line={A2P_LINE} purpose=transactional text="{CAMPAIGN_TEXT}"',
+    )
 
     # Faults, while texts, replies and the campaign flow.
     (during, replies), *_ = await asyncio.gather(
         texts_and_replies(slack, twilio, server.url, people, threads, "during", ROUNDS, ROUND_PAUSE),
         inject_faults(slack, twilio),
-        approve_campaign(slack, server.url, campaign_id))
+        approve_campaign(slack, server.url, campaign_id),
+    )
 
     # After the windows: traffic flows again, same process.
     after, later_replies = await texts_and_replies(slack, twilio, server.url, people, threads, "after", 1, 0)
@@ -99,11 +114,19 @@ async def test_slack_and_carrier_faults_under_load(database_url, slack, twilio, 
     await wait_settled(database_url)
 
     inbound, outbound = inbound_tally(slack, texts), sent_tally(twilio, expected_sms)
-    faults = {**{f"slack {k}": n for k, n in slack.faults_injected.items()},
-              **{f"carrier {k}": n for k, n in twilio.faults_injected.items()}}
-    report(faults=faults, crashes=0, inputs=len(texts) + len(replies) + len(audience),
-           lost=inbound.lost + outbound.lost, duplicates=inbound.duplicates + outbound.duplicates,
-           misplaced=inbound.misplaced, refused=refusals([*texts, *replies]))
+    faults = {
+        **{f"slack {k}": n for k, n in slack.faults_injected.items()},
+        **{f"carrier {k}": n for k, n in twilio.faults_injected.items()},
+    }
+    report(
+        faults=faults,
+        crashes=0,
+        inputs=len(texts) + len(replies) + len(audience),
+        lost=inbound.lost + outbound.lost,
+        duplicates=inbound.duplicates + outbound.duplicates,
+        misplaced=inbound.misplaced,
+        refused=refusals([*texts, *replies]),
+    )
     assert all(t.acknowledged for t in texts) and all(r.acknowledged for r in replies)
     assert inbound.clean, inbound
     assert outbound.clean, outbound
@@ -112,8 +135,9 @@ async def test_slack_and_carrier_faults_under_load(database_url, slack, twilio, 
     assert all(twilio.faults_injected[k] for k in CARRIER_FAULTS), twilio.faults_injected
 
 
-async def test_a_reply_met_by_a_slack_outage_on_the_first_request_is_refused_until_taken(tmp_path, slack, twilio,
-                                                                                        serve, report):
+async def test_a_reply_met_by_a_slack_outage_on_the_first_request_is_refused_until_taken(
+    tmp_path, slack, twilio, serve, report
+):
     """A fresh process authorizes its first Slack request with auth.test; if Slack is rate limiting then, the
     event must not be acknowledged (Slack would never deliver it again) but refused, and taken on a retry."""
     config, lines = config_with_lines(1)
@@ -124,13 +148,25 @@ async def test_a_reply_met_by_a_slack_outage_on_the_first_request_is_refused_unt
     await slack.wait_for(lambda: thread_of(slack, channel, phone), what="the customer's thread")
 
     slack.fail("429", WINDOW, retry_after=1)
-    reply = await deliver_reply(slack, server.url, phone=phone, channel=channel, thread_ts=thread_of(slack, channel, phone),
-                                body="Yes, we deliver on Sundays")
+    reply = await deliver_reply(
+        slack,
+        server.url,
+        phone=phone,
+        channel=channel,
+        thread_ts=thread_of(slack, channel, phone),
+        body="Yes, we deliver on Sundays",
+    )
     await twilio.wait_for(lambda: sent_tally(twilio, replies_expected([reply])).lost == 0, what="the reply sent")
     await wait_settled(url)
 
     outbound = sent_tally(twilio, replies_expected([reply]))
-    report(faults={f"slack {k}": n for k, n in slack.faults_injected.items()}, crashes=0, inputs=2,
-           lost=outbound.lost, duplicates=outbound.duplicates, refused=refusals([text, reply]))
+    report(
+        faults={f"slack {k}": n for k, n in slack.faults_injected.items()},
+        crashes=0,
+        inputs=2,
+        lost=outbound.lost,
+        duplicates=outbound.duplicates,
+        refused=refusals([text, reply]),
+    )
     assert reply.acknowledged and reply.refusals[503] >= 1, reply.refusals
     assert outbound.clean, outbound

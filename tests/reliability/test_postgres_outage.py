@@ -85,9 +85,19 @@ async def test_postgres_stopped_and_started_mid_traffic(cluster, slack, twilio, 
 
     # Replies stored but not yet sent (the carrier is away), then the database stops while texts keep coming.
     twilio.fail("503", CARRIER_503)
-    before = await asyncio.gather(*(deliver_reply(slack, server.url, phone=phone, channel=channel,
-                                                  thread_ts=threads[phone], body=f"reply to {phone} before the outage")
-                                    for phone, _, channel in people))
+    before = await asyncio.gather(
+        *(
+            deliver_reply(
+                slack,
+                server.url,
+                phone=phone,
+                channel=channel,
+                thread_ts=threads[phone],
+                body=f"reply to {phone} before the outage",
+            )
+            for phone, _, channel in people
+        )
+    )
     stop = asyncio.Event()
     flowing = asyncio.create_task(stream(twilio, server.url, people, "during", stop))
     await asyncio.sleep(0.5)
@@ -102,23 +112,44 @@ async def test_postgres_stopped_and_started_mid_traffic(cluster, slack, twilio, 
     during = await flowing
 
     # New traffic after the restart, same server process.
-    after = await asyncio.gather(*(deliver_text(twilio, server.url, Text(phone, line, channel, f"{phone} after"))
-                                   for phone, line, channel in people))
-    later = await asyncio.gather(*(deliver_reply(slack, server.url, phone=phone, channel=channel,
-                                                 thread_ts=threads[phone], body=f"reply to {phone} after the outage")
-                                   for phone, _, channel in people))
+    after = await asyncio.gather(
+        *(
+            deliver_text(twilio, server.url, Text(phone, line, channel, f"{phone} after"))
+            for phone, line, channel in people
+        )
+    )
+    later = await asyncio.gather(
+        *(
+            deliver_reply(
+                slack,
+                server.url,
+                phone=phone,
+                channel=channel,
+                thread_ts=threads[phone],
+                body=f"reply to {phone} after the outage",
+            )
+            for phone, _, channel in people
+        )
+    )
     texts, replies = [*opening, *during, *after], [*before, *later]
     await slack.wait_for(lambda: inbound_tally(slack, texts).lost == 0, timeout=90, what="every text in Slack")
-    await twilio.wait_for(lambda: sent_tally(twilio, replies_expected(replies)).lost == 0, timeout=90,
-                          what="every reply sent")
+    await twilio.wait_for(
+        lambda: sent_tally(twilio, replies_expected(replies)).lost == 0, timeout=90, what="every reply sent"
+    )
     await wait_settled(url)
 
     inbound, outbound = inbound_tally(slack, texts), sent_tally(twilio, replies_expected(replies))
     refused = refusals(during)
-    report(faults={"postgres stopped": 1, **{f"carrier {k}": n for k, n in twilio.faults_injected.items()}},
-           crashes=0, inputs=len(texts) + len(replies), lost=inbound.lost + outbound.lost,
-           duplicates=inbound.duplicates + outbound.duplicates, misplaced=inbound.misplaced,
-           queued_at_outage=queued_at_outage, refused_during_outage=refused)
+    report(
+        faults={"postgres stopped": 1, **{f"carrier {k}": n for k, n in twilio.faults_injected.items()}},
+        crashes=0,
+        inputs=len(texts) + len(replies),
+        lost=inbound.lost + outbound.lost,
+        duplicates=inbound.duplicates + outbound.duplicates,
+        misplaced=inbound.misplaced,
+        queued_at_outage=queued_at_outage,
+        refused_during_outage=refused,
+    )
     assert queued_at_outage > 0, "some replies must still be queued when the database stops"
     assert ready_during_outage == 503
     assert sum(n for status, n in refused.items() if status != 200) > 0, "no text met the outage"

@@ -56,25 +56,44 @@ async def test_three_replicas_one_killed_text_everyone_exactly_once_within_the_r
         await asyncio.gather(*(r.ready() for r in replicas))
 
         status, body = await slack.send_command(
-            replicas[0].url + "/slack/events", user_id=ADMIN, channel_id=A2P_CHANNEL,
+            replicas[0].url + "/slack/events",
+            user_id=ADMIN,
+            channel_id=A2P_CHANNEL,
             text=f'campaign create name="scale test" to=all at=now line={A2P_LINE} purpose=transactional '
-                 'text="Your order is ready for pickup"')
+            'text="Your order is ready for pickup"',
+        )
         assert status == 200, body
-        await slack.wait_for(lambda: any(b.get("action_id") == "campaign_approve"
-                                         for m in slack.messages.get(A2P_CHANNEL, [])
-                                         for blk in (m.get("blocks") or []) for b in blk.get("elements", [])),
-                             timeout=60, what="the campaign preview with its Approve button")
-        campaign_id = next(b["value"] for m in slack.messages[A2P_CHANNEL] for blk in (m.get("blocks") or [])
-                           for b in blk.get("elements", []) if b.get("action_id") == "campaign_approve")
+        await slack.wait_for(
+            lambda: any(
+                b.get("action_id") == "campaign_approve"
+                for m in slack.messages.get(A2P_CHANNEL, [])
+                for blk in (m.get("blocks") or [])
+                for b in blk.get("elements", [])
+            ),
+            timeout=60,
+            what="the campaign preview with its Approve button",
+        )
+        campaign_id = next(
+            b["value"]
+            for m in slack.messages[A2P_CHANNEL]
+            for blk in (m.get("blocks") or [])
+            for b in blk.get("elements", [])
+            if b.get("action_id") == "campaign_approve"
+        )
         with no_collector_pauses():  # the emulator counting sends per second lives in this process
-            status, body = await slack.send_command(replicas[1].url + "/slack/events", user_id=APPROVER,
-                                                    channel_id=A2P_CHANNEL, text=f"campaign approve {campaign_id}")
+            status, body = await slack.send_command(
+                replicas[1].url + "/slack/events",
+                user_id=APPROVER,
+                channel_id=A2P_CHANNEL,
+                text=f"campaign approve {campaign_id}",
+            )
             assert status == 200, body
 
             await twilio.wait_for(lambda: len(twilio.sent) >= RECIPIENTS // 3, timeout=300, what="a third sent")
             replicas[1].kill()
-            await twilio.wait_for(lambda: len({m["to"] for m in twilio.sent}) >= RECIPIENTS, timeout=600,
-                                  what="every recipient texted")
+            await twilio.wait_for(
+                lambda: len({m["to"] for m in twilio.sent}) >= RECIPIENTS, timeout=600, what="every recipient texted"
+            )
             await asyncio.sleep(3)  # anything sent twice would arrive now
 
         sent_to = [m["to"] for m in twilio.sent]

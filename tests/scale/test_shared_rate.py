@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, text
@@ -16,12 +16,12 @@ from bot.ratelimit import LATE_TOLERANCE, SharedRate, interval_for, reserve
 from storage.db import Database, DatabaseInUse
 from storage.migrate import upgrade
 
-T0 = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 async def reserve_slots(db: Database, key: str, interval: float, count: int, now: datetime) -> datetime:
     """Reserve `count` slots of `interval` for `key` from `now` on; the time of the first."""
-    return datetime.fromtimestamp(await reserve(db, key, interval * count, now.timestamp()), timezone.utc)
+    return datetime.fromtimestamp(await reserve(db, key, interval * count, now.timestamp()), UTC)
 
 
 async def test_reservations_follow_one_another_and_never_start_in_the_past(database_url):
@@ -54,13 +54,14 @@ async def test_two_processes_reserving_at_once_get_disjoint_slots(database_url):
     await upgrade(databases[0].engine)
     interval = 0.001
     try:
+
         async def reserve_many(db: Database, count: int) -> list[tuple[datetime, int]]:
             return [(await reserve_slots(db, "line:9", interval, n, T0), n) for n in [1, 3, 2] * count]
 
         results = await asyncio.gather(*(reserve_many(db, 30) for db in databases))
         ranges = sorted(r for result in results for r in result)
         assert len(ranges) == 180
-        for (start, n), (next_start, _) in zip(ranges, ranges[1:]):
+        for (start, n), (next_start, _) in zip(ranges, ranges[1:], strict=False):
             assert (next_start - start).total_seconds() >= n * interval - 2e-6, "two reservations overlap"
         total = sum(n for _, n in ranges)
         end = ranges[-1][0] + timedelta(seconds=ranges[-1][1] * interval)
@@ -158,8 +159,11 @@ async def hold_rate_row(db: Database, key: str, seconds: float):
     locked = asyncio.Event()
 
     async def holder() -> None:
-        locking = ("SELECT next_at FROM rate_slots WHERE key = :key FOR UPDATE" if db.engine.dialect.name == "postgresql"
-                   else "UPDATE rate_slots SET next_at = next_at WHERE key = :key")
+        locking = (
+            "SELECT next_at FROM rate_slots WHERE key = :key FOR UPDATE"
+            if db.engine.dialect.name == "postgresql"
+            else "UPDATE rate_slots SET next_at = next_at WHERE key = :key"
+        )
         async with db.session() as session:
             await session.execute(text(locking), {"key": key})
             locked.set()
@@ -176,6 +180,9 @@ async def hold_rate_row(db: Database, key: str, seconds: float):
 def record_statements(db: Database) -> list[str]:
     """Every SQL statement `db` sends from now on, appended to the returned list."""
     statements: list[str] = []
-    event.listen(db.engine.sync_engine, "before_cursor_execute",
-                 lambda _conn, _cursor, statement, *_: statements.append(statement))
+    event.listen(
+        db.engine.sync_engine,
+        "before_cursor_execute",
+        lambda _conn, _cursor, statement, *_: statements.append(statement),
+    )
     return statements

@@ -60,8 +60,11 @@ async def test_every_subcommand_is_refused_to_whoever_may_not_run_it(make_bridge
 
 async def test_refused_commands_change_nothing(make_bridge, slack):
     bridge = await make_bridge(config=CONFIG)
-    for command in ("optout +14155550178", "optin +14155550179 source=paper",
-                    "campaign create name=x to=all at=now text=Hello"):
+    for command in (
+        "optout +14155550178",
+        "optin +14155550179 source=paper",
+        "campaign create name=x to=all at=now text=Hello",
+    ):
         await slack.send_command(bridge.events_url, text=command, user_id=AGENT, channel_id=A2P_CHANNEL)
     async with bridge.services.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(ConsentEvent)) == 0
@@ -70,18 +73,35 @@ async def test_refused_commands_change_nothing(make_bridge, slack):
 
 async def test_campaign_buttons_respect_roles(make_bridge, slack):
     bridge = await make_bridge(config=CONFIG)
-    await slack.send_command(bridge.events_url, text="campaign create name=x to=all at=now text=Hello",
-                             user_id=ADMIN, channel_id=A2P_CHANNEL)
-    await slack.wait_for(lambda: any(e.get("action_id") == "campaign_approve" for m in slack.messages.get(A2P_CHANNEL, [])
-                                     for b in (m.get("blocks") or []) for e in b.get("elements", [])), timeout=20)
-    preview = next(m for m in slack.messages[A2P_CHANNEL]
-                   if any(e.get("action_id") == "campaign_approve" for b in (m.get("blocks") or []) for e in b.get("elements", [])))
+    await slack.send_command(
+        bridge.events_url, text="campaign create name=x to=all at=now text=Hello", user_id=ADMIN, channel_id=A2P_CHANNEL
+    )
+    await slack.wait_for(
+        lambda: any(
+            e.get("action_id") == "campaign_approve"
+            for m in slack.messages.get(A2P_CHANNEL, [])
+            for b in (m.get("blocks") or [])
+            for e in b.get("elements", [])
+        ),
+        timeout=20,
+    )
+    preview = next(
+        m
+        for m in slack.messages[A2P_CHANNEL]
+        if any(e.get("action_id") == "campaign_approve" for b in (m.get("blocks") or []) for e in b.get("elements", []))
+    )
 
     async def click(user: str, action_id: str) -> str:
-        payload = {"type": "block_actions", "user": {"id": user}, "channel": {"id": A2P_CHANNEL},
-                   "message": {"ts": preview["ts"]}, "container": {"type": "message", "message_ts": preview["ts"]},
-                   "trigger_id": "1.2.3", "response_url": slack.root + "/response/x",
-                   "actions": [{"action_id": action_id, "block_id": "b", "type": "button", "value": "1"}]}
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user},
+            "channel": {"id": A2P_CHANNEL},
+            "message": {"ts": preview["ts"]},
+            "container": {"type": "message", "message_ts": preview["ts"]},
+            "trigger_id": "1.2.3",
+            "response_url": slack.root + "/response/x",
+            "actions": [{"action_id": action_id, "block_id": "b", "type": "button", "value": "1"}],
+        }
         status, _ = await slack.send_action(bridge.events_url, payload)
         assert status == 200
         async with bridge.services.db.session() as session:
@@ -93,13 +113,28 @@ async def test_campaign_buttons_respect_roles(make_bridge, slack):
     assert await click(APPROVER, "campaign_approve") != "pending_approval"
 
 
-@pytest.mark.parametrize("method, path, body", [
-    ("POST", "/api/v1/notify", {"to": "group:oncall", "text": "hi"}),
-    ("GET", "/api/v1/notifications/1", None),
-    ("POST", "/api/v1/alertmanager", {"version": "4", "status": "firing", "receiver": "oncall", "groupKey": "k",
-                                      "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
-                                      "externalURL": "http://am", "alerts": []}),
-])
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("POST", "/api/v1/notify", {"to": "group:oncall", "text": "hi"}),
+        ("GET", "/api/v1/notifications/1", None),
+        (
+            "POST",
+            "/api/v1/alertmanager",
+            {
+                "version": "4",
+                "status": "firing",
+                "receiver": "oncall",
+                "groupKey": "k",
+                "groupLabels": {},
+                "commonLabels": {},
+                "commonAnnotations": {},
+                "externalURL": "http://am",
+                "alerts": [],
+            },
+        ),
+    ],
+)
 async def test_api_routes_need_a_valid_bearer_token(make_bridge, method, path, body):
     bridge = await make_bridge(config=CONFIG)
     async with aiohttp.ClientSession() as http:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import aiohttp
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from storage.models import Conversation, Message, ProcessedEvent, SlackOutbox
@@ -30,7 +31,7 @@ async def post(url: str, body: bytes, content_type: str, headers: dict | None = 
 
 def assert_clean_refusal(status: int, text: str) -> None:
     assert 400 <= status < 500, (status, text)
-    assert "Traceback" not in text and "File \"" not in text
+    assert "Traceback" not in text and 'File "' not in text
 
 
 async def test_garbage_bodies_are_refused_without_5xx(bridge):
@@ -59,12 +60,20 @@ async def test_huge_bodies_are_refused(bridge):
 async def test_signed_webhook_missing_fields_names_the_field(bridge, twilio):
     params = {"MessageSid": "SM" + "a" * 32, "Body": "no sender"}
     url = bridge.url + "/sms/twilio/inbound"
-    status, text = await post(url, urlencode(params).encode(), "application/x-www-form-urlencoded",
-                              {"X-Twilio-Signature": twilio.sign(url, params)})
+    status, text = await post(
+        url,
+        urlencode(params).encode(),
+        "application/x-www-form-urlencoded",
+        {"X-Twilio-Signature": twilio.sign(url, params)},
+    )
     assert status == 400 and "From" in text
     status_url = bridge.url + "/sms/twilio/status"
-    status, text = await post(status_url, b"MessageSid=SMx", "application/x-www-form-urlencoded",
-                              {"X-Twilio-Signature": twilio.sign(status_url, {"MessageSid": "SMx"})})
+    status, text = await post(
+        status_url,
+        b"MessageSid=SMx",
+        "application/x-www-form-urlencoded",
+        {"X-Twilio-Signature": twilio.sign(status_url, {"MessageSid": "SMx"})},
+    )
     assert status == 400 and "MessageStatus" in text
     assert await stored_rows(bridge) == 0
 
@@ -83,8 +92,11 @@ async def test_hostile_text_is_stored_verbatim_and_shown_escaped(bridge, slack, 
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.binary(max_size=2048), path=st.sampled_from(ENDPOINTS),
-       content_type=st.sampled_from(["application/x-www-form-urlencoded", "application/json", "text/plain", ""]))
+@given(
+    body=st.binary(max_size=2048),
+    path=st.sampled_from(ENDPOINTS),
+    content_type=st.sampled_from(["application/x-www-form-urlencoded", "application/json", "text/plain", ""]),
+)
 async def test_generated_bodies_never_cause_a_server_error(bridge, body, path, content_type):
     status, text = await post(bridge.url + path, body, content_type)
     assert_clean_refusal(status, text)

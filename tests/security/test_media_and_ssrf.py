@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from bot.carriers.twilio import TwilioCarrier
 from bot.messaging.media import LINK_LIFETIME, make_token, read_token
 
 SECRET = "media-secret"
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def test_a_media_token_opens_its_file_until_it_expires():
@@ -21,12 +21,15 @@ def test_a_media_token_opens_its_file_until_it_expires():
     assert read_token(SECRET, token, NOW + LINK_LIFETIME + timedelta(seconds=1)) is None
 
 
-@pytest.mark.parametrize("mangle", [
-    lambda t: t.replace("abc123", "abc124"),                        # another file
-    lambda t: t.split(".")[0] + "." + str(int(t.split(".")[1]) + 10**6) + "." + t.split(".")[2],  # longer life
-    lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),    # forged signature
-    lambda t: t.split(".")[0],                                      # malformed
-])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t.replace("abc123", "abc124"),  # another file
+        lambda t: t.split(".")[0] + "." + str(int(t.split(".")[1]) + 10**6) + "." + t.split(".")[2],  # longer life
+        lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),  # forged signature
+        lambda t: t.split(".")[0],  # malformed
+    ],
+)
 def test_a_changed_token_opens_nothing(mangle):
     assert read_token(SECRET, mangle(make_token(SECRET, "abc123", NOW)), NOW) is None
 
@@ -35,13 +38,16 @@ def test_a_token_signed_with_another_secret_opens_nothing():
     assert read_token(SECRET, make_token("other", "abc123", NOW), NOW) is None
 
 
-@pytest.mark.parametrize("url", [
-    "http://169.254.169.254/latest/meta-data/",
-    "http://127.0.0.1:5432/",
-    "https://evil.example/2010-04-01/Accounts/AC" + "1" * 32 + "/Messages/MM1/Media/ME1",
-    "https://api.twilio.com/2010-04-01/Accounts/AC" + "2" * 32 + "/Messages/MM1/Media/ME1",  # another account
-    "file:///etc/passwd",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://127.0.0.1:5432/",
+        "https://evil.example/2010-04-01/Accounts/AC" + "1" * 32 + "/Messages/MM1/Media/ME1",
+        "https://api.twilio.com/2010-04-01/Accounts/AC" + "2" * 32 + "/Messages/MM1/Media/ME1",  # another account
+        "file:///etc/passwd",
+    ],
+)
 async def test_inbound_media_is_fetched_only_from_the_carrier(url):
     carrier = TwilioCarrier("AC" + "1" * 32, "token", "https://api.twilio.com")
     try:

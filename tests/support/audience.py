@@ -19,12 +19,35 @@ async def seed_audience(url: str, count: int) -> set[str]:
     now = utcnow() - timedelta(days=1)
     async with db.session() as session:
         for start in range(0, count, 5000):
-            chunk = phones[start:start + 5000]
-            await session.execute(insert(Contact), [{"phone": p, "first_name": "", "last_name": "", "number_status": "ok",
-                                                      "number_status_reason": "", "created_at": now, "updated_at": now}
-                                                     for p in chunk])
-            await session.execute(insert(ConsentEvent), [{"phone": p, "action": "opt_in", "scope": "all",
-                                                           "source": "import", "evidence": "test", "created_at": now}
-                                                          for p in chunk])
+            chunk = phones[start : start + 5000]
+            await session.execute(
+                insert(Contact),
+                [
+                    {
+                        "phone": p,
+                        "first_name": "",
+                        "last_name": "",
+                        "number_status": "ok",
+                        "number_status_reason": "",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for p in chunk
+                ],
+            )
+            await session.execute(
+                insert(ConsentEvent),
+                [
+                    {
+                        "phone": p,
+                        "action": "opt_in",
+                        "scope": "all",
+                        "source": "import",
+                        "evidence": "test",
+                        "created_at": now,
+                    }
+                    for p in chunk
+                ],
+            )
     await db.dispose()
     return set(phones)

@@ -53,8 +53,17 @@ def free_port() -> int:
 class Bridge:
     """One sms-bridge process (in this event loop), serving HTTP on 127.0.0.1."""
 
-    def __init__(self, *, database_url: str, slack: SlackEmulator, twilio: TwilioEmulator, tmp_path: Path,
-                 config: str = DEFAULT_CONFIG, env: dict | None = None, **build_options) -> None:
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        slack: SlackEmulator,
+        twilio: TwilioEmulator,
+        tmp_path: Path,
+        config: str = DEFAULT_CONFIG,
+        env: dict | None = None,
+        **build_options,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config_path = tmp_path / "sms-bridge.toml"
@@ -84,7 +93,7 @@ class Bridge:
     def events_url(self) -> str:
         return self.url + "/slack/events"
 
-    async def start(self) -> "Bridge":
+    async def start(self) -> Bridge:
         self.app = build_app(load_settings(self.env), **self.build_options)
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
@@ -96,7 +105,7 @@ class Bridge:
             await self._runner.cleanup()
             self._runner = None
 
-    async def restart(self) -> "Bridge":
+    async def restart(self) -> Bridge:
         await self.stop()
         return await self.start()
 

@@ -56,8 +56,9 @@ class PrivateCluster:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     async def _run(self, *args: str) -> None:
-        process = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
-                                                       stderr=asyncio.subprocess.STDOUT)
+        process = await asyncio.create_subprocess_exec(
+            *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
         output, _ = await process.communicate()
         if process.returncode != 0:
             raise RuntimeError(f"{' '.join(args)} failed ({process.returncode}): {output.decode(errors='replace')}")
@@ -93,13 +94,17 @@ def _debian_version() -> str | None:
 
 
 def private_clusters_or_skip() -> None:
-    """Skip unless Debian's cluster tools and a PostgreSQL installation are here (fail instead with REQUIRE_POSTGRES=1)."""
+    """Skip unless Debian's cluster tools and a PostgreSQL installation are here.
+
+    With REQUIRE_POSTGRES=1 it fails instead."""
     missing = [tool for tool in ("pg_createcluster", "pg_ctlcluster", "pg_dropcluster") if shutil.which(tool) is None]
     if _debian_version() is None:
         missing.append("/etc/postgresql/<version>")
     if not missing:
         return
-    message = f"a private PostgreSQL cluster needs Debian's postgresql-common and a server ({', '.join(missing)} missing)"
+    message = (
+        f"a private PostgreSQL cluster needs Debian's postgresql-common and a server ({', '.join(missing)} missing)"
+    )
     if os.environ.get("REQUIRE_POSTGRES"):
         raise RuntimeError(message)
     pytest.skip(message + "; set REQUIRE_POSTGRES=1 to fail instead")

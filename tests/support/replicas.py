@@ -13,6 +13,7 @@ import aiohttp
 from tests.emulators import SlackEmulator, TwilioEmulator
 from tests.support.bridge import free_port
 
+
 class Replica:
     """One `python -m bot.cli serve` child process."""
 
@@ -27,7 +28,13 @@ class Replica:
     async def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "serve", env={**os.environ, **self.env}, stdout=log, stderr=log,
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "serve",
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=log,
         )
 
     async def ready(self, timeout: float = 60.0) -> None:
@@ -55,15 +62,22 @@ class Replica:
             self.process.terminate()
             try:
                 await asyncio.wait_for(self.process.wait(), 15)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.process.kill()
                 await self.process.wait()
 
 
-def replica_env(*, database_url: str, slack: SlackEmulator, twilio: TwilioEmulator, config_path: Path) -> dict[str, str]:
+def replica_env(
+    *, database_url: str, slack: SlackEmulator, twilio: TwilioEmulator, config_path: Path
+) -> dict[str, str]:
     return {
-        "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_SIGNING_SECRET": slack.signing_secret, "SLACK_API_URL": slack.url,
-        "DATABASE_URL": database_url, "TWILIO_ACCOUNT_SID": twilio.account_sid,
-        "TWILIO_AUTH_TOKEN": twilio.auth_token, "TWILIO_API_URL": twilio.url,
-        "SMS_BRIDGE_CONFIG": str(config_path), "LOG_LEVEL": "WARNING",
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": slack.signing_secret,
+        "SLACK_API_URL": slack.url,
+        "DATABASE_URL": database_url,
+        "TWILIO_ACCOUNT_SID": twilio.account_sid,
+        "TWILIO_AUTH_TOKEN": twilio.auth_token,
+        "TWILIO_API_URL": twilio.url,
+        "SMS_BRIDGE_CONFIG": str(config_path),
+        "LOG_LEVEL": "WARNING",
     }

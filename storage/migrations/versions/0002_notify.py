@@ -3,8 +3,9 @@
 Revision ID: 0002
 Revises: 0001
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0002"
 down_revision = "0001"
@@ -59,8 +60,9 @@ def upgrade() -> None:
         sa.Column("escalated_to", sa.String(40), nullable=True),
         sa.Column("created_at", UTC, nullable=False),
         sa.ForeignKeyConstraint(["line_id"], ["lines.id"], name=op.f("fk_notifications_line_id_lines")),
-        sa.ForeignKeyConstraint(["parent_id"], ["notifications.id"],
-                                name=op.f("fk_notifications_parent_id_notifications")),
+        sa.ForeignKeyConstraint(
+            ["parent_id"], ["notifications.id"], name=op.f("fk_notifications_parent_id_notifications")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_notifications_idempotency_key")),
     )
@@ -78,10 +80,15 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("message_id", BigId, nullable=True),
         sa.Column("updated_at", UTC, nullable=False),
-        sa.ForeignKeyConstraint(["notification_id"], ["notifications.id"], ondelete="CASCADE",
-                                name=op.f("fk_notification_recipients_notification_id_notifications")),
-        sa.ForeignKeyConstraint(["message_id"], ["messages.id"],
-                                name=op.f("fk_notification_recipients_message_id_messages")),
+        sa.ForeignKeyConstraint(
+            ["notification_id"],
+            ["notifications.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_notification_recipients_notification_id_notifications"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"], ["messages.id"], name=op.f("fk_notification_recipients_message_id_messages")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_recipients")),
         sa.UniqueConstraint("notification_id", "position", name=op.f("uq_notification_recipients_notification_id")),
     )

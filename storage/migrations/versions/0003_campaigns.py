@@ -3,8 +3,9 @@
 Revision ID: 0003
 Revises: 0002
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0003"
@@ -58,10 +59,15 @@ def upgrade() -> None:
         sa.Column("skip_reason", sa.String(32), nullable=True),
         sa.Column("message_id", BigId, nullable=True),
         sa.Column("created_at", TS, nullable=False),
-        sa.ForeignKeyConstraint(["campaign_id"], ["campaigns.id"], ondelete="CASCADE",
-                                name=op.f("fk_campaign_recipients_campaign_id_campaigns")),
-        sa.ForeignKeyConstraint(["message_id"], ["messages.id"],
-                                name=op.f("fk_campaign_recipients_message_id_messages")),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_campaign_recipients_campaign_id_campaigns"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"], ["messages.id"], name=op.f("fk_campaign_recipients_message_id_messages")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_recipients")),
         sa.UniqueConstraint("campaign_id", "phone", name="uq_campaign_recipients_campaign_phone"),
     )
@@ -75,8 +81,9 @@ def upgrade() -> None:
         sa.Column("to_state", sa.String(20), nullable=True),
         sa.Column("detail", sa.Text(), nullable=False),
         sa.Column("created_at", TS, nullable=False),
-        sa.ForeignKeyConstraint(["campaign_id"], ["campaigns.id"], ondelete="CASCADE",
-                                name=op.f("fk_campaign_events_campaign_id_campaigns")),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"], ["campaigns.id"], ondelete="CASCADE", name=op.f("fk_campaign_events_campaign_id_campaigns")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_events")),
     )
     op.create_index("ix_campaign_events_campaign", "campaign_events", ["campaign_id", "id"])
@@ -89,8 +96,9 @@ def upgrade() -> None:
         sa.Column("clicks", sa.Integer(), nullable=False),
         sa.Column("first_click_at", TS, nullable=True),
         sa.Column("last_click_at", TS, nullable=True),
-        sa.ForeignKeyConstraint(["campaign_id"], ["campaigns.id"], ondelete="CASCADE",
-                                name=op.f("fk_campaign_links_campaign_id_campaigns")),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"], ["campaigns.id"], ondelete="CASCADE", name=op.f("fk_campaign_links_campaign_id_campaigns")
+        ),
         sa.PrimaryKeyConstraint("code", name=op.f("pk_campaign_links")),
     )
     op.create_index("ix_campaign_links_campaign", "campaign_links", ["campaign_id"])

@@ -6,8 +6,9 @@ at 100,000 messages, growing with the table.
 Revision ID: 0007
 Revises: 0006
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0007"
 down_revision = "0006"

@@ -7,8 +7,9 @@ anything but the importers, stay unchecked and are parsed as before.
 Revision ID: 0008
 Revises: 0007
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0008"
 down_revision = "0007"
