@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.messaging.media import read_token
+from bot.media import read_token
 from handlers.common import SERVICES
 from storage.models import Media
 

@@ -11,11 +11,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from bot import media
 from bot.campaigns.audience import SKIP_REASONS
 from bot.campaigns.chart import funnel_png
 from bot.campaigns.service import CampaignError, counts
 from bot.carriers import twilio_errors
-from bot.messaging import media
 from bot.services import Services
 from bot.slack import outbox
 from storage.models import ConsentEvent, Message

@@ -21,6 +21,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import media as media_links
 from bot.carriers.base import (
     AmbiguousCarrierError,
     CarrierError,
@@ -29,7 +30,6 @@ from bot.carriers.base import (
     TransientCarrierError,
 )
 from bot.compliance import gate
-from bot.messaging import media as media_links
 from bot.messaging.status import (
     after_failure,
     after_send,

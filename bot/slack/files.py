@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messaging import media as media_store
+from bot import media as media_store
 from bot.services import Services
 
 SLACK_FILE_HOSTS = {"files.slack.com", "slack-files.com"}

@@ -8,7 +8,7 @@ import pytest
 
 from bot.carriers.base import PermanentCarrierError
 from bot.carriers.twilio import TwilioCarrier
-from bot.messaging.media import LINK_LIFETIME, make_token, read_token
+from bot.media import LINK_LIFETIME, make_token, read_token
 
 SECRET = "media-secret"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
