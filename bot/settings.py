@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.compliance.quiet_hours import parse_window
 from bot.phone import InvalidPhoneNumber, parse_e164
+from bot.time_window import parse_window
 
 
 class ConfigError(ValueError):

@@ -39,6 +39,7 @@ from phonenumbers import geocoder
 from phonenumbers import timezone as pn_timezone
 
 from bot.phone import parse_e164
+from bot.time_window import Window, check_window, parse_window
 
 __all__ = [
     "DEFAULT_REGION_WINDOWS",
@@ -53,8 +54,6 @@ __all__ = [
     "window_for",
 ]
 
-Window = tuple[time, time]
-
 DEFAULT_WINDOW: Window = (time(8, 0), time(21, 0))
 DEFAULT_REGION_WINDOWS: Mapping[str, Window] = MappingProxyType(
     {
@@ -65,43 +64,10 @@ DEFAULT_REGION_WINDOWS: Mapping[str, Window] = MappingProxyType(
 LOOKAHEAD = timedelta(days=7)  # next_allowed gives up (returns None) beyond this
 
 _UNKNOWN_ZONE = "Etc/Unknown"
-_WINDOW_TEXT = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
 _REGION_KEY = re.compile(r"[A-Z]{2}(?:-[A-Z0-9]{1,3})?")
 
 
 # --- policy -------------------------------------------------------------------------------
-
-
-def _check_window(window: Window, what: str) -> Window:
-    try:
-        start, end = window
-    except (TypeError, ValueError):
-        raise ValueError(f"{what}: {window!r} is not a (start, end) pair of times") from None
-    if not (isinstance(start, time) and isinstance(end, time)):
-        raise ValueError(f"{what}: {window!r} is not a (start, end) pair of times")
-    if start.tzinfo is not None or end.tzinfo is not None:
-        raise ValueError(f"{what}: {window!r} must use naive (local wall-clock) times")
-    if not start < end:
-        raise ValueError(f"{what}: window {_fmt(window)!r} must start before it ends (same day)")
-    return (start, end)
-
-
-def _fmt(window: Window) -> str:
-    return f"{window[0]:%H:%M}-{window[1]:%H:%M}"
-
-
-def parse_window(text: str) -> Window:
-    """Parse ``"08:00-21:00"`` into ``(time(8), time(21))``; raise ValueError quoting `text`."""
-    match = _WINDOW_TEXT.fullmatch(text or "") if isinstance(text, str) else None
-    if not match:
-        raise ValueError(f"quiet hours {text!r} is not a window like '08:00-21:00'")
-    h1, m1, h2, m2 = (int(g) for g in match.groups())
-    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
-        raise ValueError(f"quiet hours {text!r} has a time outside 00:00-23:59")
-    try:
-        return _check_window((time(h1, m1), time(h2, m2)), "quiet hours")
-    except ValueError:
-        raise ValueError(f"quiet hours {text!r} must start before it ends (same day)") from None
 
 
 @dataclass(frozen=True)
@@ -116,13 +82,13 @@ class QuietHoursPolicy:
     by_region: Mapping[str, Window] = field(default_factory=lambda: DEFAULT_REGION_WINDOWS)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "default", _check_window(self.default, "default quiet hours"))
+        object.__setattr__(self, "default", check_window(self.default, "default quiet hours"))
         table: dict[str, Window] = {}
         for key, window in dict(self.by_region).items():
             region = str(key).strip().upper()
             if not _REGION_KEY.fullmatch(region):
                 raise ValueError(f"quiet hours region {key!r} is not an ISO 3166 code like 'US-FL'")
-            table[region] = _check_window(window, f"quiet hours for {region}")
+            table[region] = check_window(window, f"quiet hours for {region}")
         object.__setattr__(self, "by_region", MappingProxyType(table))
 
     def __hash__(self) -> int:
