@@ -9,15 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.compliance import consent
 from bot.compliance.keywords import Keyword, classify, looks_like_opt_out_request
 from bot.lines import KnownLine
-from bot.messaging.outbound import queue_sms
-from storage.models import Message
 
 
 @dataclass(frozen=True)
 class KeywordOutcome:
     keyword: Keyword | None = None
     flagged: bool = False  # reads like an opt-out request but is not a keyword: an agent should decide
-    reply: Message | None = None  # the confirmation or help text queued in answer
+    answer: str | None = None  # the confirmation or help text to send in answer (the caller queues it)
 
     @property
     def note(self) -> str:
@@ -47,9 +45,9 @@ def confirmation(line: KnownLine, keyword: Keyword) -> str:
 
 
 async def handle_keywords(
-    session: AsyncSession, *, line: KnownLine, phone: str, body: str, inbound_sid: str, conversation_id: int
+    session: AsyncSession, *, line: KnownLine, phone: str, body: str, inbound_sid: str
 ) -> KeywordOutcome:
-    """Apply a keyword's consent change and queue its one answer. Idempotent per inbound message."""
+    """Apply a keyword's consent change and say what to answer. Idempotent per inbound message."""
     keyword = classify(body)
     if keyword is None:
         return KeywordOutcome(flagged=looks_like_opt_out_request(body))
@@ -63,16 +61,4 @@ async def handle_keywords(
             action="opt_out" if keyword is Keyword.OPT_OUT else "opt_in",
             evidence=f"texted {body.strip()!r} (message {inbound_sid})",
         )
-    reply = await queue_sms(
-        session,
-        line=line,
-        phone=phone,
-        body=confirmation(line, keyword),
-        origin="system",
-        purpose="compliance",
-        origin_ref=keyword.value,
-        conversation_id=conversation_id,
-        dedupe_key=f"keyword-reply:{inbound_sid}",
-        slack_channel=line.config.channel,
-    )
-    return KeywordOutcome(keyword=keyword, reply=reply)
+    return KeywordOutcome(keyword=keyword, answer=confirmation(line, keyword))

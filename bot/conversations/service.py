@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.carriers.base import InboundSMS
 from bot.compliance import consent
-from bot.compliance.inbound import handle_keywords
+from bot.compliance.inbound import KeywordOutcome, handle_keywords
 from bot.conversations import queries
 from bot.lines import KnownLine
 from bot.messaging.outbound import queue_sms
@@ -93,8 +93,8 @@ async def _store_inbound(
         phone=phone,
         body=inbound.body,
         inbound_sid=inbound.carrier_sid,
-        conversation_id=conversation.id,
     )
+    reply = await _answer_keyword(session, line, phone, inbound, conversation.id, outcome)
     message.keyword = outcome.keyword.value if outcome.keyword else ("flagged" if outcome.flagged else None)
     conversation.last_activity_at = now
     channel = line.config.channel
@@ -112,14 +112,14 @@ async def _store_inbound(
         await outbox.enqueue(
             session, channel=channel, op="upload_media", conversation_id=conversation.id, message_id=message.id
         )
-    if outcome.reply is not None:
+    if reply is not None:
         await outbox.enqueue(
             session,
             channel=channel,
             op="post",
             conversation_id=conversation.id,
-            message_id=outcome.reply.id,
-            payload={"text": f":robot_face: Automatic answer: {escape(outcome.reply.body)}"},
+            message_id=reply.id,
+            payload={"text": f":robot_face: Automatic answer: {escape(reply.body)}"},
         )
     if not created:
         await outbox.enqueue(session, channel=channel, op="update_card", conversation_id=conversation.id)
@@ -127,6 +127,31 @@ async def _store_inbound(
         for hook in services.inbound_hooks:
             await hook(session, line, message)
     return message.id
+
+
+async def _answer_keyword(
+    session: AsyncSession,
+    line: KnownLine,
+    phone: str,
+    inbound: InboundSMS,
+    conversation_id: int,
+    outcome: KeywordOutcome,
+) -> Message | None:
+    """Queue a keyword's one answer (once per inbound message); None when there is nothing to answer."""
+    if outcome.answer is None:
+        return None
+    return await queue_sms(
+        session,
+        line=line,
+        phone=phone,
+        body=outcome.answer,
+        origin="system",
+        purpose="compliance",
+        origin_ref=outcome.keyword.value,
+        conversation_id=conversation_id,
+        dedupe_key=f"keyword-reply:{inbound.carrier_sid}",
+        slack_channel=line.config.channel,
+    )
 
 
 def inbound_post(body: str, media_count: int, note: str, flagged: bool, phone: str) -> dict:
