@@ -23,6 +23,7 @@ from bot import campaigns, notify
 from bot.carriers import build_carrier
 from bot.carriers.base import Carrier
 from bot.clock import Clock
+from bot.conversations.card_ops import card_ops
 from bot.lines import sync_lines
 from bot.messaging.sender import SendWorker
 from bot.services import Services
@@ -137,7 +138,7 @@ def _lifecycle(services: Services, run_workers: bool, sender_options: dict, outb
         if run_workers:
             workers = [
                 SendWorker(services, **sender_options),
-                OutboxWorker(services, all_ops(), **outbox_options),
+                OutboxWorker(services, all_ops() | card_ops(), **outbox_options),
                 *domain_workers,
             ]
         tasks = [asyncio.create_task(worker.run()) for worker in workers]

@@ -6,14 +6,14 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.carriers.base import CarrierError
-from bot.conversations.card import card_blocks, card_text
-from bot.conversations.queries import card_facts
 from bot.services import Services
 from bot.slack.outbox import Op, OpResult, Retry, post_metadata, slack_error
 from storage.models import Conversation, Media, Message, SlackOutbox
 
 
-class _NoThread:
+class NoThread:
+    """An op whose row belongs to no thread and records nothing once performed."""
+
     async def thread_of(self, services: Services, row: SlackOutbox) -> str | None:
         return None
 
@@ -21,7 +21,8 @@ class _NoThread:
         return None
 
 
-async def _conversation(services: Services, row: SlackOutbox) -> Conversation:
+async def conversation_of(services: Services, row: SlackOutbox) -> Conversation:
+    """The conversation an outbox row is about, read now."""
     async with services.db.session() as session:
         return await session.get(Conversation, row.conversation_id)
 
@@ -29,16 +30,10 @@ async def _conversation(services: Services, row: SlackOutbox) -> Conversation:
 async def _thread_ts(services: Services, row: SlackOutbox) -> str | None:
     if row.conversation_id is None:
         return (row.payload or {}).get("thread_ts")
-    conversation = await _conversation(services, row)
+    conversation = await conversation_of(services, row)
     if conversation.thread_ts is None:
         raise Retry("the thread root is not posted yet", 1.0)
     return conversation.thread_ts
-
-
-async def _card(services: Services, conversation: Conversation) -> tuple[str, list[dict]]:
-    async with services.db.session() as session:
-        facts = await card_facts(session, services.lines, conversation)
-    return card_text(facts), card_blocks(facts)
 
 
 async def _message_ts(services: Services, payload: dict, key: str) -> str | None:
@@ -48,25 +43,6 @@ async def _message_ts(services: Services, payload: dict, key: str) -> str | None
     async with services.db.session() as session:
         ref = await session.get(SlackOutbox, payload["ref_outbox_id"])
     return ref.result_ts if ref else None
-
-
-class PostRoot(_NoThread):
-    """Open a conversation's thread: post its card at channel level."""
-
-    async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
-        conversation = await _conversation(services, row)
-        if conversation.thread_ts:  # already open (e.g. two roots were queued by a race)
-            return OpResult(conversation.thread_ts)
-        text, blocks = await _card(services, conversation)
-        resp = await services.slack.chat_postMessage(
-            channel=row.channel, text=text, blocks=blocks, metadata=post_metadata(row), unfurl_links=False
-        )
-        return OpResult(resp["ts"])
-
-    async def record(self, session: AsyncSession, row: SlackOutbox, result: OpResult) -> None:
-        conversation = await session.get(Conversation, row.conversation_id)
-        if conversation.thread_ts is None:
-            conversation.thread_ts = result.ts
 
 
 class Post:
@@ -99,19 +75,7 @@ class Post:
             message.slack_channel, message.slack_ts = row.channel, result.ts
 
 
-class UpdateCard(_NoThread):
-    """Re-render a conversation's root card from the current state."""
-
-    async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
-        conversation = await _conversation(services, row)
-        if conversation.thread_ts is None:
-            raise Retry("the thread root is not posted yet", 1.0)
-        text, blocks = await _card(services, conversation)
-        await services.slack.chat_update(channel=row.channel, ts=conversation.thread_ts, text=text, blocks=blocks)
-        return OpResult(conversation.thread_ts)
-
-
-class React(_NoThread):
+class React(NoThread):
     """Show a message's delivery state as a reaction on its Slack message, replacing the previous one."""
 
     async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
@@ -133,7 +97,7 @@ class React(_NoThread):
         return OpResult(message.slack_ts)
 
 
-class Ephemeral(_NoThread):
+class Ephemeral(NoThread):
     """A message only one person sees (why their text was not sent, a command's answer)."""
 
     async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
@@ -147,7 +111,7 @@ class Ephemeral(_NoThread):
         return OpResult()
 
 
-class Update(_NoThread):
+class Update(NoThread):
     """Edit a message the bot posted earlier (progress messages, notification status)."""
 
     async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
@@ -165,7 +129,7 @@ class Update(_NoThread):
         return OpResult(ts)
 
 
-class UploadMedia(_NoThread):
+class UploadMedia(NoThread):
     """Put an inbound MMS's pictures into the conversation thread (fetched with the carrier's credentials)."""
 
     async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
@@ -191,7 +155,7 @@ class UploadMedia(_NoThread):
         return OpResult()
 
 
-class UploadFile(_NoThread):
+class UploadFile(NoThread):
     """Upload a file to a channel, in `payload.thread_ts` or in the thread of the message another outbox row
     posted (`payload.ref_outbox_id`): text in `payload.content` (a campaign's CSV), or bytes stored in the
     media table under `payload.media_id` (a report's chart)."""
@@ -221,10 +185,9 @@ class UploadFile(_NoThread):
 
 
 def all_ops() -> dict[str, Op]:
+    """The ops every outbox row may name, but those of the domains (the app adds theirs)."""
     return {
-        "post_root": PostRoot(),
         "post": Post(),
-        "update_card": UpdateCard(),
         "react": React(),
         "ephemeral": Ephemeral(),
         "update": Update(),
