@@ -15,7 +15,9 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+import handlers.api
 import handlers.health
+import handlers.links
 import handlers.media
 import handlers.slack
 import handlers.twilio
@@ -89,6 +91,8 @@ def build_app(
     handlers.twilio.register(app)
     handlers.health.register(app)
     handlers.media.register(app)
+    handlers.links.register(app)
+    handlers.api.register(app)
     if settings.local_mode:
         from bot.local.workspace import LocalWorkspace
 
@@ -98,8 +102,8 @@ def build_app(
         workspace.mount(app, LOCAL_SLACK_PREFIX)
         from bot.local.playground import Playground
 
-        Playground(slack_prefix=LOCAL_SLACK_PREFIX).mount(app)  # GET /: the page to try it all in a browser
-    domain_workers = [worker for domain in (campaigns, notify) for worker in domain.install(app, services)]
+        Playground(services, slack_prefix=LOCAL_SLACK_PREFIX).mount(app)  # GET /: the page to try it all in a browser
+    domain_workers = [worker for domain in (campaigns, notify) for worker in domain.install(services)]
     app.cleanup_ctx.append(
         _lifecycle(services, run_workers, sender_options or {}, outbox_options or {}, domain_workers)
     )

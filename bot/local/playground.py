@@ -29,10 +29,11 @@ import aiohttp
 from aiohttp import web
 
 from bot.carriers.simulator import SIMULATOR_ACCOUNT_SID, SimulatedSend, SimulatorCarrier
+from bot.contacts import import_csv
 from bot.local import sse
 from bot.local.json_body import BadRequest, read_object
 from bot.phone import InvalidPhoneNumber, parse_e164
-from handlers.common import SERVICES
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ SAMPLE_CUSTOMERS = (
 class Playground:
     """The page, its static files, and the customer's side of the simulator carrier."""
 
-    def __init__(self, *, slack_prefix: str) -> None:
+    def __init__(self, services: Services, *, slack_prefix: str) -> None:
+        self.services = services
         self.slack_prefix = slack_prefix
         self.texts: list[dict] = []  # what the phones sent and received, oldest first
         self._subscribers: set[asyncio.Queue] = set()
@@ -76,7 +78,7 @@ class Playground:
     # ------------------------------------------------------------------ the simulator's deliveries
 
     async def _on_startup(self, app: web.Application) -> None:
-        carrier = app[SERVICES].carrier
+        carrier = self.services.carrier
         if isinstance(carrier, SimulatorCarrier):
             self._carrier = carrier
             carrier.listeners.append(self.delivered)
@@ -131,7 +133,7 @@ class Playground:
         return web.FileResponse(STATIC_DIR / "playground.html", headers={"Cache-Control": "no-cache"})
 
     async def _config(self, request: web.Request) -> web.Response:
-        services = request.app[SERVICES]
+        services = self.services
         lines = [
             {"number": line.number, "channel": line.channel, "kind": line.kind, "brand": line.brand}
             for line in services.settings.lines
@@ -184,7 +186,7 @@ class Playground:
             return web.json_response(
                 {"ok": False, "error": "the playground phone needs SMS_PROVIDER=simulator"}, status=409
             )
-        settings = request.app[SERVICES].settings
+        settings = self.services.settings
         url = settings.callback_url("/sms/twilio/inbound")
         sid = "SM" + secrets.token_hex(16)
         params = {
@@ -225,8 +227,6 @@ class Playground:
 
     async def _contact(self, request: web.Request) -> web.Response:
         """Save a number as a contact (upsert), through the CSV import the CLI uses."""
-        from bot.contacts import import_csv
-
         try:
             body = await _json_body(request)
             phone = _phone(body.get("phone"), "phone")
@@ -239,7 +239,7 @@ class Playground:
         writer = csv.writer(out)
         writer.writerow(["phone", "first_name"])
         writer.writerow([phone, name])
-        async with request.app[SERVICES].db.session() as session:
+        async with self.services.db.session() as session:
             report = await import_csv(session, out.getvalue(), filename="playground.csv")
         return web.json_response({"ok": report.ok, "report": report.text()}, status=200 if report.ok else 400)
 
