@@ -19,6 +19,7 @@ from bot.campaigns import template as tpl
 from bot.campaigns.audience import (
     SKIP_REASONS,
     AudienceError,
+    audience_filter,
     classify,
     contact_batch,
     parse_audience,
@@ -33,7 +34,7 @@ from bot.permissions import is_admin, is_approver
 from bot.services import Services
 from bot.slack import outbox
 from storage.bulk import among, insert_rows
-from storage.models import Message
+from storage.models import Contact, Message
 from storage.models.campaigns import Campaign, CampaignEvent, CampaignLink, CampaignRecipient
 
 # What one SMS segment costs, for the preview's estimate only: Twilio's US list price per outbound segment
@@ -253,9 +254,6 @@ async def compute_preview(services: Services, campaign_id: int) -> dict:
             odd = {i.phone for i in items if i.reason is None and i.phone != i.contact.phone}
             canonical = set()
             if odd:
-                from bot.campaigns.audience import audience_filter
-                from storage.models import Contact
-
                 query = select(Contact.phone).where(Contact.phone.in_(odd))
                 condition = audience_filter(campaign.audience)
                 if condition is not None:
