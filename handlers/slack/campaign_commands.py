@@ -13,7 +13,7 @@ from bot.campaigns.template import ArgumentError, parse_kv
 from bot.permissions import is_admin, is_approver, refusal
 from bot.services import Services
 from bot.slack import outbox
-from handlers.slack.commands import CommandContext, subcommand
+from handlers.slack.commands import CommandContext, Subcommands
 from storage.models.campaigns import Campaign, CampaignEvent
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,6 @@ USAGE = (
 CREATE_KEYS = {"name", "to", "at", "text", "line", "purpose"}
 
 
-@subcommand("campaign", USAGE)
 async def campaign_command(ctx: CommandContext) -> str | dict:
     action, _, rest = ctx.args.partition(" ")
     action = action.lower()
@@ -214,8 +213,9 @@ def _submitted(view: dict) -> dict[str, str]:
     return fields
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    """Buttons and modal submissions of this domain."""
+def register(app: AsyncApp, services: Services, subcommands: Subcommands) -> None:
+    """`/sms campaign`, and the buttons and modal submissions of this domain."""
+    subcommands.add("campaign", USAGE, campaign_command)
 
     @app.view(MODAL_CALLBACK)
     async def on_submit(ack, body: dict, view: dict) -> None:

@@ -25,31 +25,43 @@ class CommandContext:
 
 
 Subcommand = Callable[[CommandContext], Awaitable[str | dict]]
-SUBCOMMANDS: dict[str, tuple[Subcommand, str]] = {}
 
 
-def subcommand(name: str, usage: str) -> Callable[[Subcommand], Subcommand]:
-    """Register a `/sms NAME` subcommand with its one-line usage for `/sms help`."""
+class Subcommands:
+    """The `/sms` subcommands by name, in the order they were added (the order `/sms help` lists them)."""
 
-    def wrap(func: Subcommand) -> Subcommand:
-        SUBCOMMANDS[name] = (func, usage)
-        return func
+    def __init__(self) -> None:
+        self._table: dict[str, tuple[Subcommand, str]] = {}
 
-    return wrap
+    def add(self, name: str, usage: str, func: Subcommand) -> None:
+        """Route `/sms NAME` to `func`; `usage` is its one line in `/sms help`."""
+        self._table[name] = (func, usage)
+
+    def help_text(self) -> str:
+        lines = ["*sms-bridge* — business texting from Slack. Usage:"]
+        lines += [f"• `/sms {usage}`" for _func, usage in self._table.values()]
+        return "\n".join(lines)
+
+    async def help(self, ctx: CommandContext) -> str:
+        return self.help_text()
+
+    async def run(self, ctx_services: Services, command: dict) -> str | dict:
+        """Route one `/sms` invocation to its subcommand; unknown words get the usage."""
+        text = (command.get("text") or "").strip()
+        name, _, args = text.partition(" ")
+        entry = self._table.get(name.lower() or "help")
+        if entry is None:
+            return f"Unknown subcommand {name!r}.\n" + self.help_text()
+        ctx = CommandContext(
+            services=ctx_services,
+            user=command.get("user_id", ""),
+            channel=command.get("channel_id", ""),
+            args=args.strip(),
+            trigger_id=command.get("trigger_id"),
+        )
+        return await entry[0](ctx)
 
 
-def help_text() -> str:
-    lines = ["*sms-bridge* — business texting from Slack. Usage:"]
-    lines += [f"• `/sms {usage}`" for _func, usage in SUBCOMMANDS.values()]
-    return "\n".join(lines)
-
-
-@subcommand("help", "help — this list")
-async def _help(ctx: CommandContext) -> str:
-    return help_text()
-
-
-@subcommand("send", "send +14155550100 TEXT — text a number from this line's channel (opens its thread)")
 async def _send(ctx: CommandContext) -> str:
     number, _, text = ctx.args.partition(" ")
     if not number:
@@ -59,27 +71,17 @@ async def _send(ctx: CommandContext) -> str:
     )
 
 
-async def run(ctx_services: Services, command: dict) -> str | dict:
-    """Route one `/sms` invocation to its subcommand; unknown words get the usage."""
-    text = (command.get("text") or "").strip()
-    name, _, args = text.partition(" ")
-    entry = SUBCOMMANDS.get(name.lower() or "help")
-    if entry is None:
-        return f"Unknown subcommand {name!r}.\n" + help_text()
-    ctx = CommandContext(
-        services=ctx_services,
-        user=command.get("user_id", ""),
-        channel=command.get("channel_id", ""),
-        args=args.strip(),
-        trigger_id=command.get("trigger_id"),
-    )
-    return await entry[0](ctx)
+SEND_USAGE = "send +14155550100 TEXT — text a number from this line's channel (opens its thread)"
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: AsyncApp, services: Services, subcommands: Subcommands) -> None:
+    """The `/sms` command itself, routed through `subcommands`, and its own `help` and `send`."""
+    subcommands.add("help", "help — this list", subcommands.help)
+    subcommands.add("send", SEND_USAGE, _send)
+
     @app.command("/sms")
     async def on_sms(ack, command: dict) -> None:
-        answer = await run(services, command)
+        answer = await subcommands.run(services, command)
         if isinstance(answer, dict):
             await ack(**answer)
         else:

@@ -1,6 +1,4 @@
-"""`/sms` subcommands, buttons and modals for the consent domain.
-
-Registered with `handlers.slack.commands.subcommand`."""
+"""`/sms` subcommands, buttons and modals for the consent domain, added by `register`."""
 
 from __future__ import annotations
 
@@ -12,7 +10,7 @@ from bot.compliance import commands as consent_commands
 from bot.contacts import slack_import
 from bot.permissions import is_admin, refusal
 from bot.services import Services
-from handlers.slack.commands import CommandContext, subcommand
+from handlers.slack.commands import CommandContext, Subcommands
 
 log = logging.getLogger(__name__)
 
@@ -21,28 +19,18 @@ CONTACTS_USAGE = (
 )
 
 
-@subcommand(
-    "optout",
-    "optout +14155550100 [reason...] — opt a number out (this line in a line channel, else every line; admins)",
-)
 async def _optout(ctx: CommandContext) -> str:
     return await consent_commands.opt_out(ctx.services, user=ctx.user, channel=ctx.channel, args=ctx.args)
 
 
-@subcommand(
-    "optin",
-    "optin +14155550100 source=WHERE [scope=marketing|transactional|all] [evidence...] — record consent (admins)",
-)
 async def _optin(ctx: CommandContext) -> str:
     return await consent_commands.opt_in(ctx.services, user=ctx.user, channel=ctx.channel, args=ctx.args)
 
 
-@subcommand("consent", "consent +14155550100 — a number's consent state and history (admins)")
 async def _consent(ctx: CommandContext) -> str:
     return await consent_commands.show(ctx.services, user=ctx.user, channel=ctx.channel, args=ctx.args)
 
 
-@subcommand("contacts", "contacts import — import contacts from a CSV file (admins)")
 async def _contacts(ctx: CommandContext) -> str:
     if not is_admin(ctx.services.settings, ctx.user):
         return refusal("admins")
@@ -54,8 +42,20 @@ async def _contacts(ctx: CommandContext) -> str:
     return ""
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    """Buttons and modal submissions of this domain."""
+def register(app: AsyncApp, services: Services, subcommands: Subcommands) -> None:
+    """`/sms optout`, `optin`, `consent`, `contacts`, and the modal submissions of this domain."""
+    subcommands.add(
+        "optout",
+        "optout +14155550100 [reason...] — opt a number out (this line in a line channel, else every line; admins)",
+        _optout,
+    )
+    subcommands.add(
+        "optin",
+        "optin +14155550100 source=WHERE [scope=marketing|transactional|all] [evidence...] — record consent (admins)",
+        _optin,
+    )
+    subcommands.add("consent", "consent +14155550100 — a number's consent state and history (admins)", _consent)
+    subcommands.add("contacts", "contacts import — import contacts from a CSV file (admins)", _contacts)
 
     async def ack_import(ack, view: dict) -> None:
         if slack_import.submitted_file(view) is None:

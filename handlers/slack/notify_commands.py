@@ -1,4 +1,4 @@
-"""`/sms` subcommands, buttons and modals for the notify domain (registered with `handlers.slack.commands.subcommand`).
+"""`/sms` subcommands for the notify domain, added by `register`.
 
 `/sms notify GROUP-or-@user TEXT` (anyone) · `/sms team add @user +1... [group]` · `/sms team list` (admins).
 """
@@ -12,13 +12,12 @@ from bot.notify.service import NotifyError
 from bot.permissions import is_admin, refusal
 from bot.phone import InvalidPhoneNumber, mask, parse_e164
 from bot.services import Services
-from handlers.slack.commands import CommandContext, subcommand
+from handlers.slack.commands import CommandContext, Subcommands
 
 NOTIFY_USAGE = "Usage: `/sms notify oncall|@user|+14155550100 your message`"
 TEAM_USAGE = "Usage: `/sms team add @user +14155550100 [group]` or `/sms team list`"
 
 
-@subcommand("notify", "notify GROUP-or-@user TEXT — page team members by SMS; delivery status is posted here")
 async def _notify(ctx: CommandContext) -> str:
     target_text, _, text = ctx.args.partition(" ")
     if not target_text or not text.strip():
@@ -45,7 +44,6 @@ async def _notify(ctx: CommandContext) -> str:
     return f"Paging {who}: page #{created.notification.id}. Delivery status is posted in this channel."
 
 
-@subcommand("team", "team add @user +14155550100 [group] / team list — the paging roster (admins)")
 async def _team(ctx: CommandContext) -> str:
     if not is_admin(ctx.services.settings, ctx.user):
         return refusal("admins")
@@ -99,5 +97,9 @@ async def _team_list(ctx: CommandContext) -> str:
     return "\n".join(lines)
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    """Buttons and modal submissions of this domain."""
+def register(app: AsyncApp, services: Services, subcommands: Subcommands) -> None:
+    """`/sms notify` and `/sms team`."""
+    subcommands.add(
+        "notify", "notify GROUP-or-@user TEXT — page team members by SMS; delivery status is posted here", _notify
+    )
+    subcommands.add("team", "team add @user +14155550100 [group] / team list — the paging roster (admins)", _team)
