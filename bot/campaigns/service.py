@@ -16,14 +16,15 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns import template as tpl
+from bot.campaigns import views
 from bot.campaigns.audience import (
-    SKIP_REASONS,
     AudienceError,
     audience_filter,
     classify,
     contact_batch,
     parse_audience,
 )
+from bot.campaigns.pricing import PRICE_PER_SEGMENT_USD, cost
 from bot.compliance import gate
 from bot.compliance.quiet_hours import next_allowed
 from bot.compliance.segments import analyze
@@ -39,7 +40,6 @@ from storage.models.campaigns import Campaign, CampaignEvent, CampaignLink, Camp
 
 # What one SMS segment costs, for the preview's estimate only: Twilio's US list price per outbound segment
 # (carrier surcharges not included). Change it here if your contract differs.
-PRICE_PER_SEGMENT_USD = 0.0083
 PURPOSES = ("marketing", "transactional")
 BATCH = 500  # contacts read per query: memory stays flat whatever the audience size
 # Contacts queued per dispatch step: a bigger step costs fewer statements and transactions per text. Its
@@ -209,10 +209,6 @@ async def create(services: Services, user: str, draft: Draft) -> Campaign:
 # -- preview --------------------------------------------------------------------------------------
 
 
-def _cost(segments: int) -> str:
-    return f"${segments * PRICE_PER_SEGMENT_USD:,.2f}"
-
-
 def render_for(campaign: Campaign, contact, public_url: str, footer: str, make_code=None) -> str:
     text = tpl.render(campaign.template, tpl.contact_fields(contact))
     text = tpl.rewrite_links(text, public_url, make_code or (lambda url: "x" * 8))
@@ -307,73 +303,12 @@ async def compute_preview(services: Services, campaign_id: int) -> dict:
         "sample": sample,
         "encodings": dict(encodings),
         "total_segments": total_segments,
-        "cost": _cost(total_segments),
+        "cost": cost(total_segments),
         "price_per_segment": PRICE_PER_SEGMENT_USD,
         "first_send": first.isoformat() if first else None,
         "last_send": last.isoformat() if last else None,
         "mps": line.config.mps,
     }
-
-
-def preview_text(campaign: Campaign, line: KnownLine) -> str:
-    p = campaign.preview
-    skipped = ", ".join(f"{SKIP_REASONS[k]} {v}" for k, v in sorted(p.get("skipped", {}).items())) or "none"
-    sample = p.get("sample") or {}
-    when = "as soon as approved" if campaign.send_at is None else f"at {campaign.send_at:%Y-%m-%d %H:%M} UTC"
-    lines = [
-        f"*Campaign #{campaign.id}: {campaign.name}* ({campaign.purpose}, from {line.config.key}, {when})",
-        f"Audience `{campaign.audience}`: {p.get('audience', 0)} contacts, *{p.get('eligible', 0)} eligible*",
-        f"Skipped: {skipped}",
-    ]
-    if sample:
-        lines += [
-            f"Sample ({sample['encoding']}, {sample['characters']} characters, {sample['segments']} segment(s)):",
-            "> " + sample["text"].replace("\n", "\n> "),
-        ]
-    lines += [
-        f"Total {p.get('total_segments', 0)} segments, estimated cost {p.get('cost', '$0.00')} "
-        f"(at ${p.get('price_per_segment', PRICE_PER_SEGMENT_USD)}/segment, a list-price estimate)",
-        f"First send {_fmt(p.get('first_send'))}, last send {_fmt(p.get('last_send'))} "
-        f"(quiet hours and {p.get('mps', line.config.mps):g} msg/s)",
-        f"Created by <@{campaign.created_by}>. Needs approval by an approver other than the creator.",
-    ]
-    return "\n".join(lines)
-
-
-def _fmt(iso: str | None) -> str:
-    return f"{datetime.fromisoformat(iso):%Y-%m-%d %H:%M:%S} UTC" if iso else "n/a"
-
-
-def preview_blocks(
-    campaign: Campaign, line: KnownLine, *, buttons: bool = True, footer: str | None = None
-) -> list[dict]:
-    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": preview_text(campaign, line)[:2900]}}]
-    if buttons:
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": f"campaign_{campaign.id}",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": "campaign_approve",
-                        "style": "primary",
-                        "value": str(campaign.id),
-                        "text": {"type": "plain_text", "text": "Approve"},
-                    },
-                    {
-                        "type": "button",
-                        "action_id": "campaign_cancel",
-                        "style": "danger",
-                        "value": str(campaign.id),
-                        "text": {"type": "plain_text", "text": "Cancel"},
-                    },
-                ],
-            }
-        )
-    if footer:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
-    return blocks
 
 
 async def post_preview(services: Services, campaign_id: int) -> None:
@@ -389,7 +324,7 @@ async def post_preview(services: Services, campaign_id: int) -> None:
             session,
             channel=campaign.channel,
             op="post",
-            payload={"text": preview_text(campaign, line)[:3000], "blocks": preview_blocks(campaign, line)},
+            payload={"text": views.preview_text(campaign, line)[:3000], "blocks": views.preview_blocks(campaign, line)},
         )
         campaign.preview_outbox_id = row.id
         campaign.state = "pending_approval"
@@ -426,8 +361,8 @@ async def _update_preview_message(session: AsyncSession, services: Services, cam
         op="update",
         payload={
             "ref_outbox_id": campaign.preview_outbox_id,
-            "text": preview_text(campaign, line)[:3000],
-            "blocks": preview_blocks(campaign, line, buttons=False, footer=note),
+            "text": views.preview_text(campaign, line)[:3000],
+            "blocks": views.preview_blocks(campaign, line, buttons=False, footer=note),
         },
     )
 
@@ -761,26 +696,6 @@ async def counts(session: AsyncSession, campaign: Campaign, now: datetime) -> di
     return dict(c)
 
 
-def progress_text(campaign: Campaign, c: dict[str, int], *, done: bool = False) -> str:
-    total = max(campaign.preview.get("audience", 0), c.get("queued_total", 0) + sum((campaign.skipped or {}).values()))
-    finished = c.get("sent", 0) + c.get("failed_unsent", 0) + c.get("skipped", 0) + c.get("cancelled", 0)
-    finished = min(total, finished) if total else finished
-    fraction = 1.0 if done else (finished / total if total else 0.0)
-    bar = "█" * round(fraction * 20) + "░" * (20 - round(fraction * 20))
-    head = {
-        "completed": ":checkered_flag: completed",
-        "cancelled": ":no_entry_sign: cancelled",
-        "paused": ":double_vertical_bar: paused",
-    }.get(campaign.state, ":rocket: running")
-    return (
-        f"*Campaign #{campaign.id} {campaign.name}* — {head}\n`{bar}` {fraction:.0%}\n"
-        f"sent {c.get('sent', 0)} · delivered {c.get('delivered', 0)} · failed {c.get('failed', 0)} · "
-        f"skipped {c.get('skipped', 0)} · deferred {c.get('deferred', 0)}"
-        + (f" · held {c['held']}" if c.get("held") else "")
-        + (f" · cancelled {c['cancelled']}" if c.get("cancelled") else "")
-    )
-
-
 _last_check: dict[int, float] = {}
 COMPLETION_CHECK_SECONDS = 0.5
 
@@ -824,7 +739,7 @@ async def refresh(services: Services, campaign_id: int, *, interval: float) -> b
                 detail=f"sent {c.get('sent', 0)}, failed {c.get('failed', 0)}, skipped {c.get('skipped', 0)}",
                 now=now,
             )
-        text = progress_text(campaign, c, done=done)
+        text = views.progress_text(campaign, c, done=done)
         final = campaign.state in ("completed", "cancelled")
         if text == campaign.progress_text or not (due or final):
             return final and text == campaign.progress_text

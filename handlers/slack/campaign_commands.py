@@ -7,7 +7,7 @@ import logging
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy import select
 
-from bot.campaigns import report, service
+from bot.campaigns import report, service, views
 from bot.campaigns.service import CampaignError
 from bot.campaigns.template import ArgumentError, parse_kv
 from bot.permissions import is_admin, is_approver, refusal
@@ -108,7 +108,7 @@ async def _show(services: Services, campaign_id: int) -> str:
     line = services.lines.by_id(campaign.line_id)
     text = [
         f"State: *{campaign.state}*",
-        service.preview_text(campaign, line)
+        views.preview_text(campaign, line)
         if campaign.preview
         else f"*Campaign #{campaign.id}: {campaign.name}* (preview not computed yet)",
     ]
