@@ -18,12 +18,11 @@ from bot.compliance import consent
 from bot.compliance.segments import analyze
 from bot.lines import KnownLine
 from bot.messaging.outbound import queue_sms
-from bot.notify import roster
+from bot.notify import roster, views
 from bot.notify.roster import Member
 from bot.phone import InvalidPhoneNumber, mask, parse_e164
 from bot.services import Services
 from bot.slack import outbox
-from bot.slack.format import escape
 from storage.models import Message
 from storage.models.notify import Notification, NotificationRecipient
 
@@ -42,14 +41,6 @@ _STATE_FOR = {
     "failed": "failed",
     "blocked": "blocked",
     "unknown": "sent",
-}
-_ICON = {
-    "queued": ":hourglass_flowing_sand:",
-    "sent": ":outbox_tray:",
-    "delivered": ":white_check_mark:",
-    "failed": ":x:",
-    "blocked": ":no_entry:",
-    "no_phone": ":grey_question:",
 }
 
 
@@ -302,16 +293,6 @@ async def refresh_slack(session: AsyncSession, services: Services, notification:
         services.wakeups.poke_outbox()
 
 
-def _when(value) -> str:
-    return f"{value:%Y-%m-%d %H:%M} UTC"
-
-
-def _who(recipient: NotificationRecipient) -> str:
-    if recipient.user_id:
-        return f"<@{recipient.user_id}>" + (f" ({mask(recipient.phone)})" if recipient.phone else "")
-    return mask(recipient.phone)
-
-
 async def render_by_id(services: Services, notification_id: int) -> str:
     """The notification's Slack text as it stands now (the outbox renders edits when it performs them)."""
     async with services.db.session() as session:
@@ -319,19 +300,7 @@ async def render_by_id(services: Services, notification_id: int) -> str:
 
 
 async def render(session: AsyncSession, services: Services, n: Notification) -> str:
-    """The Slack text of a notification: what was sent, to whom, each person's delivery state, ACK/escalation."""
-    target = f"*{n.group_name}*" if n.group_name else (f"<@{n.target}>" if n.target[:1] in "UW" else mask(n.target))
-    if n.source == "slack":
-        head = f":mega: Page #{n.id} from <@{n.created_by}> to {target}"
-    elif n.source == "alertmanager":
-        icon = ":rotating_light:" if n.alert_status == "firing" else ":large_green_circle:"
-        head = f"{icon} Alertmanager page #{n.id} ({n.alert_status}) to {target}"
-    elif n.source == "escalation":
-        head = f":arrow_double_up: Escalation page #{n.id} to {target} (page #{n.parent_id} was not acknowledged)"
-    else:
-        head = f":mega: Page #{n.id} via the API to {target}"
-    quoted = "\n".join("> " + line for line in escape(n.text).splitlines() or [""])
-    lines = [head, quoted]
+    """The Slack text of a notification as it stands now (see `views.notification_text`)."""
     recipients = (
         await session.scalars(
             select(NotificationRecipient)
@@ -339,27 +308,12 @@ async def render(session: AsyncSession, services: Services, n: Notification) -> 
             .order_by(NotificationRecipient.position)
         )
     ).all()
-    if not recipients:
-        lines.append("_Nobody to page: the group has no members._")
-    for r in recipients:
-        reason = f" — {escape(r.reason)}" if r.reason else ""
-        lines.append(f"• {_who(r)}: {_ICON.get(r.state, '')} {r.state.replace('_', ' ')}{reason}")
-    if n.status == "acked":
-        who = f"<@{n.acked_by_user}>" if n.acked_by_user else mask(n.acked_by_phone)
-        lines.append(f":white_check_mark: Acknowledged by {who} at {_when(n.acked_at)}")
-    elif n.status == "resolved":
-        lines.append(":large_green_circle: Resolved by Alertmanager; no escalation.")
-    if n.escalated_at is not None:
-        lines.append(
-            f":arrow_double_up: Not acknowledged within {services.settings.notify.escalation_minutes} min: "
-            f"escalated to *{n.escalated_to}* at {_when(n.escalated_at)}"
-        )
-    elif n.status == "open" and n.escalate_at is not None:
-        lines.append(
-            f":alarm_clock: Reply ACK (or 1) by SMS to acknowledge; escalates to "
-            f"*{escalation_for(services, n.group_name)}* at {_when(n.escalate_at)} otherwise"
-        )
-    return "\n".join(lines)
+    return views.notification_text(
+        n,
+        list(recipients),
+        escalation_minutes=services.settings.notify.escalation_minutes,
+        escalates_to=escalation_for(services, n.group_name),
+    )
 
 
 # -- delivery status -----------------------------------------------------------------------------
