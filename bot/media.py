@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services import Services
 from storage.models import Media
 
 LINK_LIFETIME = timedelta(hours=24)
@@ -21,6 +22,12 @@ async def store(session: AsyncSession, *, data: bytes, content_type: str, filena
     session.add(media)
     await session.flush()
     return media
+
+
+async def fetch(services: Services, media_id: str) -> Media | None:
+    """The stored file with that id, if there is one."""
+    async with services.db.session() as session:
+        return await session.get(Media, media_id)
 
 
 def _signature(secret: str, media_id: str, expires: int) -> str:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.media import read_token
+from bot.media import fetch, read_token
 from handlers.common import SERVICES
-from storage.models import Media
 
 
 async def media(request: web.Request) -> web.Response:
@@ -14,8 +13,7 @@ async def media(request: web.Request) -> web.Response:
     media_id = read_token(services.settings.media_secret, request.match_info["token"], services.clock.now())
     if media_id is None:
         raise web.HTTPNotFound(text="unknown or expired media link")
-    async with services.db.session() as session:
-        item = await session.get(Media, media_id)
+    item = await fetch(services, media_id)
     if item is None:
         raise web.HTTPNotFound(text="unknown or expired media link")
     return web.Response(

@@ -7,7 +7,7 @@ from datetime import datetime
 from bot.campaigns.audience import SKIP_REASONS
 from bot.campaigns.pricing import PRICE_PER_SEGMENT_USD
 from bot.lines import KnownLine
-from storage.models.campaigns import Campaign
+from storage.models.campaigns import Campaign, CampaignEvent
 
 
 def preview_text(campaign: Campaign, line: KnownLine) -> str:
@@ -90,3 +90,31 @@ def progress_text(campaign: Campaign, c: dict[str, int], *, done: bool = False) 
         + (f" · cancelled {c['cancelled']}" if c.get("cancelled") else "")
     )
 
+
+def campaign_list(campaigns: list[Campaign]) -> str:
+    """`/sms campaign list`: one line per campaign."""
+    if not campaigns:
+        return "No campaigns yet. `/sms campaign` creates one."
+    return "\n".join(
+        f"#{c.id} *{c.name}* — {c.state}, to `{c.audience}`, {c.purpose}, by <@{c.created_by}>" for c in campaigns
+    )
+
+
+def campaign_details(campaign: Campaign, line: KnownLine, events: list[CampaignEvent]) -> str:
+    """`/sms campaign show ID`: state, preview, progress and the audit trail."""
+    text = [
+        f"State: *{campaign.state}*",
+        preview_text(campaign, line)
+        if campaign.preview
+        else f"*Campaign #{campaign.id}: {campaign.name}* (preview not computed yet)",
+    ]
+    if campaign.progress_text:
+        text.append(campaign.progress_text)
+    text.append("Audit trail:")
+    text += [
+        f"• {e.created_at:%Y-%m-%d %H:%M:%S} UTC <@{e.actor}> {e.action}"
+        + (f" ({e.from_state} → {e.to_state})" if e.to_state else "")
+        + (f": {e.detail}" if e.detail else "")
+        for e in events
+    ]
+    return "\n".join(text)

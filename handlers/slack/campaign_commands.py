@@ -5,16 +5,14 @@ from __future__ import annotations
 import logging
 
 from slack_bolt.async_app import AsyncApp
-from sqlalchemy import select
 
-from bot.campaigns import report, service, views
+from bot.campaigns import queries, report, service, views
 from bot.campaigns.service import CampaignError
 from bot.campaigns.template import ArgumentError, parse_kv
 from bot.permissions import is_admin, is_approver, refusal
 from bot.services import Services
 from bot.slack import outbox
 from handlers.slack.commands import CommandContext, Subcommands
-from storage.models.campaigns import Campaign, CampaignEvent
 
 log = logging.getLogger(__name__)
 
@@ -87,41 +85,13 @@ async def _create(ctx: CommandContext, rest: str) -> str:
 
 async def _list(services: Services) -> str:
     async with services.db.session() as session:
-        rows = (await session.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(25))).all()
-    if not rows:
-        return "No campaigns yet. `/sms campaign` creates one."
-    return "\n".join(
-        f"#{c.id} *{c.name}* — {c.state}, to `{c.audience}`, {c.purpose}, by <@{c.created_by}>" for c in rows
-    )
+        return views.campaign_list(await queries.recent(session))
 
 
 async def _show(services: Services, campaign_id: int) -> str:
     async with services.db.session() as session:
-        campaign = await session.get(Campaign, campaign_id)
-        if campaign is None:
-            raise CampaignError(f"There is no campaign #{campaign_id}.")
-        events = (
-            await session.scalars(
-                select(CampaignEvent).where(CampaignEvent.campaign_id == campaign_id).order_by(CampaignEvent.id)
-            )
-        ).all()
-    line = services.lines.by_id(campaign.line_id)
-    text = [
-        f"State: *{campaign.state}*",
-        views.preview_text(campaign, line)
-        if campaign.preview
-        else f"*Campaign #{campaign.id}: {campaign.name}* (preview not computed yet)",
-    ]
-    if campaign.progress_text:
-        text.append(campaign.progress_text)
-    text.append("Audit trail:")
-    text += [
-        f"• {e.created_at:%Y-%m-%d %H:%M:%S} UTC <@{e.actor}> {e.action}"
-        + (f" ({e.from_state} → {e.to_state})" if e.to_state else "")
-        + (f": {e.detail}" if e.detail else "")
-        for e in events
-    ]
-    return "\n".join(text)
+        campaign, events = await queries.with_history(session, campaign_id)
+    return views.campaign_details(campaign, services.lines.by_id(campaign.line_id), events)
 
 
 async def _report(services: Services, campaign_id: int, user: str) -> str:
