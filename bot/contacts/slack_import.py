@@ -1,8 +1,7 @@
-"""`/sms contacts import` in Slack: a modal with a CSV file input; its submission imports the file."""
+"""Contacts imported from a CSV file someone shared in Slack (`/sms contacts import`), and the report back."""
 
 from __future__ import annotations
 
-import json
 import logging
 
 import aiohttp
@@ -15,55 +14,7 @@ from bot.slack.files import download
 
 log = logging.getLogger(__name__)
 
-CALLBACK_ID = "contacts_import"
-BLOCK_ID = "contacts_file"
-ACTION_ID = "file"
 SLACK_REPORT_LINES = 40
-
-
-def import_modal(channel: str) -> dict:
-    """The modal `/sms contacts import` opens; `channel` is where the report will be posted (ephemeral)."""
-    return {
-        "type": "modal",
-        "callback_id": CALLBACK_ID,
-        "private_metadata": json.dumps({"channel": channel}),
-        "title": {"type": "plain_text", "text": "Import contacts"},
-        "submit": {"type": "plain_text", "text": "Import"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": (
-                        "A CSV file with a header row. Columns: `phone` (required), `first_name`, `last_name`, "
-                        "`tags` (separated by `;` or `|`), `consent` (`opt_in`, `opt_out` or blank), `consent_source`, "
-                        "`consent_at` (ISO 8601). One bad row rejects the whole file; you get a report either way."
-                    ),
-                },
-            },
-            {
-                "type": "input",
-                "block_id": BLOCK_ID,
-                "label": {"type": "plain_text", "text": "CSV file"},
-                "element": {"type": "file_input", "action_id": ACTION_ID, "filetypes": ["csv"], "max_files": 1},
-            },
-        ],
-    }
-
-
-def submitted_file(view: dict) -> dict | None:
-    """The file object a submitted import modal carries, if any."""
-    value = ((view.get("state") or {}).get("values") or {}).get(BLOCK_ID, {}).get(ACTION_ID, {})
-    files = value.get("files") or []
-    return files[0] if files else None
-
-
-def report_channel(view: dict) -> str:
-    try:
-        return json.loads(view.get("private_metadata") or "{}").get("channel") or ""
-    except ValueError:
-        return ""
 
 
 async def import_from_slack(services: Services, *, user: str, channel: str, file: dict) -> str:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
-from handlers.slack import actions, campaign_commands, commands, consent_commands, events, notify_commands
+from handlers.slack import (
+    actions,
+    campaign_commands,
+    commands,
+    consent_commands,
+    contacts_commands,
+    events,
+    notify_commands,
+)
 from handlers.slack.commands import Subcommands
 
 
@@ -17,4 +25,5 @@ def register(app: AsyncApp, services: Services) -> None:
     actions.register(app, services)
     campaign_commands.register(app, services, subcommands)
     consent_commands.register(app, services, subcommands)
+    contacts_commands.register(app, services, subcommands)
     notify_commands.register(app, services, subcommands)

@@ -1,49 +1,123 @@
-"""`/sms` subcommands, buttons and modals for the consent domain, added by `register`."""
+"""The consent ledger by hand: `/sms optout`, `/sms optin` and `/sms consent`, for admins.
+
+Each subcommand reads its argument text, calls `bot.compliance.ledger` and answers with `bot.compliance.views`.
+A change made in a line's channel applies to that line; made anywhere else, to every line.
+Nothing is changed when the input cannot be read: the answer quotes what was wrong.
+"""
 
 from __future__ import annotations
 
-import logging
+import re
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.compliance import commands as consent_commands
-from bot.contacts import slack_import
+from bot.compliance import consent, ledger, views
 from bot.permissions import is_admin, refusal
+from bot.phone import InvalidPhoneNumber, parse_e164
 from bot.services import Services
+from bot.slack.format import escape
 from handlers.slack.commands import CommandContext, Subcommands
 
-log = logging.getLogger(__name__)
+OPTOUT_USAGE = "`/sms optout +14155550100 [reason...]`"
+OPTIN_USAGE = "`/sms optin +14155550100 source=WHERE [scope=marketing|transactional|all] [evidence...]`"
+CONSENT_USAGE = "`/sms consent +14155550100`"
 
-CONTACTS_USAGE = (
-    "Usage: `/sms contacts import` (opens a form to upload a CSV file). Export with `sms-bridge contacts export`."
-)
+_PHONE_WORD = re.compile(r"[0-9+().\-]+")
+# key=value options; a value may be quoted to hold spaces: source="paper form"
+_OPTION = re.compile(r'(?<!\S)(source|scope)=("([^"]*)"|(\S*))', re.IGNORECASE)
+
+
+def _number(args: str, usage: str) -> tuple[str | None, str, str | None]:
+    """(E.164 number, the rest of the text, error answer). The number may be written with spaces: "(415) 555-0123"."""
+    words = args.split()
+    if not words:
+        return None, "", f"Usage: {usage}"
+    phone_like = 0
+    while phone_like < len(words) and _PHONE_WORD.fullmatch(words[phone_like]):
+        phone_like += 1
+    for count in range(phone_like, 0, -1):  # the longest run of number-like words that reads as a number
+        try:
+            return parse_e164(" ".join(words[:count])), " ".join(words[count:]), None
+        except InvalidPhoneNumber:
+            continue
+    try:
+        return parse_e164(words[0]), " ".join(words[1:]), None
+    except InvalidPhoneNumber as exc:
+        return None, "", f":warning: {escape(str(exc))}. Write it like +14155550100. Nothing was changed."
+
+
+def parse_options(text: str) -> tuple[dict[str, str], str, str | None]:
+    """Split `source=... scope=... free text` into ({source, scope}, free text, error)."""
+    options: dict[str, str] = {}
+    for match in _OPTION.finditer(text):
+        key = match.group(1).lower()
+        value = (match.group(3) if match.group(3) is not None else match.group(4)).strip()
+        if key in options:
+            return {}, "", f":warning: `{key}=` is given twice. Nothing was changed."
+        options[key] = value
+    rest = " ".join(_OPTION.sub(" ", text).split())
+    return options, rest, None
 
 
 async def _optout(ctx: CommandContext) -> str:
-    return await consent_commands.opt_out(ctx.services, user=ctx.user, channel=ctx.channel, args=ctx.args)
+    """`/sms optout NUMBER [reason...]`: record an opt-out (scope all) by hand."""
+    services = ctx.services
+    if not is_admin(services.settings, ctx.user):
+        return refusal("admins")
+    phone, reason, error = _number(ctx.args, OPTOUT_USAGE)
+    if error:
+        return error
+    where = ledger.Where(services.lines.by_channel(ctx.channel))
+    await ledger.opt_out(services, user=ctx.user, phone=phone, where=where, reason=reason)
+    return views.opted_out_answer(phone, where.line)
 
 
 async def _optin(ctx: CommandContext) -> str:
-    return await consent_commands.opt_in(ctx.services, user=ctx.user, channel=ctx.channel, args=ctx.args)
+    """`/sms optin NUMBER source=... [scope=...] [evidence...]`: record an opt-in by hand, with its evidence."""
+    services = ctx.services
+    if not is_admin(services.settings, ctx.user):
+        return refusal("admins")
+    phone, rest, error = _number(ctx.args, OPTIN_USAGE)
+    if error:
+        return error
+    options, free_text, error = parse_options(rest)
+    if error:
+        return error
+    source = options.get("source", "")
+    if not source:
+        return (
+            ":warning: Say where the consent comes from with `source=...` (a web form, a paper form, a call).\n"
+            f"Usage: {OPTIN_USAGE}. Nothing was changed."
+        )
+    scope = options.get("scope", "all").lower()
+    if scope not in consent.SCOPES:
+        return (
+            f":warning: scope {escape(options['scope'])!r} must be marketing, transactional or all. "
+            "Nothing was changed."
+        )
+    where = ledger.Where(services.lines.by_channel(ctx.channel))
+    states = await ledger.opt_in(
+        services, user=ctx.user, phone=phone, where=where, source=source, scope=scope, free_text=free_text
+    )
+    return views.opted_in_answer(phone, where.line, scope, source, states)
 
 
 async def _consent(ctx: CommandContext) -> str:
-    return await consent_commands.show(ctx.services, user=ctx.user, channel=ctx.channel, args=ctx.args)
-
-
-async def _contacts(ctx: CommandContext) -> str:
-    if not is_admin(ctx.services.settings, ctx.user):
+    """`/sms consent NUMBER`: where the number stands, and its ledger, newest first."""
+    services = ctx.services
+    if not is_admin(services.settings, ctx.user):
         return refusal("admins")
-    if ctx.args.strip().lower() != "import":
-        return CONTACTS_USAGE
-    if not ctx.trigger_id:
-        return ":warning: Slack sent no trigger to open the form with; run the command again."
-    await ctx.services.slack.views_open(trigger_id=ctx.trigger_id, view=slack_import.import_modal(ctx.channel))
-    return ""
+    phone, _rest, error = _number(ctx.args, CONSENT_USAGE)
+    if error:
+        return error
+    where = ledger.Where(services.lines.by_channel(ctx.channel))
+    events = await ledger.history(services, phone, where)
+    shown = [where.line] if where.line else services.lines.all()
+    return views.standing(phone, events, shown, services.lines)
 
 
 def register(app: AsyncApp, services: Services, subcommands: Subcommands) -> None:
-    """`/sms optout`, `optin`, `consent`, `contacts`, and the modal submissions of this domain."""
+    """`/sms optout`, `optin` and `consent`."""
     subcommands.add(
         "optout",
         "optout +14155550100 [reason...] — opt a number out (this line in a line channel, else every line; admins)",
@@ -55,24 +129,3 @@ def register(app: AsyncApp, services: Services, subcommands: Subcommands) -> Non
         _optin,
     )
     subcommands.add("consent", "consent +14155550100 — a number's consent state and history (admins)", _consent)
-    subcommands.add("contacts", "contacts import — import contacts from a CSV file (admins)", _contacts)
-
-    async def ack_import(ack, view: dict) -> None:
-        if slack_import.submitted_file(view) is None:
-            await ack(response_action="errors", errors={slack_import.BLOCK_ID: "Choose a CSV file to import."})
-            return
-        await ack()
-
-    async def run_import(body: dict, view: dict) -> None:
-        # Runs after the modal is acknowledged (Slack allows 3 seconds; a large file takes longer).
-        user = (body.get("user") or {}).get("id", "")
-        channel = slack_import.report_channel(view)
-        file = slack_import.submitted_file(view)
-        try:
-            text = await slack_import.import_from_slack(services, user=user, channel=channel, file=file)
-        except Exception:
-            log.exception("contacts import from Slack failed")
-            text = ":x: The import failed unexpectedly; nothing was imported. The error is in the service log."
-        await slack_import.answer(services, user=user, channel=channel, text=text)
-
-    app.view(slack_import.CALLBACK_ID)(ack=ack_import, lazy=[run_import])

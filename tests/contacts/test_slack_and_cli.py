@@ -7,7 +7,7 @@ import json
 from sqlalchemy import func, select
 
 from bot.cli import main
-from bot.contacts import slack_import
+from handlers.slack import contacts_commands
 from storage.models import Contact
 from tests.support.bridge import ADMIN, AGENT, CHANNEL
 
@@ -17,7 +17,9 @@ BAD = b"phone,first_name,tags\n4155550123,Ann,vip\nnope,=1+1,\n"
 
 async def submit(bridge, slack, view: dict, user: str, content: bytes, name: str = "people.csv"):
     file = slack.add_file(name=name, mimetype="text/csv", content=content, user=user)
-    state = {"values": {slack_import.BLOCK_ID: {slack_import.ACTION_ID: {"type": "file_input", "files": [file]}}}}
+    state = {
+        "values": {contacts_commands.BLOCK_ID: {contacts_commands.ACTION_ID: {"type": "file_input", "files": [file]}}}
+    }
     return await slack.send_action(
         bridge.events_url,
         {
@@ -66,7 +68,7 @@ async def test_a_member_cannot_import(bridge, slack):
     )
     assert "Only admins" in json.loads(body)["text"] and slack.views == {}
     # Even a hand-made submission is refused.
-    await submit(bridge, slack, slack_import.import_modal(CHANNEL), AGENT, GOOD)
+    await submit(bridge, slack, contacts_commands.import_modal(CHANNEL), AGENT, GOOD)
     await slack.wait_for(lambda: slack.ephemerals)
     assert "Only admins" in slack.ephemerals[0]["text"]
     assert await contacts(bridge) == 0
