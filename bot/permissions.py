@@ -13,15 +13,6 @@ def is_approver(settings: Settings, user: str) -> bool:
     return user in settings.approvers
 
 
-def role(settings: Settings, user: str) -> str:
-    """admin | approver | member (a stranger is a member who is in no line channel; callers decide)."""
-    if is_admin(settings, user):
-        return "admin"
-    if is_approver(settings, user):
-        return "approver"
-    return "member"
-
-
 def refusal(needed: str) -> str:
     """The answer a person gets when they may not run something."""
     return f":lock: Only {needed} may do that. Ask an admin listed in the sms-bridge config file."

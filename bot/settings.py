@@ -103,13 +103,6 @@ class Settings:
     def socket_mode(self) -> bool:
         return bool(self.slack_app_token)
 
-    def line_for(self, key: str) -> LineConfig | None:
-        """The configured line whose number or Messaging Service SID is `key`."""
-        return next((line for line in self.lines if key in (line.number, line.messaging_service)), None)
-
-    def line_for_channel(self, channel: str) -> LineConfig | None:
-        return next((line for line in self.lines if line.channel == channel), None)
-
     def callback_url(self, path: str) -> str:
         return self.public_url.rstrip("/") + path
 

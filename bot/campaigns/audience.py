@@ -71,14 +71,6 @@ async def contact_batch(session: AsyncSession, audience: str, after_id: int, lim
     return list((await session.execute(query)).all())
 
 
-async def count_audience(session: AsyncSession, audience: str) -> int:
-    query = select(func.count(Contact.id))
-    condition = audience_filter(audience)
-    if condition is not None:
-        query = query.where(condition)
-    return await session.scalar(query) or 0
-
-
 @dataclass
 class Classified:
     contact: Any  # a row of contact_batch

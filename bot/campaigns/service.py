@@ -47,7 +47,6 @@ BATCH = 500  # contacts read per query: memory stays flat whatever the audience 
 # slots are not held past them while a step renders (see bot/ratelimit.py).
 DISPATCH_BATCH = 1000
 MAX_WINDOW = 2000
-ACTIVE = ("queued", "sending", "held")
 SENT_LIKE = ("accepted", "sent", "delivered", "undelivered", "unknown")
 
 
