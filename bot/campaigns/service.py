@@ -695,15 +695,18 @@ async def counts(session: AsyncSession, campaign: Campaign, now: datetime) -> di
     return dict(c)
 
 
-_last_check: dict[int, float] = {}
 COMPLETION_CHECK_SECONDS = 0.5
 
 
-async def refresh(services: Services, campaign_id: int, *, interval: float) -> bool:
+async def refresh(
+    services: Services, campaign_id: int, *, interval: float, last_check: dict[int, float] | None = None
+) -> bool:
     """Complete a finished campaign; push its progress message when it changed and `interval` has passed.
     Counting is a grouped query over the campaign's messages, so it runs at most every `interval` (and
-    every half second once everything is queued, to notice completion). True once nothing is left to report."""
+    every half second once everything is queued, to notice completion). True once nothing is left to report.
+    `last_check` (campaign id -> loop time it was last counted) is the caller's: the campaign worker keeps it."""
     loop = asyncio.get_running_loop()
+    last_check = {} if last_check is None else last_check
     now = services.clock.now()
     async with services.db.session() as session:
         campaign = await session.get(Campaign, campaign_id)
@@ -714,11 +717,11 @@ async def refresh(services: Services, campaign_id: int, *, interval: float) -> b
         check = (
             campaign.state == "running"
             and campaign.exhausted
-            and loop.time() - _last_check.get(campaign_id, float("-inf")) >= COMPLETION_CHECK_SECONDS
+            and loop.time() - last_check.get(campaign_id, float("-inf")) >= COMPLETION_CHECK_SECONDS
         )
         if not (due or final_state or check):
             return False
-        _last_check[campaign_id] = loop.time()
+        last_check[campaign_id] = loop.time()
         campaign = await session.get(Campaign, campaign_id, with_for_update=True, populate_existing=True)
         c = await counts(session, campaign, now)
         done = False

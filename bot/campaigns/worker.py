@@ -38,6 +38,7 @@ class CampaignWorker:
         self._active: list[int] = []
         self._last_housekeeping = float("-inf")
         self._leases: dict[int, float] = {}  # campaign id -> loop time our lease needs renewing
+        self._last_check: dict[int, float] = {}  # campaign id -> loop time its messages were last counted
 
     async def run(self) -> None:
         while not self._stopping.is_set():
@@ -76,9 +77,12 @@ class CampaignWorker:
                 self._leases[campaign_id] = loop.time() + LEASE_SECONDS / 3
             read = await service.dispatch_step(services, campaign_id)
             busy = busy or read > 0
-            finished = await service.refresh(services, campaign_id, interval=self.progress_interval)
+            finished = await service.refresh(
+                services, campaign_id, interval=self.progress_interval, last_check=self._last_check
+            )
             if finished:
                 self._active.remove(campaign_id)
+                self._last_check.pop(campaign_id, None)
         return busy
 
     async def _housekeeping(self) -> None:
@@ -108,3 +112,4 @@ class CampaignWorker:
                     )
                 ).all()
             )
+        self._last_check = {cid: at for cid, at in self._last_check.items() if cid in self._active}
