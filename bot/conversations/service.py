@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.carriers.base import InboundSMS
 from bot.compliance import consent
 from bot.compliance.inbound import KeywordOutcome, handle_keywords
-from bot.conversations import queries
+from bot.conversations import queries, views
 from bot.lines import KnownLine
 from bot.messaging.outbound import queue_sms
 from bot.phone import InvalidPhoneNumber, mask, parse_e164
@@ -106,7 +106,7 @@ async def _store_inbound(
         op="post",
         conversation_id=conversation.id,
         message_id=message.id,
-        payload=inbound_post(inbound.body, len(inbound.media), outcome.note, outcome.flagged, phone),
+        payload=views.inbound_post(inbound.body, len(inbound.media), outcome.note, outcome.flagged, phone),
     )
     if inbound.media:
         await outbox.enqueue(
@@ -152,40 +152,6 @@ async def _answer_keyword(
         dedupe_key=f"keyword-reply:{inbound.carrier_sid}",
         slack_channel=line.config.channel,
     )
-
-
-def inbound_post(body: str, media_count: int, note: str, flagged: bool, phone: str) -> dict:
-    """The thread reply that shows a customer's text (and, for keywords, what it did)."""
-    text = escape(body) if body else "_(no text)_"
-    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
-    footer = ":iphone: Customer"
-    if media_count:
-        footer += f" · {media_count} attachment{'s' if media_count > 1 else ''} below"
-    blocks.append({"type": "context", "block_id": "customer", "elements": [{"type": "mrkdwn", "text": footer}]})
-    if note:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
-    if flagged:
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": "conversation_opt_out",
-                        "style": "danger",
-                        "text": {"type": "plain_text", "text": "Opt out"},
-                        "value": phone,
-                        "confirm": {
-                            "title": {"type": "plain_text", "text": "Opt this number out?"},
-                            "text": {"type": "mrkdwn", "text": "Nothing more will be sent to it from this line."},
-                            "confirm": {"type": "plain_text", "text": "Opt out"},
-                            "deny": {"type": "plain_text", "text": "Cancel"},
-                        },
-                    }
-                ],
-            }
-        )
-    return {"text": body or "(attachment)", "blocks": blocks, "inbound": True}
 
 
 @dataclass(frozen=True)
