@@ -753,7 +753,7 @@ async def refresh(
             payload={
                 "ref_outbox_id": campaign.progress_outbox_id,
                 "text": text,
-                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+                "blocks": views.progress_blocks(text),
             },
         )
         if done:
@@ -761,12 +761,7 @@ async def refresh(
                 session,
                 channel=campaign.channel,
                 op="post",
-                payload={
-                    "text": f":checkered_flag: Campaign #{campaign.id} {campaign.name} completed: "
-                    f"sent {c.get('sent', 0)}, "
-                    f"delivered {c.get('delivered', 0)}, failed {c.get('failed', 0)}, skipped {c.get('skipped', 0)}. "
-                    f"`/sms campaign report {campaign.id}` for the details."
-                },
+                payload={"text": views.completion_text(campaign, c)},
             )
     services.wakeups.poke_outbox()
     return final

@@ -91,6 +91,21 @@ def progress_text(campaign: Campaign, c: dict[str, int], *, done: bool = False) 
     )
 
 
+def progress_blocks(text: str) -> list[dict]:
+    """The progress message's Block Kit: its text in one section."""
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
+def completion_text(campaign: Campaign, c: dict[str, int]) -> str:
+    """The post that says a campaign is done, with its counts."""
+    return (
+        f":checkered_flag: Campaign #{campaign.id} {campaign.name} completed: "
+        f"sent {c.get('sent', 0)}, "
+        f"delivered {c.get('delivered', 0)}, failed {c.get('failed', 0)}, skipped {c.get('skipped', 0)}. "
+        f"`/sms campaign report {campaign.id}` for the details."
+    )
+
+
 def campaign_list(campaigns: list[Campaign]) -> str:
     """`/sms campaign list`: one line per campaign."""
     if not campaigns:
