@@ -1,4 +1,7 @@
-"""The `sms-bridge` command line."""
+"""The `sms-bridge` command line.
+
+Each subcommand imports what it needs when it runs (`sms-bridge segments` never loads the app or the database).
+"""
 
 from __future__ import annotations
 
