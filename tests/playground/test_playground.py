@@ -1,13 +1,14 @@
 """End to end in a real browser: the playground page drives the real app (local mode) as a customer and as Slack.
 
-Headless Chromium is driven over the DevTools Protocol (tests/playground/cdp.py). The app is the real one:
-`build_app(load_settings(...))` in local mode on a free port, SQLite in a temporary directory.
+Playwright drives Debian's headless Chromium (`/usr/bin/chromium`, given as `executable_path`: no browser is
+downloaded). The app is the real one: `build_app(load_settings(...))` in local mode on a free port, SQLite in a
+temporary directory.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,14 +16,22 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
+from playwright.async_api import ConsoleMessage, Page, async_playwright, expect
 
 from bot.app import build_app
 from bot.clock import Clock
 from bot.settings import load_settings
-from tests.playground.cdp import Browser, find_chromium
 
 CUSTOMER = "+14155550123"  # America/Los_Angeles
 SCREENSHOT = Path(__file__).resolve().parents[2] / "test-output" / "playground.png"
+WAIT_MS = 20_000
+CAMPAIGN_WAIT_MS = 30_000
+
+
+def find_chromium() -> str | None:
+    """Debian's Chromium, installed by `apt-get install chromium` (as .ci/run does)."""
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
+
 
 pytestmark = pytest.mark.skipif(
     find_chromium() is None and not os.environ.get("REQUIRE_CHROMIUM"),
@@ -73,105 +82,96 @@ async def server(tmp_path):
         await runner.cleanup()
 
 
+def is_page_error(message: ConsoleMessage) -> bool:
+    """A console error of the page's own; the browser's unanswered request for /favicon.ico is not one."""
+    return message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico")
+
+
 @pytest.fixture
-async def page(server, tmp_path):
-    browser = await Browser.launch(tmp_path / "chromium-profile")
-    try:
-        page = await browser.open(server + "/")
-        await page.wait_for("document.body && document.body.dataset.ready === '1'", "the playground to load")
-        yield page
-    finally:
-        await browser.close()
+def page_errors() -> list[str]:
+    """The page's uncaught exceptions and console errors, checked at the end of the test."""
+    return []
 
 
-def js(value) -> str:
-    return json.dumps(value)
+@pytest.fixture
+async def page(server, page_errors):
+    executable = find_chromium()
+    if executable is None:
+        pytest.fail("REQUIRE_CHROMIUM is set but chromium is not installed (apt-get install chromium)")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        try:
+            page = await browser.new_page(viewport={"width": 1440, "height": 900})
+            page.on("pageerror", lambda error: page_errors.append(str(error)))
+            page.on("console", lambda msg: page_errors.append(msg.text) if is_page_error(msg) else None)
+            await page.goto(server + "/")
+            await expect(page.locator("body[data-ready='1']")).to_be_attached(timeout=WAIT_MS)
+            yield page
+        finally:
+            await browser.close()
 
 
-async def phone_sends(page, text: str) -> None:
-    await page.evaluate(f"""(() => {{
-        document.getElementById('phone-number').value = {js(CUSTOMER)};
-        document.getElementById('phone-text').value = {js(text)};
-        document.getElementById('phone-send').click(); }})()""")
+async def phone_sends(page: Page, text: str) -> None:
+    await page.fill("#phone-number", CUSTOMER)
+    await page.fill("#phone-text", text)
+    await page.click("#phone-send")
 
 
-async def act_as(page, user: str) -> None:
-    await page.evaluate(f"""(() => {{
-        const select = document.getElementById('slack-user');
-        select.value = {js(user)};
-        select.dispatchEvent(new Event('change')); }})()""")
+async def act_as(page: Page, user: str) -> None:
+    await page.select_option("#slack-user", user)
 
 
-async def slack_sends(page, text: str) -> None:
-    await page.evaluate(f"""(() => {{
-        document.getElementById('slack-text').value = {js(text)};
-        document.getElementById('slack-send').click(); }})()""")
+async def slack_sends(page: Page, text: str) -> None:
+    await page.fill("#slack-text", text)
+    await page.click("#slack-send")
 
 
-def received_on_phone(text: str) -> str:
-    return f"[...document.querySelectorAll('#phone-texts li.received')].some(li => li.textContent.includes({js(text)}))"
+def received(page: Page):
+    return page.locator("#phone-texts li.received")
 
 
-ROOT_OF_CUSTOMER = (
-    "[...document.querySelectorAll('#slack-messages li.root')].find(li => li.textContent.includes('+1 415-555-0123'))"
-)
-
-
-async def test_customer_agent_and_campaign_through_the_page(page):
+async def test_customer_agent_and_campaign_through_the_page(page: Page, page_errors: list[str]):
     # The customer texts the line: the thread (its live card and the text) appears in the Slack pane.
     await phone_sends(page, "Hi, do you deliver on Sundays?")
-    await page.wait_for(
-        f"(() => {{ const root = {ROOT_OF_CUSTOMER};"
-        f" return root && root.querySelector('.replies') &&"
-        f" root.querySelector('.replies').textContent.includes('do you deliver on Sundays?'); }})()",
-        "the conversation thread in the Slack pane",
-    )
-    card = await page.evaluate(f"{ROOT_OF_CUSTOMER}.querySelector('.body').textContent")
+    root = page.locator("#slack-messages li.root", has_text="+1 415-555-0123")
+    await expect(root.locator(".replies")).to_contain_text("do you deliver on Sundays?", timeout=WAIT_MS)
+    card = await root.locator(".body").first.text_content()
     assert "💬" in card and "Consent:" in card and "nobody yet" in card
-    assert await page.evaluate("document.querySelector('#phone-texts li.sent').textContent.includes('Sundays')")
+    await expect(page.locator("#phone-texts li.sent").first).to_contain_text("Sundays")
 
     # An agent answers in the thread: the phone receives it, and the delivery receipt comes back as a reaction.
     await act_as(page, "U0ALICE")
-    await page.evaluate(f"{ROOT_OF_CUSTOMER}.querySelector('.thread-button').click()")
-    assert "Replying in the thread" in await page.evaluate("document.getElementById('slack-target').textContent")
+    await root.locator(".thread-button").click()
+    await expect(page.locator("#slack-target")).to_contain_text("Replying in the thread")
     await slack_sends(page, "Yes, and it is free! <b>really</b>")
-    await page.wait_for(received_on_phone("Yes, and it is free! <b>really</b>"), "the agent's reply on the phone")
-    await page.wait_for(
-        f"{ROOT_OF_CUSTOMER}.querySelector('.replies .reaction[data-name=\"white_check_mark\"]')",
-        "the delivered reaction on the agent's reply",
-    )
-    assert await page.evaluate("document.querySelectorAll('#phone-texts b').length") == 0  # rendered as text
+    await expect(received(page).filter(has_text="Yes, and it is free! <b>really</b>")).to_have_count(1, timeout=WAIT_MS)
+    await expect(root.locator('.replies .reaction[data-name="white_check_mark"]')).to_be_attached(timeout=WAIT_MS)
+    await expect(page.locator("#phone-texts b")).to_have_count(0)  # rendered as text, not HTML
 
     # The customer opts in to marketing (START) and is saved as a contact.
-    await page.evaluate("document.querySelector('[data-quick=START]').click()")
-    await page.wait_for(
-        "document.querySelectorAll('#phone-texts li.received').length >= 2", "the START confirmation on the phone"
-    )
-    await page.evaluate("document.getElementById('phone-contact').click()")
-    await page.wait_for(
-        "document.getElementById('status').textContent.includes('is a contact now')", "the contact to be saved"
-    )
+    await page.click("[data-quick=START]")
+    await expect(received(page)).to_have_count(2, timeout=WAIT_MS)  # the START confirmation
+    await page.click("#phone-contact")
+    await expect(page.locator("#status")).to_contain_text("is a contact now", timeout=WAIT_MS)
 
     # An admin creates a campaign with /sms; an approver clicks Approve; it reaches the phone.
     await act_as(page, "U0ADMIN")
-    await page.evaluate("document.getElementById('slack-target-clear').click()")
+    await page.click("#slack-target-clear")
     await slack_sends(page, "/sms campaign create name=Spring to=all at=now text=Our spring menu is here!")
-    approve = "document.querySelector('#slack-messages button[data-action-id=\"campaign_approve\"]')"
-    await page.wait_for(approve, "the campaign preview with its Approve button")
-    preview = await page.evaluate(f"{approve}.closest('li.message').textContent")
-    assert "1 eligible" in preview, preview
+    approve = page.locator('#slack-messages button[data-action-id="campaign_approve"]')
+    await expect(approve).to_be_visible(timeout=WAIT_MS)
+    preview = approve.locator("xpath=ancestor::li[contains(concat(' ', @class, ' '), ' message ')][1]")
+    await expect(preview).to_contain_text("1 eligible")
     await act_as(page, "U0LEAD")
-    await page.evaluate(f"{approve}.click()")
-    await page.wait_for(received_on_phone("Our spring menu is here!"), "the campaign text on the phone", timeout=30)
-    campaign_text = await page.evaluate("[...document.querySelectorAll('#phone-texts li.received')].at(-1).textContent")
-    assert "STOP" in campaign_text  # the opt-out footer
-    await page.wait_for(
-        "[...document.querySelectorAll('#slack-messages li.message')].some(li => li.textContent.includes('completed'))",
-        "the campaign's progress to say completed",
-        timeout=30,
-    )
-    assert not await page.evaluate(f"!!{approve}"), "the Approve button is gone once approved"
+    await approve.click()
+    campaign_text = received(page).filter(has_text="Our spring menu is here!")
+    await expect(campaign_text).to_have_count(1, timeout=CAMPAIGN_WAIT_MS)
+    await expect(campaign_text).to_contain_text("STOP")  # the opt-out footer
+    progress = page.locator("#slack-messages li.message", has_text="completed")
+    await expect(progress.first).to_be_attached(timeout=CAMPAIGN_WAIT_MS)
+    await expect(approve).to_have_count(0)  # the Approve button is gone once approved
 
-    assert page.errors() == []
-    await page.screenshot(SCREENSHOT)
+    assert page_errors == []
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size > 10_000
