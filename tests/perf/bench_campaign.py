@@ -1,11 +1,11 @@
 """Campaign throughput benchmark (run on demand; pytest ignores tests/perf).
 
-    /work/venv/bin/python -m tests.perf.bench_campaign                 # 20,000 recipients, SQLite and PostgreSQL
-    /work/venv/bin/python -m tests.perf.bench_campaign --large         # 100,000 recipients
-    /work/venv/bin/python -m tests.perf.bench_campaign -n 5000 --db sqlite
-    /work/venv/bin/python -m tests.perf.bench_campaign -n 6000 --mps 100    # throttled: per-second counts
-    /work/venv/bin/python -m tests.perf.bench_campaign -n 1000000 --db postgres --no-baseline   # memory
-    BENCH_SENDER='{"batch_size": 100}' /work/venv/bin/python -m tests.perf.bench_campaign   # try sender options
+    .venv/bin/python -m tests.perf.bench_campaign                 # 20,000 recipients, SQLite and PostgreSQL
+    .venv/bin/python -m tests.perf.bench_campaign --large         # 100,000 recipients
+    .venv/bin/python -m tests.perf.bench_campaign -n 5000 --db sqlite
+    .venv/bin/python -m tests.perf.bench_campaign -n 6000 --mps 100    # throttled: per-second counts
+    .venv/bin/python -m tests.perf.bench_campaign -n 1000000 --db postgres --no-baseline   # memory
+    BENCH_SENDER='{"batch_size": 100}' .venv/bin/python -m tests.perf.bench_campaign   # try sender options
 
 Contacts are seeded as the CSV importer writes them (phones validated as E.164, so marked checked).
 The Twilio emulator runs in a separate process (no delivery callbacks, so only the send path is measured).
