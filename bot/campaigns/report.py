@@ -20,6 +20,7 @@ from bot.services import Services
 from bot.slack import outbox
 from storage.models import ConsentEvent, Message
 from storage.models.campaigns import Campaign, CampaignLink, CampaignRecipient
+from storage.states import MessageStatus
 
 OPT_OUT_WINDOW = timedelta(hours=72)
 PAGE = 1000
@@ -56,7 +57,7 @@ async def build(services: Services, campaign_id: int) -> Report:
                 select(Message.error_message, func.count(Message.id))
                 .select_from(CampaignRecipient)
                 .join(Message, Message.id == CampaignRecipient.message_id)
-                .where(CampaignRecipient.campaign_id == campaign.id, Message.status == "blocked")
+                .where(CampaignRecipient.campaign_id == campaign.id, Message.status == MessageStatus.BLOCKED)
                 .group_by(Message.error_message)
             )
         ).all()

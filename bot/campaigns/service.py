@@ -37,6 +37,7 @@ from bot.slack import outbox
 from storage.bulk import among, insert_rows
 from storage.models import Contact, Message
 from storage.models.campaigns import Campaign, CampaignEvent, CampaignLink, CampaignRecipient
+from storage.states import CAMPAIGN_FLOW, MESSAGE_FLOW, CampaignState, MessageStatus, RecipientStatus
 
 # What one SMS segment costs, for the preview's estimate only: Twilio's US list price per outbound segment
 # (carrier surcharges not included). Change it here if your contract differs.
@@ -47,7 +48,7 @@ BATCH = 500  # contacts read per query: memory stays flat whatever the audience 
 # slots are not held past them while a step renders (see bot/ratelimit.py).
 DISPATCH_BATCH = 1000
 MAX_WINDOW = 2000
-SENT_LIKE = ("accepted", "sent", "delivered", "undelivered", "unknown")
+SENT_LIKE = (MessageStatus.ACCEPTED, MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNDELIVERED)
 
 
 class CampaignError(ValueError):
@@ -179,7 +180,7 @@ async def create(services: Services, user: str, draft: Draft) -> Campaign:
             purpose=draft.purpose,
             template=draft.text,
             send_at=draft.send_at,
-            state="draft",
+            state=CampaignState.DRAFT,
             created_by=user,
             channel=draft.line.config.channel,
             preview={},
@@ -195,7 +196,7 @@ async def create(services: Services, user: str, draft: Draft) -> Campaign:
             campaign,
             user,
             "created",
-            to_state="draft",
+            to_state=CampaignState.DRAFT,
             detail=(
                 f"to={draft.audience} purpose={draft.purpose} "
                 f"at={draft.send_at.isoformat() if draft.send_at else 'now'}"
@@ -315,7 +316,7 @@ async def post_preview(services: Services, campaign_id: int) -> None:
     preview = await compute_preview(services, campaign_id)
     async with services.db.session() as session:
         campaign = await session.get(Campaign, campaign_id, with_for_update=True)
-        if campaign.state != "draft":
+        if campaign.state != CampaignState.DRAFT:
             return
         campaign.preview = preview
         line = services.lines.by_id(campaign.line_id)
@@ -326,14 +327,14 @@ async def post_preview(services: Services, campaign_id: int) -> None:
             payload={"text": views.preview_text(campaign, line)[:3000], "blocks": views.preview_blocks(campaign, line)},
         )
         campaign.preview_outbox_id = row.id
-        campaign.state = "pending_approval"
+        campaign.state = CampaignState.PENDING_APPROVAL
         await audit(
             session,
             campaign,
             "system",
             "previewed",
-            from_state="draft",
-            to_state="pending_approval",
+            from_state=CampaignState.DRAFT,
+            to_state=CampaignState.PENDING_APPROVAL,
             detail=f"{preview['eligible']} eligible of {preview['audience']}",
             now=services.clock.now(),
         )
@@ -379,12 +380,20 @@ async def approve(services: Services, campaign_id: int, user: str) -> str:
         campaign = await _load(session, campaign_id)
         if campaign.created_by == user:
             raise CampaignError(f"You created campaign #{campaign.id}; another approver must approve it.")
-        if campaign.state != "pending_approval":
+        if campaign.state != CampaignState.PENDING_APPROVAL:
             raise CampaignError(
                 f"Campaign #{campaign.id} is {campaign.state}; only a campaign pending approval can be approved."
             )
-        campaign.state, campaign.approved_by = "scheduled", user
-        await audit(session, campaign, user, "approved", from_state="pending_approval", to_state="scheduled", now=now)
+        campaign.state, campaign.approved_by = CampaignState.SCHEDULED, user
+        await audit(
+            session,
+            campaign,
+            user,
+            "approved",
+            from_state=CampaignState.PENDING_APPROVAL,
+            to_state=CampaignState.SCHEDULED,
+            now=now,
+        )
         when = (
             "now" if campaign.send_at is None or campaign.send_at <= now else f"{campaign.send_at:%Y-%m-%d %H:%M} UTC"
         )
@@ -401,17 +410,17 @@ async def pause(services: Services, campaign_id: int, user: str) -> str:
     _may_manage(services, user)
     async with services.db.session() as session:
         campaign = await _load(session, campaign_id)
-        if campaign.state != "running":
+        if campaign.state != CampaignState.RUNNING:
             raise CampaignError(f"Campaign #{campaign.id} is {campaign.state}; only a running campaign can be paused.")
-        campaign.state = "paused"
-        held = await _set_message_status(session, campaign.id, ("queued",), "held")
+        campaign.state = CampaignState.PAUSED
+        held = await _set_message_status(session, campaign.id, MessageStatus.QUEUED, MessageStatus.HELD)
         await audit(
             session,
             campaign,
             user,
             "paused",
-            from_state="running",
-            to_state="paused",
+            from_state=CampaignState.RUNNING,
+            to_state=CampaignState.PAUSED,
             detail=f"{held} queued messages held",
             now=services.clock.now(),
         )
@@ -423,17 +432,17 @@ async def resume(services: Services, campaign_id: int, user: str) -> str:
     _may_manage(services, user)
     async with services.db.session() as session:
         campaign = await _load(session, campaign_id)
-        if campaign.state != "paused":
+        if campaign.state != CampaignState.PAUSED:
             raise CampaignError(f"Campaign #{campaign.id} is {campaign.state}; only a paused campaign can be resumed.")
-        campaign.state = "running"
-        released = await _set_message_status(session, campaign.id, ("held",), "queued")
+        campaign.state = CampaignState.RUNNING
+        released = await _set_message_status(session, campaign.id, MessageStatus.HELD, MessageStatus.QUEUED)
         await audit(
             session,
             campaign,
             user,
             "resumed",
-            from_state="paused",
-            to_state="running",
+            from_state=CampaignState.PAUSED,
+            to_state=CampaignState.RUNNING,
             detail=f"{released} messages released",
             now=services.clock.now(),
         )
@@ -447,32 +456,36 @@ async def cancel(services: Services, campaign_id: int, user: str) -> str:
     now = services.clock.now()
     async with services.db.session() as session:
         campaign = await _load(session, campaign_id)
-        if campaign.state in ("completed", "cancelled"):
+        if campaign.state in CAMPAIGN_FLOW.terminal():
             raise CampaignError(f"Campaign #{campaign.id} is already {campaign.state}.")
         before = campaign.state
-        campaign.state, campaign.finished_at = "cancelled", now
-        dropped = await _set_message_status(session, campaign.id, ("queued", "held"), "cancelled")
+        campaign.state, campaign.finished_at = CampaignState.CANCELLED, now
+        dropped = await _set_message_status(
+            session, campaign.id, (MessageStatus.QUEUED, MessageStatus.HELD), MessageStatus.CANCELLED
+        )
         await audit(
             session,
             campaign,
             user,
             "cancelled",
             from_state=before,
-            to_state="cancelled",
+            to_state=CampaignState.CANCELLED,
             detail=f"{dropped} unsent messages cancelled",
             now=now,
         )
-        if before in ("draft", "pending_approval", "scheduled"):
+        if before in (CampaignState.DRAFT, CampaignState.PENDING_APPROVAL, CampaignState.SCHEDULED):
             await _update_preview_message(session, services, campaign, f":no_entry_sign: Cancelled by <@{user}>.")
     await refresh(services, campaign_id, interval=0)
     services.wakeups.poke_outbox()
     return f"Campaign #{campaign_id} cancelled ({dropped} unsent messages dropped)."
 
 
-async def _set_message_status(session: AsyncSession, campaign_id: int, old: tuple[str, ...], new: str) -> int:
+async def _set_message_status(
+    session: AsyncSession, campaign_id: int, old: MessageStatus | tuple[MessageStatus, ...], new: MessageStatus
+) -> int:
     result = await session.execute(
         update(Message)
-        .where(texts_of(campaign_id), Message.status.in_(old))
+        .where(texts_of(campaign_id), MESSAGE_FLOW.where(Message.status, old, new))
         .values(status=new, claim_until=None)
         .execution_options(synchronize_session=False)
     )
@@ -491,14 +504,17 @@ async def start_due(services: Services) -> list[int]:
             (
                 await session.scalars(
                     select(Campaign)
-                    .where(Campaign.state == "scheduled", or_(Campaign.send_at.is_(None), Campaign.send_at <= now))
+                    .where(
+                        Campaign.state == CampaignState.SCHEDULED,
+                        or_(Campaign.send_at.is_(None), Campaign.send_at <= now),
+                    )
                     .order_by(Campaign.id)
                     .with_for_update(skip_locked=True)
                 )
             ).all()
         )
         for campaign in due:
-            campaign.state, campaign.started_at = "running", now
+            campaign.state, campaign.started_at = CampaignState.RUNNING, now
             row = await outbox.enqueue(
                 session,
                 channel=campaign.channel,
@@ -506,7 +522,15 @@ async def start_due(services: Services) -> list[int]:
                 payload={"text": f"Campaign #{campaign.id} {campaign.name}: starting…"},
             )
             campaign.progress_outbox_id = row.id
-            await audit(session, campaign, "system", "started", from_state="scheduled", to_state="running", now=now)
+            await audit(
+                session,
+                campaign,
+                "system",
+                "started",
+                from_state=CampaignState.SCHEDULED,
+                to_state=CampaignState.RUNNING,
+                now=now,
+            )
             started.append(campaign.id)
     if started:
         services.wakeups.poke_outbox()
@@ -539,13 +563,13 @@ async def dispatch_step(services: Services, campaign_id: int) -> int:
     now = services.clock.now()
     async with services.db.session() as session:
         campaign = await session.get(Campaign, campaign_id, with_for_update=True)
-        if campaign is None or campaign.state != "running" or campaign.exhausted:
+        if campaign is None or campaign.state != CampaignState.RUNNING or campaign.exhausted:
             return 0
         line = services.lines.by_id(campaign.line_id)
         in_hand = await session.scalar(
             select(func.count(Message.id)).where(
                 texts_of(campaign.id),
-                Message.status.in_(("queued", "sending")),
+                Message.status.in_((MessageStatus.QUEUED, MessageStatus.SENDING)),
                 or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
             )
         )
@@ -639,7 +663,7 @@ async def _add_recipients(session: AsyncSession, campaign_id: int, items: list, 
             "campaign_id": campaign_id,
             "phone": item.phone,
             "contact_id": item.contact.id,
-            "status": "skipped" if item.reason else "queued",
+            "status": RecipientStatus.SKIPPED if item.reason else RecipientStatus.QUEUED,
             "skip_reason": item.reason,
             "message_id": None if item.reason else queued.get(recipient_key(campaign_id, item.phone)),
         }
@@ -665,31 +689,32 @@ async def counts(session: AsyncSession, campaign: Campaign, now: datetime) -> di
     later = await session.scalar(
         select(func.count(Message.id)).where(
             texts_of(campaign.id),
-            Message.status == "queued",
+            Message.status == MessageStatus.QUEUED,
             Message.next_attempt_at.is_not(None),
             Message.next_attempt_at > now,
         )
     )
     if later:
-        rows = [(s, False, n - later if s == "queued" else n) for s, _, n in rows] + [("queued", True, later)]
+        queued = MessageStatus.QUEUED
+        rows = [(s, False, n - later if s == queued else n) for s, _, n in rows] + [(queued, True, later)]
     c = Counter()
     for status, later, n in rows:
         if status in SENT_LIKE:
             c["sent"] += n
-        if status == "delivered":
+        if status == MessageStatus.DELIVERED:
             c["delivered"] += n
-        if status in ("failed", "undelivered"):
+        if status in (MessageStatus.FAILED, MessageStatus.UNDELIVERED):
             c["failed"] += n
-        if status == "failed":
+        if status == MessageStatus.FAILED:
             c["failed_unsent"] += n
-        if status == "blocked":
+        if status == MessageStatus.BLOCKED:
             c["blocked"] += n
-        if status == "cancelled":
+        if status == MessageStatus.CANCELLED:
             c["cancelled"] += n
-        if status == "held":
+        if status == MessageStatus.HELD:
             c["held"] += n
-        if status in ("queued", "sending"):
-            c["deferred" if (status == "queued" and later) else "pending"] += n
+        if status in (MessageStatus.QUEUED, MessageStatus.SENDING):
+            c["deferred" if (status == MessageStatus.QUEUED and later) else "pending"] += n
         c["queued_total"] += n
     c["skipped"] = sum((campaign.skipped or {}).values()) + c["blocked"]
     return dict(c)
@@ -711,11 +736,11 @@ async def refresh(
     async with services.db.session() as session:
         campaign = await session.get(Campaign, campaign_id)
         if campaign is None or campaign.progress_outbox_id is None:
-            return campaign is None or campaign.state in ("completed", "cancelled")
-        final_state = campaign.state in ("completed", "cancelled")
+            return campaign is None or campaign.state in CAMPAIGN_FLOW.terminal()
+        final_state = campaign.state in CAMPAIGN_FLOW.terminal()
         due = interval == 0 or campaign.progress_at is None or (now - campaign.progress_at).total_seconds() >= interval
         check = (
-            campaign.state == "running"
+            campaign.state == CampaignState.RUNNING
             and campaign.exhausted
             and loop.time() - last_check.get(campaign_id, float("-inf")) >= COMPLETION_CHECK_SECONDS
         )
@@ -726,23 +751,23 @@ async def refresh(
         c = await counts(session, campaign, now)
         done = False
         if (
-            campaign.state == "running"
+            campaign.state == CampaignState.RUNNING
             and campaign.exhausted
             and not (c.get("pending", 0) or c.get("deferred", 0) or c.get("held", 0))
         ):
-            campaign.state, campaign.finished_at, done = "completed", now, True
+            campaign.state, campaign.finished_at, done = CampaignState.COMPLETED, now, True
             await audit(
                 session,
                 campaign,
                 "system",
                 "completed",
-                from_state="running",
-                to_state="completed",
+                from_state=CampaignState.RUNNING,
+                to_state=CampaignState.COMPLETED,
                 detail=f"sent {c.get('sent', 0)}, failed {c.get('failed', 0)}, skipped {c.get('skipped', 0)}",
                 now=now,
             )
         text = views.progress_text(campaign, c, done=done)
-        final = campaign.state in ("completed", "cancelled")
+        final = campaign.state in CAMPAIGN_FLOW.terminal()
         if text == campaign.progress_text or not (due or final):
             return final and text == campaign.progress_text
         campaign.progress_text, campaign.progress_at = text, now

@@ -19,6 +19,7 @@ from sqlalchemy import or_, select
 from bot.campaigns import service
 from bot.services import Services
 from storage.models.campaigns import Campaign
+from storage.states import CampaignState
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,9 @@ class CampaignWorker:
     async def _housekeeping(self) -> None:
         services = self.services
         async with services.db.session() as session:
-            drafts = list((await session.scalars(select(Campaign.id).where(Campaign.state == "draft"))).all())
+            drafts = list(
+                (await session.scalars(select(Campaign.id).where(Campaign.state == CampaignState.DRAFT))).all()
+            )
         for campaign_id in drafts:
             if self._stopping.is_set():
                 return
@@ -101,9 +104,9 @@ class CampaignWorker:
                         select(Campaign.id)
                         .where(
                             or_(
-                                Campaign.state.in_(("running", "paused")),
+                                Campaign.state.in_((CampaignState.RUNNING, CampaignState.PAUSED)),
                                 Campaign.progress_outbox_id.is_not(None)
-                                & Campaign.state.in_(("completed", "cancelled"))
+                                & Campaign.state.in_((CampaignState.COMPLETED, CampaignState.CANCELLED))
                                 & ~Campaign.progress_text.contains("completed")
                                 & ~Campaign.progress_text.contains("cancelled"),
                             )

@@ -13,8 +13,14 @@ from bot.compliance.quiet_hours import QuietHoursPolicy, next_allowed
 from bot.settings import ComplianceConfig
 from storage.bulk import among
 from storage.models import ConsentEvent, Contact, Message
+from storage.states import MessageStatus
 
-SENT_STATUSES = ("sending", "sent", "delivered", "undelivered", "unknown")
+SENT_STATUSES = (
+    MessageStatus.SENDING,
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.UNDELIVERED,
+)
 
 
 @dataclass(frozen=True)

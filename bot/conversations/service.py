@@ -21,6 +21,7 @@ from bot.slack import outbox
 from bot.slack.files import slack_file_item
 from bot.slack.format import escape, to_plain_text
 from storage.models import Conversation, Message, ProcessedEvent
+from storage.states import MessageStatus
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ async def _store_inbound(
         media=[{"url": url, "content_type": ctype} for url, ctype in inbound.media],
         carrier_sid=inbound.carrier_sid,
         dedupe_key=f"carrier:{inbound.carrier_sid}",
-        status="received",
+        status=MessageStatus.RECEIVED,
         origin="customer",
         slack_channel=line.config.channel,
         created_at=now,

@@ -13,6 +13,7 @@ from bot.cooperative import paced
 from bot.lines import KnownLine
 from storage.bulk import insert_rows
 from storage.models import Message
+from storage.states import MessageStatus
 
 # "compliance" is only for keyword answers (STOP/START confirmations, HELP): they go out even after an opt-out.
 PURPOSES = ("conversational", "marketing", "transactional", "compliance")
@@ -54,7 +55,7 @@ async def queue_sms(
         body=info.text,
         media=media or [],
         dedupe_key=dedupe_key,
-        status="queued",
+        status=MessageStatus.QUEUED,
         segments=max(1, info.segments),
         encoding=info.encoding,
         purpose=purpose,
@@ -93,7 +94,7 @@ async def queue_many(session: AsyncSession, *, line: KnownLine, requests: list[d
                 "body": info.text,
                 "media": [],
                 "dedupe_key": request["dedupe_key"],
-                "status": "queued",
+                "status": MessageStatus.QUEUED,
                 "segments": max(1, info.segments),
                 "encoding": info.encoding,
                 "purpose": request.get("purpose", "conversational"),

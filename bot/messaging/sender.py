@@ -44,6 +44,7 @@ from bot.services import Services
 from bot.slack.files import materialize_slack_files
 from storage.bulk import update_rows
 from storage.models import Message
+from storage.states import MESSAGE_FLOW, MessageStatus
 
 # Claims go through Core statements on the table: the ORM's bulk paths cost more per row.
 _messages = Message.__table__
@@ -183,7 +184,7 @@ class SendWorker:
             messages = _messages.c
             due = (
                 select(messages.id)
-                .where(messages.status == "queued")
+                .where(MESSAGE_FLOW.where(messages.status, MessageStatus.QUEUED, MessageStatus.SENDING))
                 .where((messages.next_attempt_at.is_(None)) | (messages.next_attempt_at <= now))
                 .order_by(messages.id)
                 .limit(self.batch_size)
@@ -194,7 +195,9 @@ class SendWorker:
                 update(_messages)
                 .where(messages.id.in_(due.scalar_subquery()))
                 .values(
-                    status="sending", claim_until=now + timedelta(seconds=CLAIM_SECONDS), attempts=messages.attempts + 1
+                    status=MessageStatus.SENDING,
+                    claim_until=now + timedelta(seconds=CLAIM_SECONDS),
+                    attempts=messages.attempts + 1,
                 )
                 .returning(*_GATE_COLUMNS)
             )
@@ -276,11 +279,13 @@ class SendWorker:
             if decision.action != "send":
                 message.attempts -= 1  # never offered to the carrier
             if decision.action == "block":
-                message.status, message.error_message, message.claim_until = "blocked", decision.reason, None
+                message.status, message.error_message = MessageStatus.BLOCKED, decision.reason
+                message.claim_until = None
                 await notify_blocked(session, self.services, message)
                 log.info("sender: message %s to %s blocked: %s", message.id, mask(message.phone), decision.reason)
             elif decision.action == "defer":
-                message.status, message.next_attempt_at, message.claim_until = "queued", decision.until, None
+                message.status, message.next_attempt_at = MessageStatus.QUEUED, decision.until
+                message.claim_until = None
                 message.error_message = f"deferred: {decision.reason}"
             else:
                 message.media = media[message.id] = await materialize_slack_files(session, self.services, message.media)
@@ -343,7 +348,7 @@ class SendWorker:
                     session,
                     _messages,
                     [{"id": o.message_id, "carrier_sid": o.result.carrier_sid} for o in plain],
-                    status="sent",
+                    status=MessageStatus.SENT,
                     sent_at=now,
                     claim_until=None,
                     error_code=None,
@@ -365,7 +370,7 @@ class SendWorker:
                     elif isinstance(outcome.error, TransientCarrierError):
                         await self._retry(session, message, outcome.error, now)
                     else:
-                        message.status, message.error_code = "failed", outcome.error.code
+                        message.status, message.error_code = MessageStatus.FAILED, outcome.error.code
                         message.error_message, message.claim_until = str(outcome.error), None
                         await after_failure(session, self.services, message)
             # A plain success's receipt that came before this record is applied by the sender's sweep
@@ -373,7 +378,7 @@ class SendWorker:
             await apply_stored_statuses(session, self.services, sent)
 
     async def _sent(self, session: AsyncSession, message: Message, result: SendResult, now) -> None:
-        message.status, message.carrier_sid = "sent", result.carrier_sid
+        message.status, message.carrier_sid = MessageStatus.SENT, result.carrier_sid
         message.sent_at, message.claim_until = now, None
         message.error_code = message.error_message = None
         if result.segments:
@@ -382,12 +387,12 @@ class SendWorker:
 
     async def _retry(self, session: AsyncSession, message: Message, error: CarrierError, now) -> None:
         if message.attempts >= MAX_TRANSIENT_ATTEMPTS:
-            message.status, message.error_code, message.claim_until = "failed", error.code, None
+            message.status, message.error_code, message.claim_until = MessageStatus.FAILED, error.code, None
             message.error_message = f"gave up after {message.attempts} attempts: {error}"
             await after_failure(session, self.services, message)
             return
         delay = error.retry_after or min(MAX_BACKOFF, 2**message.attempts)
-        message.status, message.claim_until = "queued", None
+        message.status, message.claim_until = MessageStatus.QUEUED, None
         message.next_attempt_at = now + timedelta(seconds=delay)
         message.error_message = f"retrying: {error}"
         log.info("sender: message %s retried in %.0fs: %s", message.id, delay, error)
@@ -399,7 +404,9 @@ class SendWorker:
             stale = list(
                 (
                     await session.scalars(
-                        select(Message.id).where(Message.status == "sending", Message.claim_until < now).limit(100)
+                        select(Message.id)
+                        .where(Message.status == MessageStatus.SENDING, Message.claim_until < now)
+                        .limit(100)
                     )
                 ).all()
             )
@@ -413,7 +420,7 @@ class SendWorker:
         now = self.services.clock.now()
         async with self.services.db.session() as session:
             message = await session.get(Message, message_id)
-            if message is None or message.status != "sending":
+            if message is None or message.status != MessageStatus.SENDING:
                 return
             if not own and message.claim_until is not None and message.claim_until > now:
                 return  # claimed again since we listed it: its owner settles it
@@ -427,7 +434,11 @@ class SendWorker:
             async with self.services.db.session() as session:
                 await session.execute(
                     update(Message)
-                    .where(Message.id == message_id, Message.status == "sending", Message.claim_until == observed_claim)
+                    .where(
+                        Message.id == message_id,
+                        Message.status == MessageStatus.SENDING,
+                        Message.claim_until == observed_claim,
+                    )
                     .values(claim_until=self.services.clock.now() + timedelta(seconds=CLAIM_SECONDS))
                 )
             return
@@ -455,7 +466,11 @@ class SendWorker:
         async with self.services.db.session() as session:
             await session.execute(
                 update(Message)
-                .where(Message.id == message_id, Message.status == "sending", Message.claim_until == observed_claim)
-                .values(status="queued", claim_until=None, next_attempt_at=self.services.clock.now())
+                .where(
+                    Message.id == message_id,
+                    MESSAGE_FLOW.where(Message.status, MessageStatus.SENDING, MessageStatus.QUEUED),
+                    Message.claim_until == observed_claim,
+                )
+                .values(status=MessageStatus.QUEUED, claim_until=None, next_attempt_at=self.services.clock.now())
             )
         self.services.wakeups.poke_sender()

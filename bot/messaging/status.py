@@ -14,12 +14,19 @@ from bot.phone import mask
 from bot.services import Services
 from bot.slack import outbox
 from storage.models import Contact, Conversation, Message, StatusEvent
+from storage.states import MESSAGE_FLOW, MessageStatus
 
 log = logging.getLogger(__name__)
 
-# Later states never go back to earlier ones (callbacks can arrive out of order).
-_RANK = {"queued": 0, "sending": 1, "accepted": 2, "sent": 3, "delivered": 4, "undelivered": 5, "failed": 5}
-_REACTION_FOR = {"sent": "outbox_tray", "delivered": "white_check_mark", "undelivered": "x", "failed": "x"}
+# What a delivery receipt may set; receipts arriving out of order never move a message back (MESSAGE_FLOW).
+_RECEIPT_STATUSES = {
+    MessageStatus.ACCEPTED,
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.UNDELIVERED,
+    MessageStatus.FAILED,
+}
+_REACTION_FOR = {MessageStatus.SENT: "outbox_tray", MessageStatus.DELIVERED: "white_check_mark"}
 # What each reaction replaces: only the reactions of earlier states can be on the message.
 _REPLACES = {
     "outbox_tray": [],
@@ -83,10 +90,10 @@ async def apply_late_receipts(services: Services, limit: int = 500) -> None:
 async def _apply(
     session: AsyncSession, services: Services, message: Message, status: str, error_code: int | None
 ) -> None:
-    if status not in _RANK or _RANK[status] <= _RANK.get(message.status, 0):
+    if status not in _RECEIPT_STATUSES or not MESSAGE_FLOW.allows(message.status, status):
         return
     message.status = status
-    if status in ("failed", "undelivered"):
+    if status in (MessageStatus.FAILED, MessageStatus.UNDELIVERED):
         message.error_code = error_code
         message.error_message = twilio_errors.describe(error_code)
         await after_failure(session, services, message)

@@ -19,6 +19,7 @@ from bot.notify import service
 from bot.notify.service import NotifyError, Target
 from bot.services import Services
 from storage.models.notify import Notification
+from storage.states import PageStatus
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class EscalationWorker:
                 await session.scalars(
                     select(Notification.id)
                     .where(
-                        Notification.status == "open",
+                        Notification.status == PageStatus.OPEN,
                         Notification.escalated_at.is_(None),
                         Notification.escalate_at <= now,
                     )
@@ -83,7 +84,7 @@ class EscalationWorker:
                 update(Notification)
                 .where(
                     Notification.id == notification_id,
-                    Notification.status == "open",
+                    Notification.status == PageStatus.OPEN,
                     Notification.escalated_at.is_(None),
                 )
                 .values(escalated_at=now, escalated_to=next_group)

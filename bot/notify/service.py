@@ -25,22 +25,23 @@ from bot.services import Services
 from bot.slack import outbox
 from storage.models import Message
 from storage.models.notify import Notification, NotificationRecipient
+from storage.states import PAGE_FLOW, PAGE_RECIPIENT_FLOW, MessageStatus, PageRecipientState, PageStatus
 
 log = logging.getLogger(__name__)
 
 ORIGIN = "notification"
 ACK_WORDS = ("ack", "1")
 MAX_TEXT = 1600  # Twilio's body limit
+# What each status of a page's message means for its recipient.
 _STATE_FOR = {
-    "queued": "queued",
-    "sending": "queued",
-    "accepted": "sent",
-    "sent": "sent",
-    "delivered": "delivered",
-    "undelivered": "failed",
-    "failed": "failed",
-    "blocked": "blocked",
-    "unknown": "sent",
+    MessageStatus.QUEUED: PageRecipientState.QUEUED,
+    MessageStatus.SENDING: PageRecipientState.QUEUED,
+    MessageStatus.ACCEPTED: PageRecipientState.SENT,
+    MessageStatus.SENT: PageRecipientState.SENT,
+    MessageStatus.DELIVERED: PageRecipientState.DELIVERED,
+    MessageStatus.UNDELIVERED: PageRecipientState.FAILED,
+    MessageStatus.FAILED: PageRecipientState.FAILED,
+    MessageStatus.BLOCKED: PageRecipientState.BLOCKED,
 }
 
 
@@ -227,7 +228,7 @@ async def insert(
         request_hash=request_hash,
         group_key=group_key,
         alert_status=alert_status,
-        status="open",
+        status=PageStatus.OPEN,
         created_at=now,
         escalate_at=now + timedelta(minutes=services.settings.notify.escalation_minutes) if next_group else None,
     )
@@ -241,13 +242,12 @@ async def insert(
             user_id=member.user_id,
             name=member.name,
             phone=member.phone,
-            state="queued",
-            reason="",
+            state=PageRecipientState.NO_PHONE if member.phone is None else PageRecipientState.QUEUED,
+            reason=(member.reason or "no phone number known") if member.phone is None else "",
             updated_at=now,
         )
         session.add(recipient)
         if member.phone is None:
-            recipient.state, recipient.reason = "no_phone", member.reason or "no phone number known"
             continue
         if member.phone in texted:
             recipient.message_id = texted[member.phone]
@@ -256,7 +256,7 @@ async def insert(
         state = await consent.current(session, member.phone, line.id, "transactional")
         if state.opted_out:
             source_note = f" ({state.source})" if state.source else ""
-            recipient.state, recipient.reason = "blocked", f"opted out{source_note}; not texted"
+            recipient.state, recipient.reason = PageRecipientState.BLOCKED, f"opted out{source_note}; not texted"
             continue
         message = await queue_sms(
             session,
@@ -332,10 +332,10 @@ async def on_status(session: AsyncSession, services: Services, message: Message)
     now = services.clock.now()
     touched: set[int] = set()
     for recipient in recipients:
-        if recipient.state == state:
-            continue
+        if not PAGE_RECIPIENT_FLOW.allows(recipient.state, state):
+            continue  # the same state, or one it has moved past
         recipient.state, recipient.updated_at = state, now
-        if state in ("failed", "blocked"):
+        if state in (PageRecipientState.FAILED, PageRecipientState.BLOCKED):
             recipient.reason = message.error_message or state
         touched.add(recipient.notification_id)
     await session.flush()
@@ -360,7 +360,7 @@ async def on_inbound(session: AsyncSession, services: Services, line: KnownLine,
         .where(
             NotificationRecipient.phone == message.phone,
             NotificationRecipient.message_id.is_not(None),
-            Notification.status == "open",
+            Notification.status == PageStatus.OPEN,
         )
         .order_by(Notification.id.desc())
         .limit(1)
@@ -374,11 +374,11 @@ async def on_inbound(session: AsyncSession, services: Services, line: KnownLine,
         await session.scalars(
             select(Notification)
             .where((Notification.id == root) | (Notification.root_id == root))
-            .where(Notification.status == "open")
+            .where(Notification.status == PageStatus.OPEN)
         )
     ).all()
     for item in chain:
-        item.status, item.acked_at = "acked", now
+        item.status, item.acked_at = PageStatus.ACKED, now
         item.acked_by_user, item.acked_by_phone = recipient.user_id, message.phone
     await session.flush()
     for item in chain:
@@ -403,7 +403,7 @@ async def _resolve_alert_group(session: AsyncSession, services: Services, group_
             select(Notification).where(
                 Notification.group_key == group_key,
                 Notification.alert_status == "firing",
-                Notification.status == "open",
+                Notification.status == PageStatus.OPEN,
                 Notification.id != resolved_id,
             )
         )
@@ -411,13 +411,15 @@ async def _resolve_alert_group(session: AsyncSession, services: Services, group_
     for item in firing:
         await session.execute(
             update(Notification)
-            .where(Notification.id == item.id, Notification.status == "open")
-            .values(status="resolved")
+            .where(
+                Notification.id == item.id, PAGE_FLOW.where(Notification.status, PageStatus.OPEN, PageStatus.RESOLVED)
+            )
+            .values(status=PageStatus.RESOLVED)
         )
         await session.refresh(item)
         await refresh_slack(session, services, item)
     resolved = await session.get(Notification, resolved_id)
-    resolved.status = "resolved"
+    resolved.status = PageStatus.RESOLVED
     await refresh_slack(session, services, resolved)
 
 
@@ -448,9 +450,9 @@ async def describe(services: Services, notification_id: int) -> dict | None:
         "status": n.status,
         "created_at": _iso(n.created_at),
         "acknowledged": {"user": n.acked_by_user, "phone": n.acked_by_phone, "at": _iso(n.acked_at)}
-        if n.status == "acked"
+        if n.status == PageStatus.ACKED
         else None,
-        "escalates_at": _iso(n.escalate_at) if n.status == "open" and n.escalated_at is None else None,
+        "escalates_at": _iso(n.escalate_at) if n.status == PageStatus.OPEN and n.escalated_at is None else None,
         "escalated": {"to": n.escalated_to, "at": _iso(n.escalated_at), "notifications": list(children)}
         if n.escalated_at
         else None,

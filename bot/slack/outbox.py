@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.ratelimit import SharedRate
 from bot.services import Services
 from storage.models import SlackOutbox
+from storage.states import OutboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ class OutboxWorker:
         async with self.services.db.session() as session:
             heads = (
                 select(SlackOutbox.channel, func.min(SlackOutbox.id).label("head"))
-                .where(SlackOutbox.status == "pending")
+                .where(SlackOutbox.status == OutboxStatus.PENDING)
                 .group_by(SlackOutbox.channel)
                 .subquery()
             )
@@ -188,7 +189,7 @@ class OutboxWorker:
         async with self.services.db.session() as session:
             head = await session.scalar(
                 select(SlackOutbox)
-                .where(SlackOutbox.channel == channel, SlackOutbox.status == "pending")
+                .where(SlackOutbox.channel == channel, SlackOutbox.status == OutboxStatus.PENDING)
                 .order_by(SlackOutbox.id)
                 .limit(1)
             )
@@ -196,7 +197,7 @@ class OutboxWorker:
                 return None
             claimed = await session.execute(
                 update(SlackOutbox)
-                .where(SlackOutbox.id == head.id, SlackOutbox.status == "pending")
+                .where(SlackOutbox.id == head.id, SlackOutbox.status == OutboxStatus.PENDING)
                 .where((SlackOutbox.claim_until.is_(None)) | (SlackOutbox.claim_until < now))
                 .values(claim_until=now + timedelta(seconds=LEASE_SECONDS))
             )
@@ -219,7 +220,7 @@ class OutboxWorker:
                     select(SlackOutbox)
                     .where(
                         SlackOutbox.channel == head.channel,
-                        SlackOutbox.status == "pending",
+                        SlackOutbox.status == OutboxStatus.PENDING,
                         SlackOutbox.conversation_id == head.conversation_id,
                         SlackOutbox.id > head.id,
                     )
@@ -249,7 +250,7 @@ class OutboxWorker:
                 "message_ids": [fresh.message_id] + [row.message_id for row in texts],
             }
             for row in folded:
-                row.status, row.last_error = "done", f"folded into outbox row {fresh.id}"
+                row.status, row.last_error = OutboxStatus.DONE, f"folded into outbox row {fresh.id}"
             if card:
                 await enqueue(session, channel=fresh.channel, op="update_card", conversation_id=fresh.conversation_id)
         log.info("outbox: %d customer texts folded into one post (row %s)", len(texts) + 1, head.id)
@@ -268,7 +269,7 @@ class OutboxWorker:
     async def _perform(self, row: SlackOutbox) -> None:
         op = self.ops.get(row.op)
         if op is None:
-            await self._finish(row, status="failed", error=f"unknown outbox op {row.op!r}")
+            await self._finish(row, status=OutboxStatus.FAILED, error=f"unknown outbox op {row.op!r}")
             return
         if row.op in POST_OPS and row.attempt_started_at is not None:
             found = await self._find_earlier_post(op, row)
@@ -301,7 +302,7 @@ class OutboxWorker:
             await self._complete(self.ops[row.op], row, OpResult())
         else:
             log.warning("outbox: row %s (%s) refused by Slack: %s", row.id, row.op, error)
-            await self._finish(row, status="failed", error=f"Slack refused: {error}")
+            await self._finish(row, status=OutboxStatus.FAILED, error=f"Slack refused: {error}")
 
     async def _mark_started(self, row: SlackOutbox) -> None:
         async with self.services.db.session() as session:
@@ -313,11 +314,11 @@ class OutboxWorker:
         async with self.services.db.session() as session:
             fresh = await session.get(SlackOutbox, row.id)
             await op.record(session, fresh, result)
-            fresh.status, fresh.result_ts = "done", result.ts
+            fresh.status, fresh.result_ts = OutboxStatus.DONE, result.ts
             fresh.claim_until = fresh.attempt_started_at = None
             fresh.attempts += 1
 
-    async def _finish(self, row: SlackOutbox, *, status: str, error: str) -> None:
+    async def _finish(self, row: SlackOutbox, *, status: OutboxStatus, error: str) -> None:
         async with self.services.db.session() as session:
             fresh = await session.get(SlackOutbox, row.id)
             fresh.status, fresh.last_error = status, error

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
+from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator, event
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute
+
+from storage.states import Flow
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -40,6 +42,35 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class State(TypeDecorator):
+    """A state column: stored as its plain string, written only as a member of its flow's enum, read back as one."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, flow: Flow, length: int) -> None:
+        super().__init__(length)
+        self.flow = flow
+        self._members = {state.value: state for state in flow.states}
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else self.flow.state(value).value
+
+    def process_result_value(self, value, dialect):
+        # A value this version does not know (written by a newer replica) is handed over as it is.
+        return None if value is None else self._members.get(value, value)
+
+
+def follow(attribute: InstrumentedAttribute, flow: Flow) -> None:
+    """Check every assignment to a model's state attribute against its flow: a move the flow does not allow
+    raises IllegalTransition. A new row may start in any state; an attribute not loaded is not checked."""
+
+    def check(_target, value, old, _initiator):
+        return flow.check(old if isinstance(old, str) else None, value)
+
+    event.listen(attribute, "set", check, retval=True)
 
 
 JSONDoc = JSON().with_variant(JSONB(), "postgresql")

@@ -7,11 +7,9 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base, JSONDoc, UTCDateTime, utcnow
+from storage.models.base import Base, JSONDoc, State, UTCDateTime, follow, utcnow
 from storage.models.core import BigId
-
-# draft -> pending_approval -> scheduled -> running <-> paused -> completed | cancelled
-CAMPAIGN_STATES = ("draft", "pending_approval", "scheduled", "running", "paused", "completed", "cancelled")
+from storage.states import CAMPAIGN_FLOW, RECIPIENT_FLOW, CampaignState, RecipientStatus
 
 
 class Campaign(Base):
@@ -26,7 +24,7 @@ class Campaign(Base):
     purpose: Mapped[str] = mapped_column(String(16), default="marketing")
     template: Mapped[str] = mapped_column(Text)
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: as soon as approved
-    state: Mapped[str] = mapped_column(String(20), default="draft")
+    state: Mapped[CampaignState] = mapped_column(State(CAMPAIGN_FLOW, 20), default=CampaignState.DRAFT)
     created_by: Mapped[str] = mapped_column(String(32))
     approved_by: Mapped[str | None] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(32))  # where the preview and the progress are posted
@@ -56,7 +54,7 @@ class CampaignRecipient(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     phone: Mapped[str] = mapped_column(String(40))
     contact_id: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16))  # queued | skipped
+    status: Mapped[RecipientStatus] = mapped_column(State(RECIPIENT_FLOW, 16))
     skip_reason: Mapped[str | None] = mapped_column(String(32))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -71,10 +69,14 @@ class CampaignEvent(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     actor: Mapped[str] = mapped_column(String(32))  # Slack user ID, or "system"
     action: Mapped[str] = mapped_column(String(32))
-    from_state: Mapped[str | None] = mapped_column(String(20))
-    to_state: Mapped[str | None] = mapped_column(String(20))
+    from_state: Mapped[CampaignState | None] = mapped_column(State(CAMPAIGN_FLOW, 20))
+    to_state: Mapped[CampaignState | None] = mapped_column(State(CAMPAIGN_FLOW, 20))
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+follow(Campaign.state, CAMPAIGN_FLOW)
+follow(CampaignRecipient.status, RECIPIENT_FLOW)
 
 
 class CampaignLink(Base):

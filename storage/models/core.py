@@ -20,7 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base, JSONDoc, UTCDateTime, utcnow
+from storage.models.base import Base, JSONDoc, State, UTCDateTime, follow, utcnow
+from storage.states import MESSAGE_FLOW, OUTBOX_FLOW, MessageStatus, OutboxStatus
 
 # Integer primary keys that are BIGINT on PostgreSQL and still autoincrement (ROWID) on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -103,8 +104,7 @@ class Message(Base):
     # Idempotency: one row per (kind of origin, origin id), e.g. "twilio:SM..", "slack:C1:1700.1", "campaign:7:+1..".
     dedupe_key: Mapped[str | None] = mapped_column(String(160), unique=True)
     carrier_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
-    # in: received | out: queued, sending, sent, delivered, undelivered, failed, blocked, unknown
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[MessageStatus] = mapped_column(State(MESSAGE_FLOW, 16))  # see storage.states
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(Text)
     segments: Mapped[int] = mapped_column(Integer, default=1)
@@ -135,7 +135,7 @@ class SlackOutbox(Base):
     payload: Mapped[dict] = mapped_column(JSONDoc, default=dict)
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
-    status: Mapped[str] = mapped_column(String(8), default="pending")  # pending | done | failed
+    status: Mapped[OutboxStatus] = mapped_column(State(OUTBOX_FLOW, 8), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claim_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -144,6 +144,10 @@ class SlackOutbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     result_ts: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+follow(Message.status, MESSAGE_FLOW)
+follow(SlackOutbox.status, OUTBOX_FLOW)
 
 
 class ProcessedEvent(Base):

@@ -7,8 +7,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base, UTCDateTime, utcnow
+from storage.models.base import Base, State, UTCDateTime, follow, utcnow
 from storage.models.core import BigId
+from storage.states import PAGE_FLOW, PAGE_RECIPIENT_FLOW, PageRecipientState, PageStatus
 
 
 class RosterEntry(Base):
@@ -36,7 +37,7 @@ class GroupMember(Base):
 class Notification(Base):
     """One page: to a group, a person or a number; from Slack, the API, Alertmanager or an escalation.
 
-    status: open (may be acknowledged; escalates at `escalate_at` if set) | acked | resolved | closed.
+    status: open (may be acknowledged; escalates at `escalate_at` if set) | acked | resolved.
     An escalation is a child notification; `root_id` ties a chain together so one ACK closes all of it.
     """
 
@@ -58,7 +59,7 @@ class Notification(Base):
     request_hash: Mapped[str | None] = mapped_column(String(64))
     group_key: Mapped[str | None] = mapped_column(Text)  # Alertmanager groupKey
     alert_status: Mapped[str | None] = mapped_column(String(16))  # firing | resolved
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[PageStatus] = mapped_column(State(PAGE_FLOW, 16), default=PageStatus.OPEN)
     acked_by_user: Mapped[str | None] = mapped_column(String(32))
     acked_by_phone: Mapped[str | None] = mapped_column(String(20))
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -69,10 +70,7 @@ class Notification(Base):
 
 
 class NotificationRecipient(Base):
-    """One person (or bare number) of a notification and what became of their text.
-
-    state: queued | sent | delivered | failed | blocked | no_phone.
-    """
+    """One person (or bare number) of a notification and what became of their text (a PageRecipientState)."""
 
     __tablename__ = "notification_recipients"
     __table_args__ = (UniqueConstraint("notification_id", "position"),)
@@ -82,7 +80,11 @@ class NotificationRecipient(Base):
     user_id: Mapped[str | None] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(Text, default="")
     phone: Mapped[str | None] = mapped_column(String(20), index=True)
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[PageRecipientState] = mapped_column(State(PAGE_RECIPIENT_FLOW, 16))
     reason: Mapped[str] = mapped_column(Text, default="")
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+follow(Notification.status, PAGE_FLOW)
+follow(NotificationRecipient.state, PAGE_RECIPIENT_FLOW)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.carriers.base import OutboundSMS
 from bot.lines import KnownLine
@@ -95,9 +95,14 @@ async def test_post_whose_outcome_was_lost_is_not_posted_twice(bridge, slack, tw
     await slack.wait_for(lambda: len(slack.messages.get(CHANNEL, [])) == 2)
     await outbox_drained(bridge)
     # Pretend the last post's answer was lost: the row is pending again with its attempt on record.
+    # (A statement of its own: the model refuses done -> pending, which only a lost answer can look like.)
     async with bridge.services.db.session() as session:
         row = await session.scalar(select(SlackOutbox).where(SlackOutbox.op == "post"))
-        row.status, row.attempt_started_at, row.result_ts = "pending", bridge.services.clock.now(), None
+        await session.execute(
+            update(SlackOutbox)
+            .where(SlackOutbox.id == row.id)
+            .values(status="pending", attempt_started_at=bridge.services.clock.now(), result_ts=None)
+        )
     bridge.services.wakeups.poke_outbox()
     await slack.wait_for(lambda: slack.method_calls("conversations.replies"))
     # The outbox finds the post in the thread and settles the row; how soon depends on the machine's load.
