@@ -5,9 +5,11 @@ Exactly once: a message is marked `sending` (committed) before the carrier call.
 or the call times out, the row stays `sending`; when its claim lapses it is reconciled against the
 carrier's own records — found means sent, not found means it is queued again.
 
-Work goes in batches: one transaction claims a batch, one gates it, the carrier calls run concurrently
+Work goes in batches: one transaction claims a batch and gates it, the carrier calls run concurrently
 (each at its line's shared rate), one transaction records the outcomes. Per text, the database sees a
-row in a few statements that each carry the whole batch, rather than transactions of its own.
+row in a few statements that each carry the whole batch, rather than transactions of its own. Files shared
+in Slack are downloaded between the claim and the carrier call with no transaction open (no row lock or
+pooled connection is held over the network), then stored only if the claim still stands.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import asyncio
 import logging
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import aiohttp
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +29,7 @@ from bot.carriers.base import (
     AmbiguousCarrierError,
     CarrierError,
     OutboundSMS,
+    PermanentCarrierError,
     SendResult,
     TransientCarrierError,
 )
@@ -41,7 +45,7 @@ from bot.messaging.status import (
 from bot.phone import mask
 from bot.ratelimit import SharedRate
 from bot.services import Services
-from bot.slack.files import materialize_slack_files
+from bot.slack.files import fetch_slack_files, has_slack_files, store_slack_files
 from storage.bulk import update_rows
 from storage.models import Message
 from storage.states import MESSAGE_FLOW, MessageStatus
@@ -71,8 +75,18 @@ RECEIPTS_EVERY = 1.0  # seconds between sweeps for receipts that raced their mes
 
 
 @dataclass
+class Claim:
+    """A claimed, gated batch: what may be sent as it is, and what first needs the files shared in Slack."""
+
+    ready: list[Ready]
+    with_files: list  # claimed rows whose media lists files still to download from Slack
+    until: datetime  # the claim_until of every message of the batch: while it stands, they are ours
+    ends: float  # the loop time the claim lapses
+
+
+@dataclass
 class Outcome:
-    """What the carrier made of one message."""
+    """What the carrier made of one message (or why it was not offered: its files could not be had)."""
 
     message_id: int
     result: SendResult | None = None
@@ -121,7 +135,7 @@ class SendWorker:
         loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
             wake.clear()
-            claimed, ready, claim_ends, acquired = 0, [], 0.0, False
+            claimed, batch, acquired = 0, None, False
             try:
                 if loop.time() - self._last_recovery > RECOVERY_EVERY:
                     self._last_recovery = loop.time()
@@ -131,11 +145,11 @@ class SendWorker:
                     await apply_late_receipts(self.services)
                 await slots.acquire()
                 acquired = True
-                claimed, ready, claim_ends = await self._claim_batch()
+                claimed, batch = await self._claim_batch()
             except Exception:  # database away: keep the worker alive, try again shortly
                 log.exception("sender: cannot claim messages")
-            if ready:
-                task = asyncio.create_task(self._batch_guarded(ready, claim_ends, slots))
+            if batch is not None:
+                task = asyncio.create_task(self._batch_guarded(batch, slots))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             elif acquired:
@@ -174,11 +188,11 @@ class SendWorker:
             self._rates[sender_key] = SharedRate(self.services.db, self.services.clock, f"line:{line.id}", rate)
         return self._rates[sender_key]
 
-    async def _claim_batch(self) -> tuple[int, list[Ready], float]:
+    async def _claim_batch(self) -> tuple[int, Claim | None]:
         """Claim a batch of due messages and pass it through the gate, in one transaction. Returns how many
-        were claimed, those that may be sent now (blocks and deferrals are stored), and the loop time the
-        batch's claim lapses."""
+        were claimed, and what of them may be sent (blocks and deferrals are stored), if anything."""
         now = self.services.clock.now()
+        claim_until = now + timedelta(seconds=CLAIM_SECONDS)
         deadline = asyncio.get_running_loop().time() + CLAIM_SECONDS  # taken before the claim, so never late
         async with self.services.db.session() as session:
             messages = _messages.c
@@ -196,22 +210,27 @@ class SendWorker:
                 .where(messages.id.in_(due.scalar_subquery()))
                 .values(
                     status=MessageStatus.SENDING,
-                    claim_until=now + timedelta(seconds=CLAIM_SECONDS),
+                    claim_until=claim_until,
                     attempts=messages.attempts + 1,
                 )
                 .returning(*_GATE_COLUMNS)
             )
             rows = sorted((await session.execute(claim)).all(), key=lambda row: row.id)
             if not rows:
-                return 0, [], deadline
-            ready = await self._gate(session, rows, now)
-        return len(rows), ready, deadline
+                return 0, None
+            ready, with_files = await self._gate(session, rows, now)
+        if not ready and not with_files:
+            return len(rows), None
+        return len(rows), Claim(ready, with_files, claim_until, deadline)
 
-    async def _batch_guarded(self, ready: list[Ready], claim_ends: float, slots: asyncio.Semaphore) -> None:
+    async def _batch_guarded(self, batch: Claim, slots: asyncio.Semaphore) -> None:
         try:
-            await self.send_batch(ready, claim_ends)
-        except Exception:
-            log.exception("sender: a batch failed unexpectedly; its messages will be reconciled")
+            # What needs no download goes out at once, not after the slowest of the batch's downloads.
+            parts = [self.send_batch(batch.ready, batch.ends)] if batch.ready else []
+            parts += [self._send_with_slack_files(batch)] if batch.with_files else []
+            for result in await asyncio.gather(*parts, return_exceptions=True):
+                if isinstance(result, Exception):
+                    log.error("sender: a batch failed unexpectedly; its messages will be reconciled", exc_info=result)
         finally:
             slots.release()
 
@@ -243,53 +262,92 @@ class SendWorker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
-    async def _gate(self, session: AsyncSession, rows: list, now) -> list[Ready]:
-        """Apply the send gate to claimed rows; store blocks and deferrals; return what may be sent now,
-        each with whether its status changes have side effects (see `needs_side_effects`)."""
+    async def _gate(self, session: AsyncSession, rows: list, now) -> tuple[list[Ready], list]:
+        """Apply the send gate to claimed rows; store blocks and deferrals. Returns what may be sent now, each
+        with whether its status changes have side effects (see `needs_side_effects`), and the rows that may be
+        sent once their files shared in Slack are downloaded."""
         decisions = await gate.check_many(
             session, rows, config=self.services.settings.compliance, policy=self._policy, now=now
         )
-        held = [row.id for row in rows if decisions[row.id].action != "send"]
-        with_files = [
-            row.id
-            for row in rows
-            if decisions[row.id].allowed and any("slack_file" in item for item in row.media or [])
-        ]
-        media = await self._hold_back(session, held, with_files, decisions)
-        callback = self.services.settings.callback_url("/sms/twilio/status")
-        return [
-            (
-                row.id,
-                self._outbound(row, media.get(row.id, row.media), callback),
-                needs_side_effects(self.services, row.slack_channel, row.origin),
-            )
-            for row in rows
-            if decisions[row.id].allowed
-        ]
+        await self._hold_back(session, [row.id for row in rows if not decisions[row.id].allowed], decisions)
+        allowed = [row for row in rows if decisions[row.id].allowed]
+        ready = [self._ready(row, row.media) for row in allowed if not has_slack_files(row.media)]
+        return ready, [row for row in allowed if has_slack_files(row.media)]
 
-    async def _hold_back(
-        self, session: AsyncSession, held: list[int], with_files: list[int], decisions: dict[int, gate.Decision]
-    ) -> dict[int, list]:
-        """Store blocks and deferrals; download files shared in Slack. Returns the new media lists."""
-        media: dict[int, list] = {}
-        if not held and not with_files:
-            return media
-        for message in await session.scalars(select(Message).where(Message.id.in_(held + with_files))):
+    def _ready(self, row, media: list) -> Ready:
+        callback = self.services.settings.callback_url("/sms/twilio/status")
+        return (
+            row.id,
+            self._outbound(row, media, callback),
+            needs_side_effects(self.services, row.slack_channel, row.origin),
+        )
+
+    async def _hold_back(self, session: AsyncSession, held: list[int], decisions: dict[int, gate.Decision]) -> None:
+        """Store blocks and deferrals."""
+        if not held:
+            return
+        for message in await session.scalars(select(Message).where(Message.id.in_(held))):
             decision = decisions[message.id]
-            if decision.action != "send":
-                message.attempts -= 1  # never offered to the carrier
+            message.attempts -= 1  # never offered to the carrier
+            message.claim_until = None
             if decision.action == "block":
                 message.status, message.error_message = MessageStatus.BLOCKED, decision.reason
-                message.claim_until = None
                 await notify_blocked(session, self.services, message)
                 log.info("sender: message %s to %s blocked: %s", message.id, mask(message.phone), decision.reason)
-            elif decision.action == "defer":
-                message.status, message.next_attempt_at = MessageStatus.QUEUED, decision.until
-                message.claim_until = None
-                message.error_message = f"deferred: {decision.reason}"
             else:
-                message.media = media[message.id] = await materialize_slack_files(session, self.services, message.media)
-        return media
+                message.status, message.next_attempt_at = MessageStatus.QUEUED, decision.until
+                message.error_message = f"deferred: {decision.reason}"
+
+    async def _send_with_slack_files(self, batch: Claim) -> None:
+        """Download the files shared in Slack of the batch's messages, with no transaction open (a download
+        may take up to 30 s), then store them with their messages, in one transaction, for the messages whose
+        claim still stands, and send those. Failed downloads are recorded as failed sends (retried later when
+        a retry may help); a message whose claim lapsed meanwhile is left to whoever holds it now."""
+        fetched = dict(
+            zip(
+                (row.id for row in batch.with_files),
+                await asyncio.gather(*(self._fetch(row) for row in batch.with_files)),
+                strict=True,
+            )
+        )
+        ready, failures = [], []
+        async with self.services.db.session() as session:
+            ours = await session.scalars(
+                select(Message)
+                .where(
+                    Message.id.in_(fetched),
+                    Message.status == MessageStatus.SENDING,
+                    Message.claim_until == batch.until,
+                )
+                .with_for_update()
+            )
+            rows = {row.id: row for row in batch.with_files}
+            for message in ours:
+                result = fetched.pop(message.id)
+                if isinstance(result, CarrierError):
+                    failures.append(Outcome(message.id, error=result))
+                else:
+                    message.media = await store_slack_files(session, message.media, result)
+                    ready.append(self._ready(rows[message.id], message.media))
+        if fetched:
+            log.warning("sender: messages %s were no longer ours once their files were downloaded", sorted(fetched))
+        if failures:
+            await self._record_while_ours(failures, batch.ends)
+        if ready:
+            await self.send_batch(ready, batch.ends)
+
+    async def _fetch(self, row) -> list[bytes] | CarrierError:
+        """The files shared in Slack of one message, or why they cannot be had (as the sender's outcomes say it)."""
+        try:
+            return await fetch_slack_files(self.services, row.media)
+        except ValueError as exc:  # not a Slack file host, or larger than an MMS may carry
+            return PermanentCarrierError(f"the file shared in Slack cannot be sent: {exc}")
+        except aiohttp.ClientResponseError as exc:
+            if 400 <= exc.status < 500 and exc.status != 429:
+                return PermanentCarrierError(f"the file shared in Slack cannot be downloaded (HTTP {exc.status})")
+            return TransientCarrierError(f"cannot download the file shared in Slack yet (HTTP {exc.status})")
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            return TransientCarrierError(f"cannot download the file shared in Slack yet ({type(exc).__name__})")
 
     def _outbound(self, row, media: list, status_callback: str) -> OutboundSMS:
         return OutboundSMS(

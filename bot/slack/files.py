@@ -49,15 +49,26 @@ async def download(services: Services, url: str) -> bytes:
     return data
 
 
-async def materialize_slack_files(session: AsyncSession, services: Services, items: list[dict]) -> list[dict]:
-    """Replace `slack_file` items by stored media the carrier can fetch through `/media/{token}`."""
-    result = []
+def has_slack_files(items: list[dict] | None) -> bool:
+    """Whether a message's media still has files shared in Slack to download."""
+    return any("slack_file" in item for item in items or [])
+
+
+async def fetch_slack_files(services: Services, items: list[dict]) -> list[bytes]:
+    """The bytes of each `slack_file` item, in order. Network only: call it with no transaction open."""
+    return [await download(services, item["slack_file"]["url"]) for item in items if "slack_file" in item]
+
+
+async def store_slack_files(session: AsyncSession, items: list[dict], contents: list[bytes]) -> list[dict]:
+    """Replace `slack_file` items by stored media the carrier can fetch through `/media/{token}`; `contents`
+    are their bytes, as `fetch_slack_files` returned them."""
+    result, downloaded = [], iter(contents)
     for item in items:
         file = item.get("slack_file")
         if file is None:
             result.append(item)
             continue
-        data = await download(services, file["url"])
+        data = next(downloaded)
         stored = await media_store.store(session, data=data, content_type=file["mimetype"], filename=file["name"])
         result.append({"media_id": stored.id, "content_type": file["mimetype"], "name": file["name"]})
     return result
