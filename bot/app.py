@@ -146,6 +146,8 @@ def _lifecycle(services: Services, run_workers: bool, sender_options: dict, outb
                 *domain_workers,
             ]
         tasks = [asyncio.create_task(worker.run()) for worker in workers]
+        if run_workers:
+            services.scheduler.start()
         socket_handler = await _start_socket_mode(app, services)
         # What exists now (modules, the app, pools) lives as long as the process: out of the collector's
         # sight, a full collection takes milliseconds instead of ~100 ms of stalled event loop.
@@ -157,6 +159,7 @@ def _lifecycle(services: Services, run_workers: bool, sender_options: dict, outb
             gc.unfreeze()
             if socket_handler is not None:
                 await socket_handler.close_async()
+            await services.scheduler.stop()
             for worker in workers:
                 await worker.stop()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.carriers.base import Carrier
 from bot.clock import Clock
 from bot.lines import LineDirectory
+from bot.scheduling import Scheduler
 from bot.settings import Settings
 from storage.db import Database
 
@@ -43,6 +44,8 @@ class Services:
     slack: AsyncWebClient
     clock: Clock = field(default_factory=Clock)
     wakeups: Wakeups = field(default_factory=Wakeups)
+    # The process's periodic scans for due rows (see bot.scheduling); started and stopped with the workers.
+    scheduler: Scheduler = field(default_factory=Scheduler)
     # Identifies this process when claiming shared work (several replicas may share one database).
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     lines: LineDirectory = field(default_factory=lambda: LineDirectory([]))

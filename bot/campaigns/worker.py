@@ -4,7 +4,11 @@ All state is in the database, so a restarted process (or another replica) carrie
 stopped; a per-campaign lease keeps two replicas from dispatching the same campaign at once (and the
 unique (campaign_id, phone) and message dedupe keys make even that harmless).
 
-It wakes when the sender has recorded a batch (and every `tick` in any case), not for each
+Previews of new drafts and the starts of scheduled campaigns are a scan for due rows, every
+`housekeeping` seconds on the process's scheduler (bot.scheduling); a start is the conditional move
+scheduled -> running, so with several replicas one of them starts a campaign, once.
+
+Dispatch wakes when the sender has recorded a batch (and every `tick` in any case), not for each
 sent message: on SQLite every transaction takes the write lock, so waking per message would compete with the
 sender it is feeding. A step refills up to about one second of the line's rate (see `service.window_for`).
 """
@@ -36,12 +40,12 @@ class CampaignWorker:
         self.progress_interval = progress_interval
         self.wake = services.wakeups.campaigns
         self._stopping = asyncio.Event()
-        self._active: list[int] = []
-        self._last_housekeeping = float("-inf")
+        self._active: list[int] = []  # running campaigns, and finished ones whose progress is not final yet
         self._leases: dict[int, float] = {}  # campaign id -> loop time our lease needs renewing
         self._last_check: dict[int, float] = {}  # campaign id -> loop time its messages were last counted
 
     async def run(self) -> None:
+        self.services.scheduler.every(self.housekeeping, "campaigns: previews and due starts", self._housekeeping)
         while not self._stopping.is_set():
             self.wake.clear()
             busy = False
@@ -65,9 +69,6 @@ class CampaignWorker:
         """One pass; True when there is more to queue right away."""
         services = self.services
         loop = asyncio.get_running_loop()
-        if loop.time() - self._last_housekeeping >= self.housekeeping:
-            self._last_housekeeping = loop.time()
-            await self._housekeeping()
         busy = False
         for campaign_id in list(self._active):
             if self._stopping.is_set():
@@ -81,7 +82,7 @@ class CampaignWorker:
             finished = await service.refresh(
                 services, campaign_id, interval=self.progress_interval, last_check=self._last_check
             )
-            if finished:
+            if finished and campaign_id in self._active:  # the scan may have listed the campaigns anew meanwhile
                 self._active.remove(campaign_id)
                 self._last_check.pop(campaign_id, None)
         return busy
@@ -96,7 +97,7 @@ class CampaignWorker:
             if self._stopping.is_set():
                 return
             await service.post_preview(services, campaign_id)
-        await service.start_due(services)
+        started = await service.start_due(services)
         async with services.db.session() as session:
             self._active = list(
                 (
@@ -116,3 +117,5 @@ class CampaignWorker:
                 ).all()
             )
         self._last_check = {cid: at for cid, at in self._last_check.items() if cid in self._active}
+        if started:
+            self.wake.set()  # dispatch them now, not at the next tick

@@ -1,14 +1,14 @@
-"""The notify domain. `install` wires it into the app: status listeners, renderers, inbound hooks, workers."""
+"""The notify domain. `install` wires it into the app: status listeners, renderers, inbound hooks, the escalation
+scan."""
 
 from __future__ import annotations
 
-from bot.notify import service
-from bot.notify.escalation import EscalationWorker
+from bot.notify import escalation, service
 from bot.services import Services, on_status
 
 
 def install(services: Services) -> list:
-    """Register listeners; return the background workers (objects with run() and stop())."""
+    """Register listeners and the escalation scan; return the background workers (objects with run() and stop())."""
 
     async def status_listener(session, message) -> None:
         await service.on_status(session, services, message)
@@ -19,4 +19,5 @@ def install(services: Services) -> list:
     on_status(services, service.ORIGIN, status_listener)
     services.renderers["notification"] = service.render_by_id
     services.inbound_hooks.append(inbound_hook)
-    return [EscalationWorker(services)]
+    services.scheduler.every(escalation.SCAN_SECONDS, "notify: escalations", lambda: escalation.escalate_due(services))
+    return []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.notify.escalation import EscalationWorker
+from bot.notify.escalation import escalate_due
 from tests.notify.helpers import (
     ALICE,
     ALICE_PHONE,
@@ -52,7 +52,7 @@ async def test_ack_by_sms_stops_escalation(make_bridge, slack, twilio):
         lambda: "Acknowledged by <@U0BOB>" in (page_message(slack, CHANNEL, first) or {"text": ""})["text"]
     )
     clock.advance(minutes=11)
-    assert await EscalationWorker(bridge.services).escalate_due() == 0
+    assert await escalate_due(bridge.services) == 0
     assert texts_to(twilio, CAROL_PHONE) == []
 
 
@@ -63,7 +63,7 @@ async def test_escalates_to_next_group_after_window(make_bridge, slack, twilio):
     page = await _page(bridge)
     await twilio.wait_for(lambda: len(twilio.sent) == 2)
     clock.advance(minutes=9)
-    assert await EscalationWorker(bridge.services).escalate_due() == 0
+    assert await escalate_due(bridge.services) == 0
     clock.advance(minutes=2)
     await twilio.wait_for(lambda: len(texts_to(twilio, CAROL_PHONE)) == 1)
     assert texts_to(twilio, CAROL_PHONE)[0].startswith("[ESCALATED from oncall] DB down")
@@ -91,5 +91,5 @@ async def test_escalation_survives_restart(make_bridge, slack, twilio):
     assert (await _state(bridge, page))["escalated"]["to"] == "leads"
     await bridge.restart()
     clock.advance(minutes=30)
-    assert await EscalationWorker(bridge.services).escalate_due() == 0  # leads has no next group; nothing twice
+    assert await escalate_due(bridge.services) == 0  # leads has no next group; nothing twice
     assert len(texts_to(twilio, CAROL_PHONE)) == 1
