@@ -26,8 +26,9 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger(__name__)
-# APScheduler logs every run at INFO; a scan runs twice a second.
-logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+# APScheduler logs every run (INFO), and warns of every run skipped because the previous one is still going,
+# which is what max_instances=1 is for. Failures of a scan are logged by `every`.
+logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 STOP_GRACE_SECONDS = 10.0  # how long a scan under way may take to finish when the app stops
 
