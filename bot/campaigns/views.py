@@ -8,6 +8,7 @@ from bot.campaigns.audience import SKIP_REASONS
 from bot.campaigns.pricing import PRICE_PER_SEGMENT_USD
 from bot.lines import KnownLine
 from storage.models.campaigns import Campaign, CampaignEvent
+from storage.states import CampaignState
 
 
 def preview_text(campaign: Campaign, line: KnownLine) -> str:
@@ -78,9 +79,9 @@ def progress_text(campaign: Campaign, c: dict[str, int], *, done: bool = False) 
     fraction = 1.0 if done else (finished / total if total else 0.0)
     bar = "█" * round(fraction * 20) + "░" * (20 - round(fraction * 20))
     head = {
-        "completed": ":checkered_flag: completed",
-        "cancelled": ":no_entry_sign: cancelled",
-        "paused": ":double_vertical_bar: paused",
+        CampaignState.COMPLETED: ":checkered_flag: completed",
+        CampaignState.CANCELLED: ":no_entry_sign: cancelled",
+        CampaignState.PAUSED: ":double_vertical_bar: paused",
     }.get(campaign.state, ":rocket: running")
     return (
         f"*Campaign #{campaign.id} {campaign.name}* — {head}\n`{bar}` {fraction:.0%}\n"

@@ -5,14 +5,15 @@ from __future__ import annotations
 from bot.phone import mask
 from bot.slack.format import escape
 from storage.models.notify import Notification, NotificationRecipient
+from storage.states import PageRecipientState, PageStatus
 
 _ICON = {
-    "queued": ":hourglass_flowing_sand:",
-    "sent": ":outbox_tray:",
-    "delivered": ":white_check_mark:",
-    "failed": ":x:",
-    "blocked": ":no_entry:",
-    "no_phone": ":grey_question:",
+    PageRecipientState.QUEUED: ":hourglass_flowing_sand:",
+    PageRecipientState.SENT: ":outbox_tray:",
+    PageRecipientState.DELIVERED: ":white_check_mark:",
+    PageRecipientState.FAILED: ":x:",
+    PageRecipientState.BLOCKED: ":no_entry:",
+    PageRecipientState.NO_PHONE: ":grey_question:",
 }
 
 
@@ -47,17 +48,17 @@ def notification_text(
     for r in recipients:
         reason = f" — {escape(r.reason)}" if r.reason else ""
         lines.append(f"• {_who(r)}: {_ICON.get(r.state, '')} {r.state.replace('_', ' ')}{reason}")
-    if n.status == "acked":
+    if n.status == PageStatus.ACKED:
         who = f"<@{n.acked_by_user}>" if n.acked_by_user else mask(n.acked_by_phone)
         lines.append(f":white_check_mark: Acknowledged by {who} at {_when(n.acked_at)}")
-    elif n.status == "resolved":
+    elif n.status == PageStatus.RESOLVED:
         lines.append(":large_green_circle: Resolved by Alertmanager; no escalation.")
     if n.escalated_at is not None:
         lines.append(
             f":arrow_double_up: Not acknowledged within {escalation_minutes} min: "
             f"escalated to *{n.escalated_to}* at {_when(n.escalated_at)}"
         )
-    elif n.status == "open" and n.escalate_at is not None:
+    elif n.status == PageStatus.OPEN and n.escalate_at is not None:
         lines.append(
             f":alarm_clock: Reply ACK (or 1) by SMS to acknowledge; escalates to "
             f"*{escalates_to}* at {_when(n.escalate_at)} otherwise"
