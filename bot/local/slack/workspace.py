@@ -1,5 +1,5 @@
 """Local mode's Slack: the emulated workspace mounted on the bot's own aiohttp application, with a few people,
-watched by the playground.
+kept on disk, and watched by the playground.
 
 Under one prefix (``/_local/slack`` in ``bot.app``): the Web API and file URLs (``web_api``), the human side
 (``human``), ``GET /state`` (everything, as JSON) and ``GET /events`` (every change, as Server-Sent Events).
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +21,7 @@ from bot.local.slack import shapes
 from bot.local.slack.delivery import Delivery
 from bot.local.slack.human import Human, ResponseUrls
 from bot.local.slack.state import Identity, WorkspaceState
+from bot.local.slack.store import WorkspaceStore
 from bot.local.slack.web_api import WebApi
 
 EVENT_QUEUE_SIZE = 1000
@@ -34,7 +36,8 @@ PEOPLE = (
 
 
 class LocalWorkspace:
-    """One Slack workspace with one installed app (the bot) and a few seeded people, in memory."""
+    """One Slack workspace with one installed app (the bot) and a few seeded people. With `store_path` it keeps
+    its channels, people, messages and files in that SQLite file across restarts."""
 
     def __init__(
         self,
@@ -43,6 +46,7 @@ class LocalWorkspace:
         signing_secret: str,
         bot_events_url: str,
         public_url: str | None = None,
+        store_path: Path | None = None,
     ) -> None:
         self.bot_events_url = bot_events_url
         self.prefix = "/_local/slack"
@@ -54,7 +58,8 @@ class LocalWorkspace:
                 email=f"{display_name}@local.example", is_admin=is_admin,
             )  # fmt: skip
         self.slack.on_change = self._emit
-        after_change = None
+        self.store = WorkspaceStore(store_path, self.slack) if store_path else None
+        after_change = self.store.flush if self.store else None
         self.api = WebApi(
             self.slack,
             token=token,
@@ -93,8 +98,15 @@ class LocalWorkspace:
         app.router.add_post(self.prefix + "/response/{key}", self.response_urls.handle)
         app.router.add_get(self.prefix + "/state", self._handle_state)
         app.router.add_get(self.prefix + "/events", self._handle_events)
+        app.on_startup.append(self._on_startup)
         app.on_shutdown.append(self._on_shutdown)
         app.on_cleanup.append(self._on_cleanup)
+
+    async def _on_startup(self, app: web.Application) -> None:
+        if self.store is not None:
+            await self.store.open()
+            for record in self.slack.files.values():  # PUBLIC_URL may have changed since they were stored
+                record.update(self.api.file_urls(record["id"], record["name"]))
 
     async def _on_shutdown(self, app: web.Application) -> None:
         for queue in list(self._subscribers):
@@ -102,6 +114,8 @@ class LocalWorkspace:
 
     async def _on_cleanup(self, app: web.Application) -> None:
         await self.delivery.close()
+        if self.store is not None:
+            await self.store.close()
 
     # ------------------------------------------------------------------ the human side
 
