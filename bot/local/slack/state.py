@@ -12,7 +12,8 @@ Records are plain dicts, kept the way the emulator needs them (``shapes`` render
 * ephemeral: ``channel``, ``user`` (who sees it), ``message_ts``, ``text``, ``blocks``, ``thread_ts``;
 * channel: Slack's conversation object (``id``, ``name``, ``is_archived``, ``is_member``, ...).
 
-Every change names what it touched in ``changed`` (for persistence) and calls ``on_change`` (live views).
+Every change calls ``on_change`` (live views) and, when ``track_changes`` is set (a workspace kept on disk),
+names what it touched in ``changed``.
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ class WorkspaceState:
         self.triggers: dict[str, str] = {}  # trigger_id -> user
         self.response_urls: dict[str, dict] = {}  # key -> {"user", "channel", optional "message_ts", ...}
         self.responses: list[dict] = []  # what the app POSTed to response URLs, latest last
+        self.track_changes = False
         self.changed: set[tuple[str, ...]] = set()  # ("channel", id), ("message", channel, ts), ("file", id), ...
         self.on_change: Callable[..., None] = lambda kind, **data: None
         self._by_ts: dict[tuple[str, str], dict] = {}
@@ -144,12 +146,16 @@ class WorkspaceState:
             is_bot=True,
         )
 
+    def _mark(self, key: tuple[str, ...]) -> None:
+        if self.track_changes:
+            self.changed.add(key)
+
     # ------------------------------------------------------------------ people and channels
 
     def add_user(self, user_id: str, **details: Any) -> dict:
         """Add (or replace) a member; `details` as for `person`."""
         user = self.users[user_id] = person(self.identity, user_id, **details)
-        self.changed.add(("user", user_id))
+        self._mark(("user", user_id))
         return user
 
     def add_channel(
@@ -171,7 +177,7 @@ class WorkspaceState:
             "context_team_id": self.identity.team_id,
         }
         self.channels[channel_id] = channel
-        self.changed.add(("channel", channel_id))
+        self._mark(("channel", channel_id))
         return channel
 
     def channel(self, value: Any, *, for_posting: bool = False) -> dict:
@@ -234,7 +240,7 @@ class WorkspaceState:
         }
         self._index(record)
         self.messages[channel].append(record)
-        self.changed.add(("message", channel, record["ts"]))
+        self._mark(("message", channel, record["ts"]))
         self.on_change("message", channel=channel, ts=record["ts"])
         return record
 
@@ -251,7 +257,7 @@ class WorkspaceState:
 
     def touched(self, message: dict, kind: str = "update") -> None:
         """Record that `message` changed in place."""
-        self.changed.add(("message", message["channel"], message["ts"]))
+        self._mark(("message", message["channel"], message["ts"]))
         self.on_change(kind, channel=message["channel"], ts=message["ts"])
 
     def delete_message(self, message: dict) -> None:
@@ -272,7 +278,7 @@ class WorkspaceState:
             siblings = self._replies.get((channel, message["thread_ts"]), [])
             if message in siblings:
                 siblings.remove(message)
-        self.changed.add(("message", channel, ts))
+        self._mark(("message", channel, ts))
         self.on_change("delete", channel=channel, ts=ts)
 
     def react(self, message: dict, name: str, user: str) -> None:
@@ -302,7 +308,7 @@ class WorkspaceState:
         return record
 
     def file_touched(self, record: dict) -> None:
-        self.changed.add(("file", record["id"]))
+        self._mark(("file", record["id"]))
 
     # ------------------------------------------------------------------ ephemerals
 

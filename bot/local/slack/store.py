@@ -46,6 +46,7 @@ class WorkspaceStore:
     def __init__(self, path: Path, state: WorkspaceState) -> None:
         self.path = path
         self.state = state
+        state.track_changes = True
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
 
