@@ -94,10 +94,14 @@ def build_app(
     handlers.links.register(app)
     handlers.api.register(app)
     if settings.local_mode:
-        from bot.local.workspace import LocalWorkspace
+        from bot.local.slack.store import workspace_path
+        from bot.local.slack.workspace import LocalWorkspace
 
         workspace = LocalWorkspace(
-            token=token, signing_secret=signing_secret, bot_events_url=settings.callback_url("/slack/events")
+            token=token,
+            signing_secret=signing_secret,
+            bot_events_url=settings.callback_url("/slack/events"),
+            store_path=workspace_path(settings.database_url),
         )
         workspace.mount(app, LOCAL_SLACK_PREFIX)
         from bot.local.playground import Playground
