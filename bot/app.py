@@ -32,7 +32,9 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.slack.ops import all_ops
 from bot.slack.outbox import OutboxWorker
-from handlers.common import SERVICES, storage_unavailable
+from bot.validation import InvalidInput, parse_digits
+from handlers.common import SERVICES, storage_unavailable, unhandled_errors
+from handlers.slack.payloads import check_request
 from storage.db import Database
 from storage.migrate import upgrade
 
@@ -83,7 +85,7 @@ def build_app(
     )
     handlers.slack.register(bolt, services)
 
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[storage_unavailable])
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[unhandled_errors, storage_unavailable])
     app[SERVICES] = services
     app[BOLT] = bolt
     app[SLACK_VERIFIER] = SignatureVerifier(signing_secret) if signing_secret else None
@@ -115,24 +117,41 @@ def build_app(
 
 
 async def _slack_events(request: web.Request) -> web.Response:
-    """Every Slack HTTP request. Bolt checks the signature and the 5-minute window before any listener runs."""
-    raw = await request.read()
+    """Every Slack HTTP request: signed (checked here, before anything is parsed, and by Bolt again), of a shape
+    the listeners can read (handlers.slack.payloads), then dispatched by Bolt.
+
+    Without a signing secret (Socket Mode), nothing proves a request came from Slack: every one is refused."""
     verifier = request.app[SLACK_VERIFIER]
-    timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
-    if verifier is not None and not (
-        timestamp.isdigit() and verifier.is_valid(raw, timestamp, request.headers.get("X-Slack-Signature", ""))
-    ):
-        # Checked here too, before Bolt parses anything: a forged body is never even decoded.
+    if verifier is None:
+        raise web.HTTPForbidden(
+            text="this server takes Slack requests over Socket Mode only; HTTP requests are refused"
+        )
+    raw = await request.read()
+    if not _signed(verifier, raw, request.headers):
         raise web.HTTPUnauthorized(text="invalid or expired Slack signature")
     try:
-        bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string, headers=request.headers)
-    except (UnicodeDecodeError, ValueError):
-        raise web.HTTPBadRequest(text="body is not a valid Slack payload (UTF-8 JSON or form)") from None
+        check_request(raw, request.content_type)
+    except InvalidInput as exc:
+        raise web.HTTPBadRequest(text=f"not a Slack request this app takes: {exc}") from None
+    bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string, headers=request.headers)
     response = await request.app[BOLT].async_dispatch(bolt_request)
     if response.body == AUTHORIZATION_UNAVAILABLE:
         log.warning("slack request not taken: Slack's auth.test failed; Slack will retry it")
         raise web.HTTPServiceUnavailable(text=AUTHORIZATION_UNAVAILABLE)
+    if response.status >= 500:
+        log.error("POST /slack/events: a Slack listener failed (Bolt logged the traceback above)")
     return await to_aiohttp_response(response)
+
+
+def _signed(verifier: SignatureVerifier, raw: bytes, headers) -> bool:
+    """Whether `X-Slack-Signature` is Slack's over this body and a timestamp within five minutes."""
+    timestamp, signature = headers.get("X-Slack-Request-Timestamp", ""), headers.get("X-Slack-Signature", "")
+    try:
+        parse_digits(timestamp, "X-Slack-Request-Timestamp", maximum=2**40)
+    except InvalidInput:
+        return False
+    # hmac.compare_digest raises on a non-ASCII str: a header of other characters cannot be a signature anyway.
+    return signature.isascii() and verifier.is_valid(raw, timestamp.strip(), signature)
 
 
 def _lifecycle(services: Services, run_workers: bool, sender_options: dict, outbox_options: dict, domain_workers: list):

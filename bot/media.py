@@ -11,10 +11,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import Services
+from bot.validation import InvalidInput, parse_digits
 from storage.models import Media
 
 LINK_LIFETIME = timedelta(hours=24)
 MAX_MEDIA_BYTES = 5 * 1024 * 1024
+MAX_EXPIRY = 2**40  # epoch seconds, far beyond any link's lifetime
 
 
 async def store(session: AsyncSession, *, data: bytes, content_type: str, filename: str = "") -> Media:
@@ -44,9 +46,14 @@ def make_token(secret: str, media_id: str, now: datetime) -> str:
 def read_token(secret: str, token: str, now: datetime) -> str | None:
     """The media id a token grants, or None if it is malformed, forged or expired."""
     parts = token.split(".")
-    if len(parts) != 3 or not parts[1].isdigit():
+    # Tokens are ASCII (hex, digits, urlsafe base64); hmac.compare_digest raises on any other str.
+    if len(parts) != 3 or not token.isascii():
         return None
-    media_id, expires, signature = parts[0], int(parts[1]), parts[2]
+    try:
+        expires = parse_digits(parts[1], "expiry", maximum=MAX_EXPIRY)
+    except InvalidInput:
+        return None
+    media_id, signature = parts[0], parts[2]
     if not hmac.compare_digest(signature, _signature(secret, media_id, expires)):
         return None
     if now.timestamp() > expires:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 
 DEFAULT_REGION = "US"
+# E.164 as written: "+", a country code not starting with 0, at most 15 digits in all (and at least 7).
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 class InvalidPhoneNumber(ValueError):
@@ -29,6 +33,20 @@ def parse_e164(raw: str, default_region: str = DEFAULT_REGION) -> str:
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhoneNumber(text)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def is_e164(text: str | None) -> bool:
+    """Whether `text` is written as an E.164 number. Nothing else is ever texted (see bot.compliance.gate):
+    short codes and alphanumeric senders can write to us, but cannot be written to."""
+    return bool(text) and E164.fullmatch(text) is not None
+
+
+def is_phone_number(text: str | None) -> bool:
+    """Whether `text` is a valid phone number already in E.164 (stricter than :func:`is_e164`)."""
+    try:
+        return is_e164(text) and parse_e164(text) == text
+    except InvalidPhoneNumber:
+        return False
 
 
 def mask(number: str | None) -> str:

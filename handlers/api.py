@@ -16,10 +16,13 @@ from aiohttp import web
 from bot.notify import alertmanager, service
 from bot.notify.service import IdempotencyConflict, NotifyError
 from bot.settings import hash_token
+from bot.validation import InvalidInput, check_text, load_json, parse_id
 from handlers.common import SERVICES
+from storage.models.notify import Notification
 
 NOTIFY_FIELDS = {"to", "text"}
 MAX_IDEMPOTENCY_KEY = 150
+MAX_JSON_BYTES = 1024 * 1024
 REALM = 'Bearer realm="sms-bridge"'
 
 
@@ -55,6 +58,7 @@ def authorize(request: web.Request) -> str:
 
 
 async def read_json(request: web.Request) -> tuple[Any, bytes]:
+    """The body's JSON document (size and depth checked before parsing); 415/400 naming the problem."""
     if request.content_type != "application/json":
         raise _error(
             web.HTTPUnsupportedMediaType,
@@ -62,13 +66,9 @@ async def read_json(request: web.Request) -> tuple[Any, bytes]:
         )
     raw = await request.read()
     try:
-        return json.loads(raw.decode("utf-8")), raw
-    except UnicodeDecodeError:
-        raise _error(web.HTTPBadRequest, "body is not valid UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise _error(
-            web.HTTPBadRequest, f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        return load_json(raw, "body", max_bytes=MAX_JSON_BYTES), raw
+    except InvalidInput as exc:
+        raise _error(web.HTTPBadRequest, str(exc)) from None
 
 
 def _notify_request(body: Any) -> tuple[service.Target, str]:
@@ -80,8 +80,10 @@ def _notify_request(body: Any) -> tuple[service.Target, str]:
     for name in ("to", "text"):
         if name not in body:
             raise NotifyError(f"missing field {name!r}")
-        if not isinstance(body[name], str):
-            raise NotifyError(f"field {name!r} must be a string")
+        try:
+            check_text(body[name], name, column=Notification.target if name == "to" else None)
+        except InvalidInput as exc:
+            raise NotifyError(str(exc)) from None
     try:
         target = service.parse_target(body["to"])
     except NotifyError as exc:
@@ -133,9 +135,11 @@ async def get_notification(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     authorize(request)
     raw_id = request.match_info["id"]
-    if not raw_id.isdigit():
-        raise _error(web.HTTPNotFound, f"no notification {raw_id!r}")
-    state = await service.describe(services, int(raw_id))
+    try:
+        notification_id = parse_id(raw_id, "id", Notification.id)
+    except InvalidInput as exc:
+        raise _error(web.HTTPNotFound, f"no such notification ({exc})") from None
+    state = await service.describe(services, notification_id)
     if state is None:
         raise _error(web.HTTPNotFound, f"no notification {raw_id!r}")
     return web.json_response(state)

@@ -1,5 +1,5 @@
-"""What the HTTP handlers share: the services key, form reading with clear 4xx errors, and a clear 503
-while the database is away."""
+"""What the HTTP handlers share: the services key, form reading with clear 4xx errors, a clear 503 while the
+database is away, and a logged, plain 500 for anything else that escapes a handler."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from bot.services import Services
+from bot.validation import InvalidInput
 from storage.db import storage_unreachable
 
 SERVICES = web.AppKey("services", Services)
@@ -16,6 +17,25 @@ FORM_TYPES = ("application/x-www-form-urlencoded",)
 STORAGE_RETRY_AFTER = "5"
 
 log = logging.getLogger(__name__)
+
+
+@web.middleware
+async def unhandled_errors(request: web.Request, handler):
+    """The outermost middleware: an exception no handler expected is logged with the route and its traceback,
+    and answered a plain 500 that shows neither (nothing about the internals leaks to the caller)."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception as exc:
+        log.exception("%s %s: %s", request.method, _route(request), type(exc).__name__)
+        return web.Response(status=500, text="Internal error; nothing was done. The service log has the details.")
+
+
+def _route(request: web.Request) -> str:
+    """The route's pattern (`/media/{token}`), not the path: a path may be long, or hold a secret token."""
+    info = request.match_info.route.resource
+    return info.canonical if info is not None else "(no route)"
 
 
 @web.middleware
@@ -44,15 +64,22 @@ async def read_form(request: web.Request) -> dict[str, str]:
     """A url-encoded form body as a dict (first value of repeated fields); 415/400 with the reason otherwise."""
     if request.content_type not in FORM_TYPES:
         raise web.HTTPUnsupportedMediaType(text=f"expected {FORM_TYPES[0]}, got {request.content_type or 'nothing'}")
-    raw = await request.read()
+    try:
+        return parse_form(await request.read())
+    except InvalidInput as exc:
+        raise bad_request(str(exc)) from None
+
+
+def parse_form(raw: bytes) -> dict[str, str]:
+    """A url-encoded form as a dict (first value of repeated fields); InvalidInput when it is not one."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise bad_request("body is not valid UTF-8") from None
+        raise InvalidInput("body", "is not valid UTF-8") from None
     try:
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
     except (ValueError, UnicodeDecodeError):
-        raise bad_request("body is not a valid url-encoded form") from None
+        raise InvalidInput("body", "is not a valid url-encoded form") from None
     form: dict[str, str] = {}
     for key, value in pairs:
         form.setdefault(key, value)

@@ -9,7 +9,9 @@ from aiohttp import web
 from bot.carriers.twilio import parse_inbound, parse_status
 from bot.conversations.service import receive_inbound
 from bot.messaging.status import record_status
+from bot.validation import check_text, int_range, parse_digits
 from handlers.common import SERVICES, bad_request, read_form
+from storage.models import Message, StatusEvent
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,9 @@ async def inbound(request: web.Request) -> web.Response:
     form = await _verified_form(request)
     try:
         message = parse_inbound(form)
-    except ValueError as exc:
+        check_text(message.carrier_sid, "MessageSid", column=Message.carrier_sid)
+        check_text(message.from_.strip(), "From", column=Message.phone)
+    except ValueError as exc:  # InvalidInput too
         raise bad_request(f"inbound webhook: {exc}") from None
     await receive_inbound(request.app[SERVICES], message)
     return web.Response(text=EMPTY_TWIML, content_type="text/xml")
@@ -45,7 +49,11 @@ async def status(request: web.Request) -> web.Response:
     form = await _verified_form(request)
     try:
         update = parse_status(form)
-    except ValueError as exc:
+        check_text(update.carrier_sid, "MessageSid", column=StatusEvent.carrier_sid)
+        check_text(update.status, "MessageStatus", column=StatusEvent.status)
+        if form.get("ErrorCode"):
+            parse_digits(form["ErrorCode"], "ErrorCode", maximum=int_range(StatusEvent.error_code)[1])
+    except ValueError as exc:  # InvalidInput too
         raise bad_request(f"status callback: {exc}") from None
     await record_status(request.app[SERVICES], update)
     return web.Response(status=204)

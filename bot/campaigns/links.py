@@ -5,7 +5,10 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from bot.services import Services
+from bot.validation import max_length
 from storage.models.campaigns import CampaignLink
+
+CODE_MAX_LENGTH = max_length(CampaignLink.code) or 0
 
 
 async def follow(services: Services, code: str) -> str | None:

@@ -6,9 +6,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns.service import CampaignError
+from bot.validation import InvalidInput, parse_id
 from storage.models.campaigns import Campaign, CampaignEvent
 
 RECENT = 25  # campaigns `/sms campaign list` shows, newest first
+
+
+
+def campaign_id(text: str) -> int:
+    """A campaign number as a person writes it (`12` or `#12`); CampaignError naming what is wrong otherwise."""
+    try:
+        return parse_id(text.strip().lstrip("#"), "campaign number", Campaign.id)
+    except InvalidInput as exc:
+        raise CampaignError(f"{exc}; `/sms campaign list` shows them.") from None
 
 
 async def recent(session: AsyncSession, limit: int = RECENT) -> list[Campaign]:

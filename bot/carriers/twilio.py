@@ -24,8 +24,10 @@ from bot.carriers.base import (
     TransientCarrierError,
 )
 from bot.carriers.twilio_errors import describe
+from bot.validation import parse_digits
 
 MAX_MEDIA_BYTES = 5 * 1024 * 1024
+MAX_NUM_MEDIA = 10  # Twilio's limit of attachments per message
 # The form is encoded once, by us: aiohttp's FormData builds a multipart writer (and a random boundary) per call.
 _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -146,13 +148,10 @@ def parse_inbound(form: Mapping[str, str]) -> InboundSMS:
     for name, value in (("MessageSid", sid), ("From", form.get("From")), ("To", form.get("To"))):
         if not value:
             raise ValueError(f"missing field {name}")
-    try:
-        count = int(form.get("NumMedia", "0") or 0)
-    except ValueError:
-        raise ValueError("NumMedia is not a number") from None
+    count = parse_digits(form.get("NumMedia") or "0", "NumMedia", maximum=MAX_NUM_MEDIA)
     media = tuple(
         (form[f"MediaUrl{i}"], form.get(f"MediaContentType{i}", "application/octet-stream"))
-        for i in range(min(count, 10))
+        for i in range(count)
         if form.get(f"MediaUrl{i}")
     )
     return InboundSMS(

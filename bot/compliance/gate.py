@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compliance import consent
 from bot.compliance.quiet_hours import QuietHoursPolicy, next_allowed
+from bot.phone import is_e164
 from bot.settings import ComplianceConfig
 from storage.bulk import among
 from storage.models import ConsentEvent, Contact, Message
@@ -37,6 +38,7 @@ class Decision:
 
 
 SEND = Decision("send")
+NOT_A_NUMBER = Decision("block", "the destination is not a phone number (E.164); nothing is sent to it")
 
 
 def quiet_policy(config: ComplianceConfig) -> QuietHoursPolicy:
@@ -60,7 +62,9 @@ async def check_many(
 ) -> dict[int, Decision]:
     """Decide, for each message, whether it may go out now. A handful of queries for the whole batch.
 
-    Every purpose: nothing to a number whose governing consent event is an opt-out.
+    Every purpose: nothing to a destination that is not an E.164 number (an alphanumeric or short-code sender
+    may write to us; nothing is ever sent back to it), nor to a number whose governing consent event is an
+    opt-out.
     Marketing also needs an opt-in on record, a number not marked invalid/landline, the recipient's
     local quiet hours and the rolling 24-hour frequency cap. Keyword answers ("compliance") always go.
     """
@@ -71,6 +75,9 @@ async def check_many(
     recent = await _recent_marketing(session, {m.phone for m in marketing}, now)
     decisions: dict[int, Decision] = {}
     for message in messages:
+        if not is_e164(message.phone):
+            decisions[message.id] = NOT_A_NUMBER
+            continue
         if message.purpose == "compliance":
             decisions[message.id] = SEND  # the one answer a STOP/START/HELP requires, whatever the consent
             continue

@@ -9,6 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.compliance import consent
 from bot.compliance.keywords import Keyword, classify, looks_like_opt_out_request
 from bot.lines import KnownLine
+from bot.phone import is_phone_number
+
+KEYWORD_NAMES = {Keyword.OPT_OUT: "Opt-out", Keyword.OPT_IN: "Opt-in", Keyword.HELP: "Help"}
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,11 @@ class KeywordOutcome:
     @property
     def note(self) -> str:
         """What the Slack thread says about it."""
+        if self.keyword is not None and self.answer is None:
+            return (
+                f":information_source: *{KEYWORD_NAMES[self.keyword]} keyword* from a sender that is not a phone "
+                "number: nothing is sent back to it."
+            )
         if self.keyword is Keyword.OPT_OUT:
             return (
                 ":octagonal_sign: *Opt-out keyword.* The number is now opted out of this line; a confirmation was sent."
@@ -47,7 +55,8 @@ def confirmation(line: KnownLine, keyword: Keyword) -> str:
 async def handle_keywords(
     session: AsyncSession, *, line: KnownLine, phone: str, body: str, inbound_sid: str
 ) -> KeywordOutcome:
-    """Apply a keyword's consent change and say what to answer. Idempotent per inbound message."""
+    """Apply a keyword's consent change and say what to answer (nothing to a sender that is not a phone number,
+    such as an alphanumeric sender id). Idempotent per inbound message."""
     keyword = classify(body)
     if keyword is None:
         return KeywordOutcome(flagged=looks_like_opt_out_request(body))
@@ -61,4 +70,6 @@ async def handle_keywords(
             action="opt_out" if keyword is Keyword.OPT_OUT else "opt_in",
             evidence=f"texted {body.strip()!r} (message {inbound_sid})",
         )
+    if not is_phone_number(phone):
+        return KeywordOutcome(keyword=keyword)
     return KeywordOutcome(keyword=keyword, answer=confirmation(line, keyword))

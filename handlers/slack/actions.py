@@ -16,8 +16,15 @@ def register(app: AsyncApp, services: Services) -> None:
         try:
             phone = parse_e164(action.get("value", ""))
         except InvalidPhoneNumber as exc:
-            await respond(text=f":warning: {exc}", response_type="ephemeral", replace_original=False)
+            await _answer(respond, body, f":warning: {exc}")
             return
         channel = (body.get("channel") or {}).get("id", "")
         text = await opt_out_from_slack(services, channel=channel, user=body["user"]["id"], phone=phone)
+        await _answer(respond, body, text)
+
+
+async def _answer(respond, body: dict, text: str) -> None:
+    """Answer the person who clicked, privately, through the click's response_url (a click without one,
+    which Slack never sends for a message's button, gets no answer)."""
+    if body.get("response_url"):
         await respond(text=text, response_type="ephemeral", replace_original=False)

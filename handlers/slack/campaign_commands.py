@@ -51,7 +51,7 @@ async def campaign_command(ctx: CommandContext) -> str | dict:
         }.get(action)
         if handler is None:
             return f"Unknown campaign action {action!r}. Usage: `/sms {USAGE}`"
-        campaign_id = _campaign_id(rest)
+        campaign_id = queries.campaign_id(rest)
         if handler in (_show,):
             return await _show(ctx.services, campaign_id)
         if handler is _report:
@@ -59,13 +59,6 @@ async def campaign_command(ctx: CommandContext) -> str | dict:
         return await handler(ctx.services, campaign_id, ctx.user)
     except (CampaignError, ArgumentError) as exc:
         return f":warning: {exc}"
-
-
-def _campaign_id(text: str) -> int:
-    raw = text.strip().lstrip("#")
-    if not raw.isdigit():
-        raise CampaignError(f"{text.strip()!r} is not a campaign number; `/sms campaign list` shows them.")
-    return int(raw)
 
 
 async def _create(ctx: CommandContext, rest: str) -> str:
@@ -215,8 +208,8 @@ def register(app: AsyncApp, services: Services, subcommands: Subcommands) -> Non
         user = body["user"]["id"]
         channel = (body.get("channel") or {}).get("id") or ""
         try:
-            text = await func(services, int(action.get("value", "0")), user)
-        except (CampaignError, ValueError) as exc:
+            text = await func(services, queries.campaign_id(action.get("value") or ""), user)
+        except CampaignError as exc:
             text = f":warning: {exc}"
         if channel:
             async with services.db.session() as session:

@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.contacts import slack_import
 from bot.permissions import is_admin, refusal
 from bot.services import Services
+from bot.validation import InvalidInput, load_json
 from handlers.slack.commands import CommandContext, Subcommands
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,7 @@ CONTACTS_USAGE = (
 CALLBACK_ID = "contacts_import"
 BLOCK_ID = "contacts_file"
 ACTION_ID = "file"
+MAX_METADATA = 3000  # Slack's limit for a view's private_metadata
 
 
 def import_modal(channel: str) -> dict:
@@ -57,14 +59,17 @@ def submitted_file(view: dict) -> dict | None:
     """The file object a submitted import modal carries, if any."""
     value = ((view.get("state") or {}).get("values") or {}).get(BLOCK_ID, {}).get(ACTION_ID, {})
     files = value.get("files") or []
-    return files[0] if files else None
+    return files[0] if files and isinstance(files[0], dict) else None
 
 
 def report_channel(view: dict) -> str:
+    """The channel the modal was opened from (kept in its private_metadata), or "" if it says none."""
     try:
-        return json.loads(view.get("private_metadata") or "{}").get("channel") or ""
-    except ValueError:
+        metadata = load_json(view.get("private_metadata") or "{}", "private_metadata", max_bytes=MAX_METADATA)
+    except InvalidInput:
         return ""
+    channel = metadata.get("channel") if isinstance(metadata, dict) else None
+    return channel if isinstance(channel, str) else ""
 
 
 async def _contacts(ctx: CommandContext) -> str:
@@ -93,6 +98,8 @@ def register(app: AsyncApp, services: Services, subcommands: Subcommands) -> Non
         user = (body.get("user") or {}).get("id", "")
         channel = report_channel(view)
         file = submitted_file(view)
+        if file is None:
+            return  # refused when acknowledged (ack_import): the form showed the error, there is nothing to import
         try:
             text = await slack_import.import_from_slack(services, user=user, channel=channel, file=file)
         except Exception:
