@@ -24,6 +24,28 @@ MAX_VALUE = 2000  # a button's value (Slack allows 2,000 characters)
 ID_LENGTH = min(max_length(Conversation.channel), max_length(Conversation.last_agent), max_length(Message.slack_ts))
 EVENT_ID_LENGTH = max_length(ProcessedEvent.key) - len("slack-event:")
 PEOPLE_PAYLOADS = {"block_actions", "view_submission", "view_closed", "shortcut", "message_action"}
+# Fields Bolt itself reads (to route a request and find its team, user and channel) before any listener runs,
+# with the types Slack gives them, wherever they appear: in the body, an interaction payload or an event.
+OBJECTS = ("event", "view", "message", "previous_message", "container", "item", "assistant_thread", "function_data")
+OBJECTS_OR_IDS = ("team", "enterprise", "user", "channel")
+ARRAYS_OF_OBJECTS = ("authorizations", "actions", "files")
+STRINGS = (
+    "type",
+    "subtype",
+    "team_id",
+    "enterprise_id",
+    "user_id",
+    "channel_id",
+    "api_app_id",
+    "callback_id",
+    "trigger_id",
+    "bot_id",
+    "user_team",
+    "ts",
+    "thread_ts",
+    "text",
+)
+BOOLEANS = ("is_ext_shared_channel", "is_enterprise_install")
 
 
 def check_request(raw: bytes, content_type: str) -> None:
@@ -44,9 +66,35 @@ def check_request(raw: bytes, content_type: str) -> None:
         raise InvalidInput("body", "is neither an event, a slash command nor an interactivity payload")
 
 
+def check_envelope(container: dict, where: str) -> None:
+    """The fields Bolt reads have Slack's types (see OBJECTS and the rest), here and in nested events and
+    messages; Bolt's own code assumes them and fails with a 500 otherwise."""
+    for name, value in container.items():
+        if value is None:
+            continue
+        field = f"{where}.{name}"
+        if name in OBJECTS:
+            require_object(value, field)
+            if name in ("event", "message", "previous_message"):
+                check_envelope(value, field)
+        elif name in OBJECTS_OR_IDS and not isinstance(value, str):
+            _optional(require_object(value, field), "id", field, ID_LENGTH)
+            _optional(value, "team_id", field, ID_LENGTH)
+        elif name in ARRAYS_OF_OBJECTS:
+            if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+                raise InvalidInput(field, "must be an array of objects")
+            if name == "authorizations":
+                for index, item in enumerate(value):
+                    check_envelope(item, f"{field}[{index}]")
+        elif name in STRINGS:
+            check_text(value, field)
+        elif name in BOOLEANS and not isinstance(value, bool):
+            raise InvalidInput(field, "must be true or false")
+
+
 def check_json_body(body: Any) -> None:
     """Events API bodies: `url_verification` and `event_callback`."""
-    require_object(body, "body")
+    check_envelope(require_object(body, "body"), "body")
     kind = _string(body, "type", "body")
     if kind == "url_verification":
         _string(body, "challenge", "body")
@@ -56,15 +104,13 @@ def check_json_body(body: Any) -> None:
 
 
 def check_event(event: dict) -> None:
-    """The fields of an event the listeners read (a message event's, for thread replies)."""
-    _string(event, "type", "event")
+    """The fields of a message event the listeners read (thread replies become texts); other events only
+    need the envelope's types."""
+    if _string(event, "type", "event") != "message":
+        return
     for name in ("channel", "user", "ts", "thread_ts", "subtype", "bot_id"):
         _optional(event, name, "event", ID_LENGTH if name != "subtype" else None)
     _optional(event, "text", "event")
-    files = event.get("files")
-    if files is not None:
-        if not isinstance(files, list) or not all(isinstance(item, dict) for item in files):
-            raise InvalidInput("event.files", "must be an array of objects")
 
 
 def check_command(form: dict[str, str]) -> None:
@@ -78,7 +124,7 @@ def check_command(form: dict[str, str]) -> None:
 
 def check_interaction(payload: Any) -> None:
     """Interactivity payloads: button clicks (`block_actions`) and modal submissions (`view_submission`)."""
-    require_object(payload, "payload")
+    check_envelope(require_object(payload, "payload"), "payload")
     kind = _string(payload, "type", "payload")
     if kind in PEOPLE_PAYLOADS:
         user = require_object(payload.get("user"), "payload.user")
