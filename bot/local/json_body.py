@@ -1,11 +1,13 @@
-"""Reading the local pages' JSON requests: one object, a size limit, and a 400 that says what was wrong."""
+"""Reading the local pages' JSON requests: one object, size and depth limits (bot.validation), and a 400 that
+says what was wrong."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
+
+from bot.validation import InvalidInput, load_json, require_object
 
 
 class BadRequest(Exception):
@@ -37,9 +39,6 @@ async def read_object(request: web.Request, limit: int) -> dict[str, Any]:
     if data is None:
         raise BadRequest(f"body larger than {limit} bytes")
     try:
-        body = json.loads(data)
-    except ValueError as exc:
-        raise BadRequest(f"invalid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the JSON body must be an object")
-    return body
+        return require_object(load_json(data, "body", max_bytes=limit), "body")
+    except InvalidInput as exc:
+        raise BadRequest(str(exc)) from None

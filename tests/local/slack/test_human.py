@@ -26,7 +26,7 @@ async def test_say_delivers_a_signed_message_event(env):
     assert bot.received[-1]["body"]["event"]["subtype"] == "file_share"
 
     async with http.post(PREFIX + "/say", data="{not json", headers={"Content-Type": "application/json"}) as resp:
-        assert resp.status == 400 and "invalid JSON" in (await resp.json())["error"]
+        assert resp.status == 400 and "not valid JSON" in (await resp.json())["error"]
     async with http.post(PREFIX + "/say", json={"channel": "C0SUPPORT", "text": "hi"}) as resp:
         assert resp.status == 400 and "'user'" in (await resp.json())["error"]
     async with http.post(PREFIX + "/say", json={"channel": "C0SUPPORT", "user": "nobody", "text": "hi"}) as resp:
