@@ -80,6 +80,8 @@ def _notify_request(body: Any) -> tuple[service.Target, str]:
     for name in ("to", "text"):
         if name not in body:
             raise NotifyError(f"missing field {name!r}")
+        if not isinstance(body[name], str):
+            raise NotifyError(f"field {name!r} must be a string")
         try:
             check_text(body[name], name, column=Notification.target if name == "to" else None)
         except InvalidInput as exc:
