@@ -12,7 +12,6 @@ from storage.models.campaigns import Campaign, CampaignEvent
 RECENT = 25  # campaigns `/sms campaign list` shows, newest first
 
 
-
 def campaign_id(text: str) -> int:
     """A campaign number as a person writes it (`12` or `#12`); CampaignError naming what is wrong otherwise."""
     try:
