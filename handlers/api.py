@@ -13,12 +13,12 @@ from typing import Any
 
 from aiohttp import web
 
+from bot import limits
 from bot.notify import alertmanager, service
 from bot.notify.service import IdempotencyConflict, NotifyError
 from bot.settings import hash_token
-from bot.validation import InvalidInput, check_text, load_json, parse_id
+from bot.validation import InvalidInput, check_text, load_json, parse_digits
 from handlers.common import SERVICES
-from storage.models.notify import Notification
 
 NOTIFY_FIELDS = {"to", "text"}
 MAX_IDEMPOTENCY_KEY = 150
@@ -83,7 +83,7 @@ def _notify_request(body: Any) -> tuple[service.Target, str]:
         if not isinstance(body[name], str):
             raise NotifyError(f"field {name!r} must be a string")
         try:
-            check_text(body[name], name, column=Notification.target if name == "to" else None)
+            check_text(body[name], name, limit=limits.NOTIFICATION_TARGET if name == "to" else None)
         except InvalidInput as exc:
             raise NotifyError(str(exc)) from None
     try:
@@ -138,7 +138,7 @@ async def get_notification(request: web.Request) -> web.Response:
     authorize(request)
     raw_id = request.match_info["id"]
     try:
-        notification_id = parse_id(raw_id, "id", Notification.id)
+        notification_id = parse_digits(raw_id, "id", maximum=limits.NOTIFICATION_ID_MAX)
     except InvalidInput as exc:
         raise _error(web.HTTPNotFound, f"no such notification ({exc})") from None
     state = await service.describe(services, notification_id)

@@ -6,12 +6,12 @@ import logging
 
 from aiohttp import web
 
+from bot import limits
 from bot.carriers.twilio import parse_inbound, parse_status
 from bot.conversations.service import receive_inbound
 from bot.messaging.status import record_status
-from bot.validation import check_text, int_range, parse_digits
+from bot.validation import check_text, parse_digits
 from handlers.common import SERVICES, bad_request, read_form
-from storage.models import Message, StatusEvent
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,8 @@ async def inbound(request: web.Request) -> web.Response:
     form = await _verified_form(request)
     try:
         message = parse_inbound(form)
-        check_text(message.carrier_sid, "MessageSid", column=Message.carrier_sid)
-        check_text(message.from_.strip(), "From", column=Message.phone)
+        check_text(message.carrier_sid, "MessageSid", limit=limits.MESSAGE_SID)
+        check_text(message.from_.strip(), "From", limit=limits.PHONE)
     except ValueError as exc:  # InvalidInput too
         raise bad_request(f"inbound webhook: {exc}") from None
     await receive_inbound(request.app[SERVICES], message)
@@ -49,10 +49,10 @@ async def status(request: web.Request) -> web.Response:
     form = await _verified_form(request)
     try:
         update = parse_status(form)
-        check_text(update.carrier_sid, "MessageSid", column=StatusEvent.carrier_sid)
-        check_text(update.status, "MessageStatus", column=StatusEvent.status)
+        check_text(update.carrier_sid, "MessageSid", limit=limits.STATUS_SID)
+        check_text(update.status, "MessageStatus", limit=limits.STATUS)
         if form.get("ErrorCode"):
-            parse_digits(form["ErrorCode"], "ErrorCode", maximum=int_range(StatusEvent.error_code)[1])
+            parse_digits(form["ErrorCode"], "ErrorCode", maximum=limits.ERROR_CODE_MAX)
     except ValueError as exc:  # InvalidInput too
         raise bad_request(f"status callback: {exc}") from None
     await record_status(request.app[SERVICES], update)

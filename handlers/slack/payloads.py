@@ -13,16 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.validation import InvalidInput, check_text, load_json, max_length, require_object
+from bot import limits
+from bot.validation import InvalidInput, check_text, load_json, require_object
 from handlers.common import parse_form
-from storage.models import Conversation, Message, ProcessedEvent
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_COMMAND_TEXT = 4000
 MAX_VALUE = 2000  # a button's value (Slack allows 2,000 characters)
-# The longest Slack id we store: channels, users and message timestamps all go into String(32) columns.
-ID_LENGTH = min(max_length(Conversation.channel), max_length(Conversation.last_agent), max_length(Message.slack_ts))
-EVENT_ID_LENGTH = max_length(ProcessedEvent.key) - len("slack-event:")
 PEOPLE_PAYLOADS = {"block_actions", "view_submission", "view_closed", "shortcut", "message_action"}
 # Fields Bolt itself reads (to route a request and find its team, user and channel) before any listener runs,
 # with the types Slack gives them, wherever they appear: in the body, an interaction payload or an event.
@@ -78,8 +75,8 @@ def check_envelope(container: dict, where: str) -> None:
             if name in ("event", "message", "previous_message"):
                 check_envelope(value, field)
         elif name in OBJECTS_OR_IDS and not isinstance(value, str):
-            _optional(require_object(value, field), "id", field, ID_LENGTH)
-            _optional(value, "team_id", field, ID_LENGTH)
+            _optional(require_object(value, field), "id", field, limits.SLACK_ID)
+            _optional(value, "team_id", field, limits.SLACK_ID)
         elif name in ARRAYS_OF_OBJECTS:
             if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
                 raise InvalidInput(field, "must be an array of objects")
@@ -99,7 +96,7 @@ def check_json_body(body: Any) -> None:
     if kind == "url_verification":
         _string(body, "challenge", "body")
     elif kind == "event_callback":
-        _optional(body, "event_id", "body", EVENT_ID_LENGTH)
+        _optional(body, "event_id", "body", limits.SLACK_EVENT_ID)
         check_event(require_object(body.get("event"), "event"))
 
 
@@ -109,7 +106,7 @@ def check_event(event: dict) -> None:
     if _string(event, "type", "event") != "message":
         return
     for name in ("channel", "user", "ts", "thread_ts", "subtype", "bot_id"):
-        _optional(event, name, "event", ID_LENGTH if name != "subtype" else None)
+        _optional(event, name, "event", limits.SLACK_ID if name != "subtype" else None)
     _optional(event, "text", "event")
 
 
@@ -118,7 +115,7 @@ def check_command(form: dict[str, str]) -> None:
     for name in ("user_id", "channel_id"):
         if not form.get(name):
             raise InvalidInput(name, "is missing")
-        check_text(form[name], name, limit=ID_LENGTH)
+        check_text(form[name], name, limit=limits.SLACK_ID)
     check_text(form.get("text", ""), "text", limit=MAX_COMMAND_TEXT)
 
 
@@ -128,9 +125,9 @@ def check_interaction(payload: Any) -> None:
     kind = _string(payload, "type", "payload")
     if kind in PEOPLE_PAYLOADS:
         user = require_object(payload.get("user"), "payload.user")
-        _string(user, "id", "payload.user", ID_LENGTH)
+        _string(user, "id", "payload.user", limits.SLACK_ID)
     if payload.get("channel") is not None:
-        _optional(require_object(payload["channel"], "payload.channel"), "id", "payload.channel", ID_LENGTH)
+        _optional(require_object(payload["channel"], "payload.channel"), "id", "payload.channel", limits.SLACK_ID)
     _optional(payload, "response_url", "payload")
     if kind == "block_actions":
         actions = payload.get("actions")
