@@ -108,17 +108,22 @@ async def test_at_high_rates_one_reservation_serves_several_sends(database_url):
 
 async def test_a_late_caller_takes_a_later_slot_of_the_lease_not_a_round_trip(database_url):
     """Slots are handed out when callers ask: one that comes late (the event loop was busy) takes the next
-    free moment of the leased span, still an interval after the one before, with no reservation."""
+    free moment of the leased span, still an interval after the one before, without waiting for a reservation.
+    (Whether the next span is leased ahead meanwhile depends on how long reservations take on this machine:
+    that lease runs beside the callers and is not what this test is about.)"""
     async with rate_on(database_url, "line:6", 1000) as (_db, rate, statements):
         first = await rate.acquire()
         statements.clear()
         await asyncio.sleep(0.005)  # late: five slots of the span went by unused
         second = await rate.acquire()
+        awaited = [
+            s for s in statements if "INSERT INTO rate_slots" in s
+        ]  # a caller's own lease runs before it returns
         third = await rate.acquire()
         assert second >= first + 0.004, "a slot that went by unused was handed out late"
         assert third - second >= rate.interval - 1e-9, "two slots closer than the interval"
         assert second <= rate.clock.timestamp(), "a caller waited although its slot was free"
-        assert [s for s in statements if "INSERT INTO rate_slots" in s] == []
+        assert awaited == [], "the late caller waited for a reservation instead of taking a slot of the lease"
 
 
 async def test_a_slow_database_does_not_make_every_slot_late(database_url):
