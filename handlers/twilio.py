@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from bot.carriers.twilio import parse_inbound, parse_status
+from bot.carriers.twilio import parse_callback_message_id, parse_inbound, parse_status
 from bot.conversations.service import receive_inbound
 from bot.messaging.status import record_status
 from handlers.common import SERVICES, bad_request, read_form
@@ -45,9 +45,10 @@ async def status(request: web.Request) -> web.Response:
     form = await _verified_form(request)
     try:
         update = parse_status(form)
+        message_id = parse_callback_message_id(request.query)
     except ValueError as exc:
         raise bad_request(f"status callback: {exc}") from None
-    await record_status(request.app[SERVICES], update)
+    await record_status(request.app[SERVICES], update, message_id)
     return web.Response(status=204)
 
 

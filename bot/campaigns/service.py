@@ -7,6 +7,7 @@ Every transition is a conditional update of the campaign row plus an audit row, 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from bot.compliance.quiet_hours import next_allowed
 from bot.compliance.segments import analyze
 from bot.cooperative import paced
 from bot.lines import KnownLine
+from bot.liveness import gone_among
 from bot.messaging.outbound import queue_many
 from bot.permissions import is_admin, is_approver
 from bot.services import Services
@@ -37,6 +39,8 @@ from bot.slack import outbox
 from storage.bulk import among, insert_rows
 from storage.models import Contact, Message
 from storage.models.campaigns import Campaign, CampaignEvent, CampaignLink, CampaignRecipient
+
+log = logging.getLogger(__name__)
 
 # What one SMS segment costs, for the preview's estimate only: Twilio's US list price per outbound segment
 # (carrier surcharges not included). Change it here if your contract differs.
@@ -514,7 +518,8 @@ async def start_due(services: Services) -> list[int]:
 
 
 async def take_lease(services: Services, campaign_id: int, seconds: float = 30.0) -> bool:
-    """Only one replica dispatches a campaign at a time; a dead replica's lease lapses."""
+    """Only one replica dispatches a campaign at a time. A dead replica's lease lapses; one of a process of
+    this host that is gone (bot.liveness) is taken at once."""
     now = services.clock.now()
     async with services.db.session() as session:
         result = await session.execute(
@@ -527,6 +532,17 @@ async def take_lease(services: Services, campaign_id: int, seconds: float = 30.0
                     Campaign.lease_until < now,
                 ),
             )
+            .values(lease_owner=services.worker_id, lease_until=now + timedelta(seconds=seconds))
+        )
+        if result.rowcount == 1:
+            return True
+        owner = await session.scalar(select(Campaign.lease_owner).where(Campaign.id == campaign_id))
+        if owner is None or not await gone_among([owner]):
+            return False
+        log.info("campaign %s: its lease holder is gone; taking the lease over", campaign_id)
+        result = await session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id, Campaign.lease_owner == owner)
             .values(lease_owner=services.worker_id, lease_until=now + timedelta(seconds=seconds))
         )
         return result.rowcount == 1
@@ -546,6 +562,7 @@ async def dispatch_step(services: Services, campaign_id: int) -> int:
             select(func.count(Message.id)).where(
                 texts_of(campaign.id),
                 Message.status.in_(("queued", "sending")),
+                Message.outcome_unknown_since.is_(None),  # being reconciled: not in hand (see bot.messaging.reconcile)
                 or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
             )
         )
