@@ -87,3 +87,12 @@ def test_cli_reports_a_config_error_without_a_traceback(tmp_path, capsys, monkey
     assert main(["db", "upgrade"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("configuration error: lines[0].number") and "Traceback" not in err
+
+
+def test_reconcile_window_defaults_to_five_minutes_and_is_checked(tmp_path):
+    assert settings_with(tmp_path, GOOD).reconcile_window == 300.0
+    assert settings_with(tmp_path, GOOD, RECONCILE_WINDOW_SECONDS="45").reconcile_window == 45.0
+    for value, reason in (("soon", "not a number of seconds"), ("1", "out of range"), ("1e9", "out of range")):
+        with pytest.raises(ConfigError) as error:
+            settings_with(tmp_path, GOOD, RECONCILE_WINDOW_SECONDS=value)
+        assert str(error.value).startswith("RECONCILE_WINDOW_SECONDS:") and reason in str(error.value)
