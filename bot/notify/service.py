@@ -299,15 +299,22 @@ async def render_by_id(services: Services, notification_id: int) -> str:
         return await render(session, services, await session.get(Notification, notification_id))
 
 
+async def recipients_of(session: AsyncSession, notification_id: int) -> list[NotificationRecipient]:
+    """A notification's recipients, in the order they were paged."""
+    return list(
+        (
+            await session.scalars(
+                select(NotificationRecipient)
+                .where(NotificationRecipient.notification_id == notification_id)
+                .order_by(NotificationRecipient.position)
+            )
+        ).all()
+    )
+
+
 async def render(session: AsyncSession, services: Services, n: Notification) -> str:
     """The Slack text of a notification as it stands now (see `views.notification_text`)."""
-    recipients = (
-        await session.scalars(
-            select(NotificationRecipient)
-            .where(NotificationRecipient.notification_id == n.id)
-            .order_by(NotificationRecipient.position)
-        )
-    ).all()
+    recipients = await recipients_of(session, n.id)
     return views.notification_text(
         n,
         list(recipients),
@@ -433,13 +440,7 @@ async def describe(services: Services, notification_id: int) -> dict | None:
         n = await session.get(Notification, notification_id)
         if n is None:
             return None
-        recipients = (
-            await session.scalars(
-                select(NotificationRecipient)
-                .where(NotificationRecipient.notification_id == n.id)
-                .order_by(NotificationRecipient.position)
-            )
-        ).all()
+        recipients = await recipients_of(session, n.id)
         children = (await session.scalars(select(Notification.id).where(Notification.parent_id == n.id))).all()
     return {
         "id": n.id,
