@@ -41,7 +41,7 @@ from storage.migrate import upgrade
 log = logging.getLogger(__name__)
 
 BOLT = web.AppKey("bolt", AsyncApp)
-SLACK_VERIFIER = web.AppKey("slack_verifier", object)
+SLACK_VERIFIER: web.AppKey[SignatureVerifier | None] = web.AppKey("slack_verifier")
 LOCAL_SLACK_PREFIX = "/_local/slack"
 MAX_BODY_BYTES = 1024 * 1024
 # Bolt answers 200 with this text when it cannot authorize a request because its auth.test call failed (Slack
@@ -54,7 +54,7 @@ def slack_identity(settings: Settings) -> tuple[str, str, str]:
     """(bot token, signing secret, Web API URL): the real ones, or the embedded workspace's in local mode."""
     if settings.local_mode:
         return "xoxb-local-workspace", secrets.token_hex(16), settings.public_url + LOCAL_SLACK_PREFIX + "/api/"
-    return settings.slack_bot_token, settings.slack_signing_secret or "", settings.slack_api_url
+    return settings.slack_bot_token or "", settings.slack_signing_secret or "", settings.slack_api_url
 
 
 def build_app(
@@ -133,7 +133,7 @@ async def _slack_events(request: web.Request) -> web.Response:
         check_request(raw, request.content_type)
     except InvalidInput as exc:
         raise web.HTTPBadRequest(text=f"not a Slack request this app takes: {exc}") from None
-    bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string, headers=request.headers)
+    bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string, headers=dict(request.headers))
     response = await request.app[BOLT].async_dispatch(bolt_request)
     if response.body == AUTHORIZATION_UNAVAILABLE:
         log.warning("slack request not taken: Slack's auth.test failed; Slack will retry it")

@@ -17,6 +17,10 @@ class KnownLine:
     config: LineConfig
 
 
+class UnknownLine(LookupError):
+    """A row names a line that the settings no longer configure."""
+
+
 class LineDirectory:
     """Look lines up by id, sender key (number or MG SID) or Slack channel."""
 
@@ -27,6 +31,13 @@ class LineDirectory:
 
     def by_id(self, line_id: int) -> KnownLine | None:
         return self._by_id.get(line_id)
+
+    def get(self, line_id: int) -> KnownLine:
+        """The line with this id, for rows that name one; UnknownLine when the settings no longer have it."""
+        line = self._by_id.get(line_id)
+        if line is None:
+            raise UnknownLine(f"line {line_id} is not in the settings ([[lines]]); was it removed?")
+        return line
 
     def by_key(self, key: str | None) -> KnownLine | None:
         return self._by_key.get(key or "")

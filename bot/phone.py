@@ -38,13 +38,13 @@ def parse_e164(raw: str, default_region: str = DEFAULT_REGION) -> str:
 def is_e164(text: str | None) -> bool:
     """Whether `text` is written as an E.164 number. Nothing else is ever texted (see bot.compliance.gate):
     short codes and alphanumeric senders can write to us, but cannot be written to."""
-    return bool(text) and E164.fullmatch(text) is not None
+    return text is not None and E164.fullmatch(text) is not None
 
 
 def is_phone_number(text: str | None) -> bool:
     """Whether `text` is a valid phone number already in E.164 (stricter than :func:`is_e164`)."""
     try:
-        return is_e164(text) and parse_e164(text) == text
+        return text is not None and is_e164(text) and parse_e164(text) == text
     except InvalidPhoneNumber:
         return False
 

@@ -115,14 +115,15 @@ class SharedRate:
             if self.db.is_sqlite:
                 when = reserve_in_process(self.db, self.key, self.interval, now)
             else:
-                when = self._take(now)
-                if when is None:
+                taken = self._take(now)
+                if taken is None:
                     self._wanting += 1
                     try:
                         await asyncio.shield(self._lease())
                     finally:
                         self._wanting -= 1
                     continue
+                when = taken
             if when <= now:  # free already: in time by definition
                 self._late_in_a_row = 0
                 return when

@@ -54,6 +54,7 @@ class Scheduler:
 
         async def run() -> None:
             task = asyncio.current_task()
+            assert task is not None  # APScheduler runs each job as a task
             self._running.add(task)
             try:
                 await scan()

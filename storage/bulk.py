@@ -34,8 +34,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import JSON as PG_JSON
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql.schema import ColumnDefault
 
-from storage.db import dialect_insert
+from storage.db import changed, dialect_insert
 
 
 async def insert_rows(
@@ -55,7 +57,7 @@ async def insert_rows(
     defaults = {
         c.name: c.default.arg(None) if c.default.is_callable else c.default.arg
         for c in table.c
-        if c.name not in rows[0] and c.default is not None and not c.primary_key
+        if c.name not in rows[0] and isinstance(c.default, ColumnDefault) and not c.primary_key
     }
     reader = _reader(dialect, table, names).add_columns(
         *(literal(value, type_=table.c[name].type).label(name) for name, value in defaults.items())
@@ -83,10 +85,10 @@ async def update_rows(session: AsyncSession, table: Table, rows: list[dict], *, 
         .values({**{name: source.c[name] for name in names if name != key}, **values})
     )
     result = await session.execute(statement, {"rows": _encode(dialect, table, rows)})
-    return result.rowcount
+    return changed(result)
 
 
-def among(session: AsyncSession, expression: ColumnElement, values) -> ColumnElement:
+def among(session: AsyncSession, expression: ColumnElement | QueryableAttribute, values) -> ColumnElement[bool]:
     """`expression IN values`, for many values. On PostgreSQL one array parameter (`= ANY`): a look-up of 200
     phone numbers cost 0.006 ms of CPU per number so, against 0.011 with a parameter rendered and bound per
     number. SQLite has no arrays, and gained nothing from a JSON list."""

@@ -8,11 +8,13 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from typing import TypeVar, cast
 
 from asyncpg.exceptions import OperatorInterventionError, PostgresConnectionError
 from sqlalchemy import event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -21,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+M = TypeVar("M")
 
 
 class DatabaseInUse(RuntimeError):
@@ -114,6 +118,24 @@ def storage_unreachable(exc: BaseException) -> bool:
         return exc.connection_invalidated
     # Raised unwrapped while the pool opens a connection: refused, timed out, or PostgreSQL starting/stopping.
     return isinstance(exc, (ConnectionError, TimeoutError, OperatorInterventionError, PostgresConnectionError))
+
+
+class RowMissing(LookupError):
+    """A row that the caller holds the id of is not in the database (deleted, or the id came from elsewhere)."""
+
+
+async def get_row(session: AsyncSession, model: type[M], key: object, **options) -> M:
+    """The row of `model` with primary key `key` (`options` as for session.get); RowMissing, naming both, when
+    there is none."""
+    row = await session.get(model, key, **options)
+    if row is None:
+        raise RowMissing(f"no {model.__name__} with id {key!r}")
+    return row
+
+
+def changed(result: Result) -> int:
+    """The number of rows an UPDATE or DELETE matched (a DML statement's result is a CursorResult)."""
+    return cast(CursorResult, result).rowcount
 
 
 def dialect_insert(bind):

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from sqlalchemy import ColumnElement
+from sqlalchemy.orm import QueryableAttribute
 
 S = TypeVar("S", bound=StrEnum)
 
@@ -109,7 +110,9 @@ class Flow(Generic[S]):
             return target
         raise IllegalTransition(f"{self.states.__name__}: {old} -> {new} is not an allowed move")
 
-    def where(self, column: ColumnElement, old: str | Iterable[str], new: str) -> ColumnElement[bool]:
+    def where(
+        self, column: ColumnElement | QueryableAttribute, old: str | Iterable[str], new: str
+    ) -> ColumnElement[bool]:
         """The condition of a conditional UPDATE that moves rows from `old` (one state or several) to `new`."""
         olds = [old] if isinstance(old, str) else list(old)
         for state in olds:

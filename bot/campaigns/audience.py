@@ -102,7 +102,7 @@ async def classify(
         phones.append(phone)
     if not phones:
         return out
-    events = defaultdict(list)
+    events: defaultdict[str, list[consent.ConsentFact]] = defaultdict(list)
     rows = await session.execute(
         select(*consent.STATE_COLUMNS)
         .where(

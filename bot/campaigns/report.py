@@ -184,17 +184,12 @@ async def _csv(services: Services, campaign_id: int) -> str:
             if not rows:
                 break
             phones = [r[1] for r in rows]
-            clicks = Counter(
-                dict(
-                    (
-                        await session.execute(
-                            select(CampaignLink.phone, func.sum(CampaignLink.clicks))
-                            .where(CampaignLink.campaign_id == campaign_id, CampaignLink.phone.in_(phones))
-                            .group_by(CampaignLink.phone)
-                        )
-                    ).all()
-                )
+            counted = await session.execute(
+                select(CampaignLink.phone, func.sum(CampaignLink.clicks))
+                .where(CampaignLink.campaign_id == campaign_id, CampaignLink.phone.in_(phones))
+                .group_by(CampaignLink.phone)
             )
+            clicks: Counter[str] = Counter({phone: int(n or 0) for phone, n in counted})
         for _rid, phone, status, reason, mstatus, code, error, sent_at in rows:
             writer.writerow(
                 [

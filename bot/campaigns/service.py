@@ -35,6 +35,7 @@ from bot.permissions import is_admin, is_approver
 from bot.services import Services
 from bot.slack import outbox
 from storage.bulk import among, insert_rows
+from storage.db import changed, get_row
 from storage.models import Contact, Message
 from storage.models.campaigns import Campaign, CampaignEvent, CampaignLink, CampaignRecipient
 from storage.states import CAMPAIGN_FLOW, MESSAGE_FLOW, CampaignState, MessageStatus, RecipientStatus
@@ -144,7 +145,7 @@ def validate(
         send_at = _parse_time(fields.get("at") or "now", services.clock.now())
     except CampaignError as exc:
         errors["at"] = str(exc)
-    if errors:
+    if errors or line is None:
         return None, errors
     return Draft(name=name, line=line, audience=audience, purpose=purpose, text=text, send_at=send_at), {}
 
@@ -220,8 +221,8 @@ async def compute_preview(services: Services, campaign_id: int) -> dict:
     settings = services.settings
     now = services.clock.now()
     async with services.db.session() as session:
-        campaign = await session.get(Campaign, campaign_id)
-    line = services.lines.by_id(campaign.line_id)
+        campaign = await get_row(session, Campaign, campaign_id)
+    line = services.lines.get(campaign.line_id)
     skipped: Counter = Counter()
     eligible = total = total_segments = 0
     encodings: Counter = Counter()
@@ -315,11 +316,11 @@ async def post_preview(services: Services, campaign_id: int) -> None:
     """Compute the preview of a draft and post it with Approve / Cancel: draft -> pending_approval."""
     preview = await compute_preview(services, campaign_id)
     async with services.db.session() as session:
-        campaign = await session.get(Campaign, campaign_id, with_for_update=True)
+        campaign = await get_row(session, Campaign, campaign_id, with_for_update=True)
         if campaign.state != CampaignState.DRAFT:
             return
         campaign.preview = preview
-        line = services.lines.by_id(campaign.line_id)
+        line = services.lines.get(campaign.line_id)
         row = await outbox.enqueue(
             session,
             channel=campaign.channel,
@@ -345,7 +346,7 @@ async def post_preview(services: Services, campaign_id: int) -> None:
 
 
 async def _load(session: AsyncSession, campaign_id: int) -> Campaign:
-    campaign = await session.get(Campaign, campaign_id, with_for_update=True)
+    campaign = await get_row(session, Campaign, campaign_id, with_for_update=True)
     if campaign is None:
         raise CampaignError(f"There is no campaign #{campaign_id}.")
     return campaign
@@ -354,7 +355,7 @@ async def _load(session: AsyncSession, campaign_id: int) -> Campaign:
 async def _update_preview_message(session: AsyncSession, services: Services, campaign: Campaign, note: str) -> None:
     if campaign.preview_outbox_id is None:
         return
-    line = services.lines.by_id(campaign.line_id)
+    line = services.lines.get(campaign.line_id)
     await outbox.enqueue(
         session,
         channel=campaign.channel,
@@ -489,7 +490,7 @@ async def _set_message_status(
         .values(status=new, claim_until=None)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return changed(result)
 
 
 # -- running --------------------------------------------------------------------------------------
@@ -553,7 +554,7 @@ async def take_lease(services: Services, campaign_id: int, seconds: float = 30.0
             )
             .values(lease_owner=services.worker_id, lease_until=now + timedelta(seconds=seconds))
         )
-        return result.rowcount == 1
+        return changed(result) == 1
 
 
 async def dispatch_step(services: Services, campaign_id: int) -> int:
@@ -562,10 +563,10 @@ async def dispatch_step(services: Services, campaign_id: int) -> int:
     settings = services.settings
     now = services.clock.now()
     async with services.db.session() as session:
-        campaign = await session.get(Campaign, campaign_id, with_for_update=True)
+        campaign = await get_row(session, Campaign, campaign_id, with_for_update=True)
         if campaign is None or campaign.state != CampaignState.RUNNING or campaign.exhausted:
             return 0
-        line = services.lines.by_id(campaign.line_id)
+        line = services.lines.get(campaign.line_id)
         in_hand = await session.scalar(
             select(func.count(Message.id)).where(
                 texts_of(campaign.id),
@@ -697,7 +698,7 @@ async def counts(session: AsyncSession, campaign: Campaign, now: datetime) -> di
     if later:
         queued = MessageStatus.QUEUED
         rows = [(s, False, n - later if s == queued else n) for s, _, n in rows] + [(queued, True, later)]
-    c = Counter()
+    c: Counter[str] = Counter()
     for status, later, n in rows:
         if status in SENT_LIKE:
             c["sent"] += n
@@ -747,7 +748,7 @@ async def refresh(
         if not (due or final_state or check):
             return False
         last_check[campaign_id] = loop.time()
-        campaign = await session.get(Campaign, campaign_id, with_for_update=True, populate_existing=True)
+        campaign = await get_row(session, Campaign, campaign_id, with_for_update=True, populate_existing=True)
         c = await counts(session, campaign, now)
         done = False
         if (

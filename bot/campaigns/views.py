@@ -43,7 +43,7 @@ def _fmt(iso: str | None) -> str:
 def preview_blocks(
     campaign: Campaign, line: KnownLine, *, buttons: bool = True, footer: str | None = None
 ) -> list[dict]:
-    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": preview_text(campaign, line)[:2900]}}]
+    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": preview_text(campaign, line)[:2900]}}]
     if buttons:
         blocks.append(
             {

@@ -144,7 +144,7 @@ class TwilioCarrier:
 
 def parse_inbound(form: Mapping[str, str]) -> InboundSMS:
     """Read Twilio's inbound message webhook fields; raise ValueError naming a missing field."""
-    sid = form.get("MessageSid") or form.get("SmsMessageSid")
+    sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
     for name, value in (("MessageSid", sid), ("From", form.get("From")), ("To", form.get("To"))):
         if not value:
             raise ValueError(f"missing field {name}")

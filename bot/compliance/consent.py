@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,7 +54,18 @@ def scopes_for(purpose: str) -> tuple[str, ...]:
     return ("marketing", "all") if purpose == "marketing" else ("transactional", "all")
 
 
-def state_from(events: Iterable[ConsentEvent], purpose: str) -> ConsentState:
+class ConsentFact(Protocol):
+    """What the consent state is computed from: a ledger event, or a row of its STATE_COLUMNS."""
+
+    line_id: int | None
+    scope: str
+    action: str
+    source: str
+    evidence: str
+    created_at: datetime
+
+
+def state_from(events: Iterable[ConsentFact], purpose: str) -> ConsentState:
     """The state that `events` (newest first) give for `purpose`: the newest event whose scope governs it."""
     governing = scopes_for(purpose)
     for event in events:

@@ -126,9 +126,9 @@ def _marketing(
     return SEND
 
 
-async def _consent_events(session: AsyncSession, phones: set[str]) -> dict[str, list]:
+async def _consent_events(session: AsyncSession, phones: set[str]) -> dict[str, list[consent.ConsentFact]]:
     """Every ledger event of these numbers, newest first, by number."""
-    by_phone: dict[str, list[ConsentEvent]] = {}
+    by_phone: dict[str, list[consent.ConsentFact]] = {}
     if phones:
         rows = await session.execute(
             select(*consent.STATE_COLUMNS)

@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from phonenumbers import geocoder
 from phonenumbers import timezone as pn_timezone
+from phonenumbers.tzdata import TIMEZONE_DATA
 
 from bot.phone import parse_e164
 from bot.time_window import Window, check_window, parse_window
@@ -137,7 +138,7 @@ def _calling_code_zones(country_code: int) -> tuple[str, ...]:
     prefix = str(country_code)
     zones = {
         zone
-        for key, names in pn_timezone.TIMEZONE_DATA.items()
+        for key, names in TIMEZONE_DATA.items()
         if key.startswith(prefix)
         for zone in names
         if zone != _UNKNOWN_ZONE
@@ -147,9 +148,7 @@ def _calling_code_zones(country_code: int) -> tuple[str, ...]:
 
 @lru_cache(maxsize=1)
 def _all_zones() -> tuple[str, ...]:
-    return tuple(
-        sorted({zone for names in pn_timezone.TIMEZONE_DATA.values() for zone in names if zone != _UNKNOWN_ZONE})
-    )
+    return tuple(sorted({zone for names in TIMEZONE_DATA.values() for zone in names if zone != _UNKNOWN_ZONE}))
 
 
 def _usable(zones) -> list[str]:
@@ -283,7 +282,7 @@ def region_of(number_e164: str) -> str | None:
     number = _parse(number_e164)
     country = phonenumbers.region_code_for_number(number)
     table = _SUBDIVISIONS.get(country or "")
-    if table is None:
+    if country is None or table is None:
         return None
     description = geocoder.description_for_number(number, "en").strip()
     if not description:

@@ -361,12 +361,11 @@ async def _apply(session: AsyncSession, rows: list[_Row], report: ImportReport, 
     events: dict[str, list[ConsentEvent]] = {}
     consent_phones = [row.phone for row in with_consent]
     for start in range(0, len(consent_phones), _CHUNK):
-        found = await session.scalars(
+        for event in await session.scalars(
             select(ConsentEvent)
             .where(ConsentEvent.phone.in_(consent_phones[start : start + _CHUNK]))
             .order_by(ConsentEvent.id.desc())
-        )
-        for event in found:
+        ):
             events.setdefault(event.phone, []).append(event)
     for row in with_consent:
         known = events.get(row.phone, [])

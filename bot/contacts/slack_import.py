@@ -25,6 +25,8 @@ async def import_from_slack(services: Services, *, user: str, channel: str, file
     if (file.get("size") or 0) > MAX_FILE_BYTES:
         return f":x: {name}: the file is {file['size']:,} bytes; the limit is {MAX_FILE_BYTES:,}. Nothing was imported."
     url = file.get("url_private_download") or file.get("url_private")
+    if not url:
+        return f":x: {name}: Slack gave no download link for the file. Nothing was imported."
     try:
         data = await download(services, url)
     except (ValueError, aiohttp.ClientError) as exc:

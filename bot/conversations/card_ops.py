@@ -9,6 +9,7 @@ from bot.conversations.queries import card_facts
 from bot.services import Services
 from bot.slack.ops import NoThread, conversation_of
 from bot.slack.outbox import Op, OpResult, Retry, post_metadata
+from storage.db import get_row
 from storage.models import Conversation, SlackOutbox
 
 
@@ -32,7 +33,7 @@ class PostRoot(NoThread):
         return OpResult(resp["ts"])
 
     async def record(self, session: AsyncSession, row: SlackOutbox, result: OpResult) -> None:
-        conversation = await session.get(Conversation, row.conversation_id)
+        conversation = await get_row(session, Conversation, row.conversation_id)
         if conversation.thread_ts is None:
             conversation.thread_ts = result.ts
 

@@ -31,7 +31,7 @@ async def get_or_create(session: AsyncSession, *, line_id: int, phone: str, chan
             session.add(conversation)
         return conversation, True
     except IntegrityError:
-        return await session.scalar(query), False
+        return (await session.scalars(query)).one(), False
 
 
 async def contact_for(session: AsyncSession, phone: str) -> Contact | None:

@@ -148,7 +148,7 @@ async def _answer_keyword(
         body=outcome.answer,
         origin="system",
         purpose="compliance",
-        origin_ref=outcome.keyword.value,
+        origin_ref=outcome.keyword.value if outcome.keyword else None,
         conversation_id=conversation_id,
         dedupe_key=f"keyword-reply:{inbound.carrier_sid}",
         slack_channel=line.config.channel,
@@ -181,7 +181,7 @@ async def reply_from_slack(services: Services, reply: ThreadReply) -> str:
             conversation = await queries.by_thread(session, reply.channel, reply.thread_ts)
             if conversation is None:
                 return "not_ours"
-            line = services.lines.by_id(conversation.line_id)
+            line = services.lines.get(conversation.line_id)
             queued = await queue_sms(
                 session,
                 line=line,
@@ -245,6 +245,7 @@ async def start_from_command(services: Services, *, channel: str, user: str, num
             conversation_id=conversation.id,
             slack_channel=channel,
         )
+        assert message is not None  # queued without a dedupe key: never refused as a repeat
         if created:
             await outbox.enqueue(session, channel=channel, op="post_root", conversation_id=conversation.id)
         else:

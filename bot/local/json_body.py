@@ -16,7 +16,8 @@ class BadRequest(Exception):
 
 async def read_limited(stream: Any, limit: int) -> bytes | None:
     """Read a body without holding more than `limit` bytes; None when it is larger."""
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         # a request body (StreamReader.read) or one multipart part (BodyPartReader.read_chunk)
         chunk = await stream.read_chunk() if hasattr(stream, "read_chunk") else await stream.read(64 * 1024)

@@ -106,6 +106,7 @@ async def queue_many(session: AsyncSession, *, line: KnownLine, requests: list[d
     inserted = await insert_rows(
         session, table, rows, on_conflict_do_nothing=["dedupe_key"], returning=(table.c.id, table.c.dedupe_key)
     )
+    assert inserted is not None  # rows is not empty, and insert_rows was asked to return
     ids = {key: message_id for message_id, key in inserted.all()}
     missing = [row["dedupe_key"] for row in rows if row["dedupe_key"] not in ids]
     if missing:

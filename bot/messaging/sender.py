@@ -34,6 +34,7 @@ from bot.carriers.base import (
     TransientCarrierError,
 )
 from bot.compliance import gate
+from bot.lines import UnknownLine
 from bot.messaging.status import (
     after_failure,
     after_send,
@@ -184,6 +185,8 @@ class SendWorker:
         the database."""
         if sender_key not in self._rates:
             line = self.services.lines.by_key(sender_key)
+            if line is None:
+                raise UnknownLine(f"no line in the settings ([[lines]]) sends as {sender_key}")
             rate = self.rate_override or line.config.mps
             self._rates[sender_key] = SharedRate(self.services.db, self.services.clock, f"line:{line.id}", rate)
         return self._rates[sender_key]
@@ -352,7 +355,7 @@ class SendWorker:
     def _outbound(self, row, media: list, status_callback: str) -> OutboundSMS:
         return OutboundSMS(
             to=row.phone,
-            sender=self.services.lines.by_id(row.line_id).config.key,
+            sender=self.services.lines.get(row.line_id).config.key,
             body=row.body,
             media_urls=self._media_urls(media),
             status_callback=status_callback,
@@ -405,7 +408,7 @@ class SendWorker:
                 await update_rows(
                     session,
                     _messages,
-                    [{"id": o.message_id, "carrier_sid": o.result.carrier_sid} for o in plain],
+                    [{"id": o.message_id, "carrier_sid": o.result.carrier_sid} for o in plain if o.result is not None],
                     status=MessageStatus.SENT,
                     sent_at=now,
                     claim_until=None,
@@ -427,7 +430,7 @@ class SendWorker:
                         sent.append(message)
                     elif isinstance(outcome.error, TransientCarrierError):
                         await self._retry(session, message, outcome.error, now)
-                    else:
+                    elif outcome.error is not None:
                         message.status, message.error_code = MessageStatus.FAILED, outcome.error.code
                         message.error_message, message.claim_until = str(outcome.error), None
                         await after_failure(session, self.services, message)
@@ -483,7 +486,7 @@ class SendWorker:
             if not own and message.claim_until is not None and message.claim_until > now:
                 return  # claimed again since we listed it: its owner settles it
             observed_claim = message.claim_until
-            sender_key = self.services.lines.by_id(message.line_id).config.key
+            sender_key = self.services.lines.get(message.line_id).config.key
             since = message.created_at - timedelta(minutes=5)
         try:
             records = await self.services.carrier.find_sent(to=message.phone, sender=sender_key, since=since)

@@ -92,7 +92,7 @@ async def _apply(
 ) -> None:
     if status not in _RECEIPT_STATUSES or not MESSAGE_FLOW.allows(message.status, status):
         return
-    message.status = status
+    status = message.status = MESSAGE_FLOW.state(status)
     if status in (MessageStatus.FAILED, MessageStatus.UNDELIVERED):
         message.error_code = error_code
         message.error_message = twilio_errors.describe(error_code)

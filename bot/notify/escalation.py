@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from bot.notify import service
 from bot.notify.service import NotifyError, Target
 from bot.services import Services
+from storage.db import changed, get_row
 from storage.models.notify import Notification
 from storage.states import PageStatus
 
@@ -49,7 +50,7 @@ async def escalate_due(services: Services, *, batch_size: int = 50) -> int:
 
 async def _escalate(services: Services, notification_id: int) -> int:
     async with services.db.session() as session:
-        page = await session.get(Notification, notification_id)
+        page = await get_row(session, Notification, notification_id)
     next_group = service.escalation_for(services, page.group_name)
     if next_group is None:
         return 0
@@ -70,9 +71,9 @@ async def _escalate(services: Services, notification_id: int) -> int:
             )
             .values(escalated_at=now, escalated_to=next_group)
         )
-        if claimed.rowcount != 1:
+        if changed(claimed) != 1:
             return 0  # acknowledged meanwhile, or another replica escalated it
-        page = await session.get(Notification, notification_id)
+        page = await get_row(session, Notification, notification_id)
         await session.refresh(page)
         line = services.lines.by_id(page.line_id) or service.paging_line(services)
         minutes = services.settings.notify.escalation_minutes

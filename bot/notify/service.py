@@ -23,6 +23,7 @@ from bot.notify.roster import Member
 from bot.phone import InvalidPhoneNumber, mask, parse_e164
 from bot.services import Services
 from bot.slack import outbox
+from storage.db import get_row
 from storage.models import Message
 from storage.models.notify import Notification, NotificationRecipient
 from storage.states import PAGE_FLOW, PAGE_RECIPIENT_FLOW, MessageStatus, PageRecipientState, PageStatus
@@ -296,7 +297,7 @@ async def refresh_slack(session: AsyncSession, services: Services, notification:
 async def render_by_id(services: Services, notification_id: int) -> str:
     """The notification's Slack text as it stands now (the outbox renders edits when it performs them)."""
     async with services.db.session() as session:
-        return await render(session, services, await session.get(Notification, notification_id))
+        return await render(session, services, await get_row(session, Notification, notification_id))
 
 
 async def recipients_of(session: AsyncSession, notification_id: int) -> list[NotificationRecipient]:
@@ -347,7 +348,7 @@ async def on_status(session: AsyncSession, services: Services, message: Message)
         touched.add(recipient.notification_id)
     await session.flush()
     for notification_id in sorted(touched):
-        await refresh_slack(session, services, await session.get(Notification, notification_id))
+        await refresh_slack(session, services, await get_row(session, Notification, notification_id))
 
 
 # -- acknowledgements ----------------------------------------------------------------------------
@@ -374,7 +375,7 @@ async def on_inbound(session: AsyncSession, services: Services, line: KnownLine,
     )
     if recipient is None:
         return
-    notification = await session.get(Notification, recipient.notification_id)
+    notification = await get_row(session, Notification, recipient.notification_id)
     root = notification.root_id or notification.id
     now = services.clock.now()
     chain = (
@@ -425,7 +426,7 @@ async def _resolve_alert_group(session: AsyncSession, services: Services, group_
         )
         await session.refresh(item)
         await refresh_slack(session, services, item)
-    resolved = await session.get(Notification, resolved_id)
+    resolved = await get_row(session, Notification, resolved_id)
     resolved.status = PageStatus.RESOLVED
     await refresh_slack(session, services, resolved)
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.carriers.base import CarrierError
 from bot.services import Services
 from bot.slack.outbox import Op, OpResult, Retry, post_metadata, slack_error
+from storage.db import get_row
 from storage.models import Conversation, Media, Message, SlackOutbox
 
 
@@ -24,7 +27,7 @@ class NoThread:
 async def conversation_of(services: Services, row: SlackOutbox) -> Conversation:
     """The conversation an outbox row is about, read now."""
     async with services.db.session() as session:
-        return await session.get(Conversation, row.conversation_id)
+        return await get_row(session, Conversation, row.conversation_id)
 
 
 async def _thread_ts(services: Services, row: SlackOutbox) -> str | None:
@@ -71,7 +74,7 @@ class Post:
     async def record(self, session: AsyncSession, row: SlackOutbox, result: OpResult) -> None:
         message_ids = (row.payload or {}).get("message_ids") or ([row.message_id] if row.message_id else [])
         for message_id in message_ids:
-            message = await session.get(Message, message_id)
+            message = await get_row(session, Message, message_id)
             message.slack_channel, message.slack_ts = row.channel, result.ts
 
 
@@ -80,8 +83,8 @@ class React(NoThread):
 
     async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
         async with services.db.session() as session:
-            message = await session.get(Message, row.message_id)
-        if not message.slack_ts:
+            message = await get_row(session, Message, row.message_id)
+        if not message.slack_ts or not message.slack_channel:
             return OpResult()  # nothing in Slack stands for this message (e.g. a campaign text)
         for old in row.payload.get("remove", ()):
             try:
@@ -134,7 +137,7 @@ class UploadMedia(NoThread):
 
     async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
         async with services.db.session() as session:
-            message = await session.get(Message, row.message_id)
+            message = await get_row(session, Message, row.message_id)
         thread_ts = await _thread_ts(services, row)
         uploads = []
         for index, item in enumerate(message.media or []):
@@ -175,7 +178,7 @@ class UploadFile(NoThread):
             "filename": payload["filename"],
             "title": payload.get("title") or payload["filename"],
         }
-        kwargs = {"channel": row.channel, "file_uploads": [upload]}
+        kwargs: dict[str, Any] = {"channel": row.channel, "file_uploads": [upload]}
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
         if payload.get("initial_comment"):

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.ratelimit import SharedRate
 from bot.services import Services
+from storage.db import changed, get_row
 from storage.models import SlackOutbox
 from storage.states import OutboxStatus
 
@@ -201,7 +202,7 @@ class OutboxWorker:
                 .where((SlackOutbox.claim_until.is_(None)) | (SlackOutbox.claim_until < now))
                 .values(claim_until=now + timedelta(seconds=LEASE_SECONDS))
             )
-            if claimed.rowcount != 1:
+            if changed(claimed) != 1:
                 return None
             return head
 
@@ -228,7 +229,9 @@ class OutboxWorker:
                     .limit(MAX_COALESCED * 3)
                 )
             ).all()
-            texts, folded, card = [], [], False
+            texts: list[SlackOutbox] = []
+            folded: list[SlackOutbox] = []
+            card = False
             for row in waiting:
                 if row.claim_until is not None:
                     break
@@ -241,7 +244,7 @@ class OutboxWorker:
                 folded.append(row)
             if not texts:
                 return head
-            fresh = await session.get(SlackOutbox, head.id)
+            fresh = await get_row(session, SlackOutbox, head.id)
             payloads = [fresh.payload] + [row.payload for row in texts]
             fresh.payload = {
                 "inbound": True,
@@ -312,7 +315,7 @@ class OutboxWorker:
 
     async def _complete(self, op: Op, row: SlackOutbox, result: OpResult) -> None:
         async with self.services.db.session() as session:
-            fresh = await session.get(SlackOutbox, row.id)
+            fresh = await get_row(session, SlackOutbox, row.id)
             await op.record(session, fresh, result)
             fresh.status, fresh.result_ts = OutboxStatus.DONE, result.ts
             fresh.claim_until = fresh.attempt_started_at = None
@@ -320,14 +323,14 @@ class OutboxWorker:
 
     async def _finish(self, row: SlackOutbox, *, status: OutboxStatus, error: str) -> None:
         async with self.services.db.session() as session:
-            fresh = await session.get(SlackOutbox, row.id)
+            fresh = await get_row(session, SlackOutbox, row.id)
             fresh.status, fresh.last_error = status, error
             fresh.claim_until = fresh.attempt_started_at = None
             fresh.attempts += 1
 
     async def _reschedule(self, row: SlackOutbox, reason: str, delay: float | None, *, count: bool = True) -> None:
         async with self.services.db.session() as session:
-            fresh = await session.get(SlackOutbox, row.id)
+            fresh = await get_row(session, SlackOutbox, row.id)
             if count:
                 fresh.attempts += 1
             backoff = delay if delay is not None else min(MAX_BACKOFF, 0.5 * 2 ** min(fresh.attempts, 8))
@@ -339,7 +342,8 @@ class OutboxWorker:
 
     async def _find_earlier_post(self, op: Op, row: SlackOutbox) -> str | None:
         """A previous attempt may have posted before we lost track: look for our metadata in the channel."""
-        oldest = (row.attempt_started_at - timedelta(seconds=30)).timestamp()
+        started = row.attempt_started_at or self.services.clock.now()
+        oldest = (started - timedelta(seconds=30)).timestamp()
         try:
             thread_ts = await op.thread_of(self.services, row)
             if thread_ts:
@@ -353,7 +357,8 @@ class OutboxWorker:
         except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
             log.info("outbox: cannot check for an earlier post of row %s: %s", row.id, exc)
             return None
-        for message in resp.get("messages", []):
+        messages: list[dict] = resp.get("messages", [])
+        for message in messages:
             payload = (message.get("metadata") or {}).get("event_payload") or {}
             if str(payload.get("outbox_id")) == str(row.id):
                 return message.get("ts")

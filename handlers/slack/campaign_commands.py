@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
@@ -41,22 +42,19 @@ async def campaign_command(ctx: CommandContext) -> str | dict:
             return refusal("admins and approvers")
         if action == "list":
             return await _list(ctx.services)
-        handler = {
-            "show": _show,
+        if action == "show":
+            return await _show(ctx.services, queries.campaign_id(rest))
+        if action == "report":
+            return await _report(ctx.services, queries.campaign_id(rest), ctx.user)
+        change = {
             "approve": service.approve,
             "pause": service.pause,
             "resume": service.resume,
             "cancel": service.cancel,
-            "report": _report,
         }.get(action)
-        if handler is None:
+        if change is None:
             return f"Unknown campaign action {action!r}. Usage: `/sms {USAGE}`"
-        campaign_id = queries.campaign_id(rest)
-        if handler in (_show,):
-            return await _show(ctx.services, campaign_id)
-        if handler is _report:
-            return await _report(ctx.services, campaign_id, ctx.user)
-        return await handler(ctx.services, campaign_id, ctx.user)
+        return await change(ctx.services, queries.campaign_id(rest), ctx.user)
     except (CampaignError, ArgumentError) as exc:
         return f":warning: {exc}"
 
@@ -67,7 +65,7 @@ async def _create(ctx: CommandContext, rest: str) -> str:
     if unknown:
         raise CampaignError(f"unknown key {unknown[0]}= (allowed: {', '.join(sorted(CREATE_KEYS))})")
     draft, errors = service.validate(ctx.services, fields, channel=ctx.channel)
-    if errors:
+    if errors or draft is None:
         return ":warning: " + " ".join(f"{key}=: {error}" for key, error in errors.items())
     campaign = await service.create(ctx.services, ctx.user, draft)
     return (
@@ -84,7 +82,7 @@ async def _list(services: Services) -> str:
 async def _show(services: Services, campaign_id: int) -> str:
     async with services.db.session() as session:
         campaign, events = await queries.with_history(session, campaign_id)
-    return views.campaign_details(campaign, services.lines.by_id(campaign.line_id), events)
+    return views.campaign_details(campaign, services.lines.get(campaign.line_id), events)
 
 
 async def _report(services: Services, campaign_id: int, user: str) -> str:
@@ -115,7 +113,7 @@ def modal_view(services: Services, channel: str | None) -> dict:
     lines = [line for line in services.lines.all() if line.config.sends_campaigns]
     here = services.lines.by_channel(channel)
     default = here if here is not None and here.config.sends_campaigns else (lines[0] if lines else None)
-    line_select = {
+    line_select: dict[str, Any] = {
         "type": "static_select",
         "options": [_option(ln.config.key, f"{ln.config.key} {ln.config.brand}".strip()) for ln in lines]
         or [_option("none", "no a2p line configured")],
@@ -187,7 +185,7 @@ def register(app: AsyncApp, services: Services, subcommands: Subcommands) -> Non
             await ack(response_action="errors", errors={"name": "Only admins may create campaigns."})
             return
         draft, errors = service.validate(services, _submitted(view), channel=view.get("private_metadata") or None)
-        if errors:
+        if errors or draft is None:
             await ack(response_action="errors", errors=errors)
             return
         campaign = await service.create(services, user, draft)

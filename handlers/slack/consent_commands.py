@@ -27,23 +27,24 @@ _PHONE_WORD = re.compile(r"[0-9+().\-]+")
 _OPTION = re.compile(r'(?<!\S)(source|scope)=("([^"]*)"|(\S*))', re.IGNORECASE)
 
 
-def _number(args: str, usage: str) -> tuple[str | None, str, str | None]:
-    """(E.164 number, the rest of the text, error answer). The number may be written with spaces: "(415) 555-0123"."""
+def _number(args: str, usage: str) -> tuple[str, str] | str:
+    """(E.164 number, the rest of the text), or the answer saying what is wrong. The number may be written with
+    spaces: "(415) 555-0123"."""
     words = args.split()
     if not words:
-        return None, "", f"Usage: {usage}"
+        return f"Usage: {usage}"
     phone_like = 0
     while phone_like < len(words) and _PHONE_WORD.fullmatch(words[phone_like]):
         phone_like += 1
     for count in range(phone_like, 0, -1):  # the longest run of number-like words that reads as a number
         try:
-            return parse_e164(" ".join(words[:count])), " ".join(words[count:]), None
+            return parse_e164(" ".join(words[:count])), " ".join(words[count:])
         except InvalidPhoneNumber:
             continue
     try:
-        return parse_e164(words[0]), " ".join(words[1:]), None
+        return parse_e164(words[0]), " ".join(words[1:])
     except InvalidPhoneNumber as exc:
-        return None, "", f":warning: {escape(str(exc))}. Write it like +14155550100. Nothing was changed."
+        return f":warning: {escape(str(exc))}. Write it like +14155550100. Nothing was changed."
 
 
 def parse_options(text: str) -> tuple[dict[str, str], str, str | None]:
@@ -64,9 +65,10 @@ async def _optout(ctx: CommandContext) -> str:
     services = ctx.services
     if not is_admin(services.settings, ctx.user):
         return refusal("admins")
-    phone, reason, error = _number(ctx.args, OPTOUT_USAGE)
-    if error:
-        return error
+    parsed = _number(ctx.args, OPTOUT_USAGE)
+    if isinstance(parsed, str):
+        return parsed
+    phone, reason = parsed
     where = ledger.Where(services.lines.by_channel(ctx.channel))
     await ledger.opt_out(services, user=ctx.user, phone=phone, where=where, reason=reason)
     return views.opted_out_answer(phone, where.line)
@@ -77,9 +79,10 @@ async def _optin(ctx: CommandContext) -> str:
     services = ctx.services
     if not is_admin(services.settings, ctx.user):
         return refusal("admins")
-    phone, rest, error = _number(ctx.args, OPTIN_USAGE)
-    if error:
-        return error
+    parsed = _number(ctx.args, OPTIN_USAGE)
+    if isinstance(parsed, str):
+        return parsed
+    phone, rest = parsed
     options, free_text, error = parse_options(rest)
     if error:
         return error
@@ -107,9 +110,10 @@ async def _consent(ctx: CommandContext) -> str:
     services = ctx.services
     if not is_admin(services.settings, ctx.user):
         return refusal("admins")
-    phone, _rest, error = _number(ctx.args, CONSENT_USAGE)
-    if error:
-        return error
+    parsed = _number(ctx.args, CONSENT_USAGE)
+    if isinstance(parsed, str):
+        return parsed
+    phone, _rest = parsed
     where = ledger.Where(services.lines.by_channel(ctx.channel))
     events = await ledger.history(services, phone, where)
     shown = [where.line] if where.line else services.lines.all()

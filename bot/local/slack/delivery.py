@@ -148,7 +148,7 @@ class Delivery:
 
     async def interaction(self, url: str, payload: dict, **overrides: Any) -> tuple[int, str]:
         """POST an interactivity payload (form field `payload` = JSON); its trigger_id becomes usable."""
-        user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
+        user = payload["user"] if isinstance(payload.get("user"), dict) else {}
         if payload.get("trigger_id"):
             self.state.remember_trigger(str(payload["trigger_id"]), str(user.get("id") or ""))
         body = urlencode({"payload": json.dumps(payload)})

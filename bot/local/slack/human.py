@@ -291,11 +291,13 @@ class Human:
             )
             if ephemeral is None:
                 raise BadRequest(f"no message {message_ts!r} in {target['id']} that {person['id']} can see")
-        shown = message if message is not None else ephemeral
+            shown = ephemeral
+        else:
+            shown = message
         found_block, element = find_element(shown.get("blocks") or [], action_id, block_id)
         if element is None:
             raise BadRequest(f"message {message_ts} has no element with action_id {action_id!r}")
-        clicked = {
+        clicked: dict[str, Any] = {
             "type": element.get("type", "button"),
             "action_id": action_id,
             "block_id": found_block,
@@ -312,7 +314,7 @@ class Human:
         if shown.get("thread_ts"):
             container["thread_ts"] = context["thread_ts"] = shown["thread_ts"]
         identity = self.state.identity
-        payload = {
+        payload: dict[str, Any] = {
             "type": "block_actions",
             "user": self.actor(person),
             "api_app_id": identity.app_id,
@@ -391,7 +393,8 @@ class Human:
         if value is None and not required:
             return None
         if not isinstance(value, kind) or (kind is str and required and not value):
-            what = {str: "a non-empty string", dict: "an object", list: "a list"}[kind]
+            kinds: dict[type, str] = {str: "a non-empty string", dict: "an object", list: "a list"}
+            what = kinds.get(kind, kind.__name__)
             raise BadRequest(f"field {name!r} must be {what}" if name in body else f"field {name!r} is required")
         return value
 

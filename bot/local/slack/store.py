@@ -52,11 +52,11 @@ class WorkspaceStore:
 
     async def open(self) -> None:
         """Open (or create) the file and load what it holds into the state."""
-        self._db = await aiosqlite.connect(self.path)
+        self._db = db = await aiosqlite.connect(self.path)
         for statement in SCHEMA:
-            await self._db.execute(statement)
-        await self._db.commit()
-        await self._load()
+            await db.execute(statement)
+        await db.commit()
+        await self._load(db)
         self.state.changed.clear()
         log.info("local slack: workspace kept in %s", self.path)
 
@@ -66,22 +66,22 @@ class WorkspaceStore:
             await self._db.close()
             self._db = None
 
-    async def _load(self) -> None:
+    async def _load(self, db: aiosqlite.Connection) -> None:
         state = self.state
-        async with self._db.execute("SELECT body FROM users") as rows:
+        async with db.execute("SELECT body FROM users") as rows:
             async for (body,) in rows:
                 user = json.loads(body)
                 state.users[user["id"]] = user
-        async with self._db.execute("SELECT body FROM channels") as rows:
+        async with db.execute("SELECT body FROM channels") as rows:
             async for (body,) in rows:
                 channel = json.loads(body)
                 state.channels[channel["id"]] = channel
-        async with self._db.execute("SELECT body, content FROM files") as rows:
+        async with db.execute("SELECT body, content FROM files") as rows:
             async for body, content in rows:
                 record = {**json.loads(body), "bytes": bytes(content)}
                 state.files[record["id"]] = record
         # ts sorts as text within a channel: ten digits, a dot, six digits
-        async with self._db.execute("SELECT body FROM messages ORDER BY channel, ts") as rows:
+        async with db.execute("SELECT body FROM messages ORDER BY channel, ts") as rows:
             async for (body,) in rows:
                 record = json.loads(body)
                 record["files"] = [state.files[f] for f in record["files"] if f in state.files]
@@ -89,7 +89,8 @@ class WorkspaceStore:
 
     async def flush(self) -> None:
         """Write every change the state recorded since the last flush."""
-        if self._db is None:
+        db = self._db
+        if db is None:
             return
         async with self._lock:
             changed, self.state.changed = self.state.changed, set()
@@ -97,14 +98,14 @@ class WorkspaceStore:
                 return
             try:
                 for key in changed:
-                    await self._write(key)
-                await self._db.commit()
+                    await self._write(db, key)
+                await db.commit()
             except BaseException:
                 self.state.changed |= changed  # written next time
                 raise
 
-    async def _write(self, key: tuple[str, ...]) -> None:
-        kind, state, db = key[0], self.state, self._db
+    async def _write(self, db: aiosqlite.Connection, key: tuple[str, ...]) -> None:
+        kind, state = key[0], self.state
         if kind == "message":
             channel, ts = key[1], key[2]
             record = state.message(channel, ts)

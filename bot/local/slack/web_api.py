@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from aiohttp import web
@@ -71,7 +71,7 @@ async def api_args(request: web.Request) -> dict:
     args = request[ARGS_KEY]
     if isinstance(args, ApiError):
         raise args
-    return dict(args)
+    return dict(cast(dict, args))
 
 
 async def _read_args(request: web.Request) -> dict:
@@ -406,8 +406,8 @@ class WebApi:
     def files_get_upload_url(self, args: dict) -> dict:
         filename = args.get("filename")
         try:
-            length = int(args.get("length"))
-        except (TypeError, ValueError):
+            length = int(args["length"])
+        except (KeyError, TypeError, ValueError):
             raise ApiError("invalid_arguments") from None
         if not isinstance(filename, str) or not filename or length < 0:
             raise ApiError("invalid_arguments")
