@@ -80,6 +80,16 @@ class PageRecipientState(StrEnum):
     NO_PHONE = "no_phone"
 
 
+class VerificationStatus(StrEnum):
+    """A one-time code sent by the API: pending until checked right (approved), out of time (expired), checked
+    wrong too often (max_attempts_reached), or replaced by a newer code for the same number (expired)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    EXPIRED = "expired"
+    MAX_ATTEMPTS_REACHED = "max_attempts_reached"
+
+
 class IllegalTransition(ValueError):
     """A row was asked to move between two states its flow does not connect."""
 
@@ -171,5 +181,16 @@ PAGE_RECIPIENT_FLOW = Flow(
         },
         PageRecipientState.SENT: {PageRecipientState.DELIVERED, PageRecipientState.FAILED},
         PageRecipientState.DELIVERED: {PageRecipientState.FAILED},
+    },
+)
+
+VERIFICATION_FLOW = Flow(
+    VerificationStatus,
+    {
+        VerificationStatus.PENDING: {
+            VerificationStatus.APPROVED,
+            VerificationStatus.EXPIRED,
+            VerificationStatus.MAX_ATTEMPTS_REACHED,
+        },
     },
 )

@@ -32,5 +32,6 @@ __all__ = [
 ]
 
 # Domain tables register themselves on Base.metadata when imported.
+from storage.models import api as _api  # noqa: E402,F401
 from storage.models import campaigns as _campaigns  # noqa: E402,F401
 from storage.models import notify as _notify  # noqa: E402,F401

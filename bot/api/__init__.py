@@ -1,0 +1,1 @@
+"""The HTTP API domain: keys for other systems (see bot.api.keys)."""
