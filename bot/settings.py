@@ -70,6 +70,11 @@ class NotifyConfig:
 
 
 @dataclass(frozen=True)
+class ApiConfig:
+    allow_private_callbacks: bool = False  # status callbacks to loopback/private/link-local addresses
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the service needs at run time. Build it with :func:`load_settings`."""
 
@@ -92,6 +97,8 @@ class Settings:
     compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
     teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    templates: Mapping[str, str] = field(default_factory=dict)  # name -> text with {variable|fallback}
     config_path: str | None = None
 
     @property
@@ -143,7 +150,10 @@ def _database_url(value: str) -> str:
 
 # -- TOML file -------------------------------------------------------------------------------------
 
-_TOP_KEYS = {"admins", "approvers", "lines", "compliance", "teams", "notify", "alertmanager"}
+_TOP_KEYS = {"admins", "approvers", "lines", "compliance", "teams", "notify", "alertmanager", "api", "templates"}
+_API_KEYS = {"allow_private_callbacks"}
+_TEMPLATE_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,63}$")
+TEMPLATE_MAX = 1600
 _LINE_KEYS = {"number", "messaging_service", "channel", "kind", "mps", "brand", "help_text", "smart_encoding"}
 _COMPLIANCE_KEYS = {"quiet_hours", "quiet_hours_by_region", "frequency_cap", "footer"}
 _NOTIFY_KEYS = {"api_tokens", "api_token_hashes", "escalation_minutes", "escalation"}
@@ -286,6 +296,31 @@ def _notify(raw: Any, alertmanager: Any) -> NotifyConfig:
     )
 
 
+def _api(raw: Any) -> ApiConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError("api: must be a table")
+    _unknown(raw, _API_KEYS, "api.")
+    allow = raw.get("allow_private_callbacks", False)
+    if not isinstance(allow, bool):
+        raise ConfigError("api.allow_private_callbacks: must be true or false")
+    return ApiConfig(allow_private_callbacks=allow)
+
+
+def _templates(raw: Any) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise ConfigError('templates: must be a table of name = "text"')
+    templates = {}
+    for name, text in raw.items():
+        if not _TEMPLATE_NAME.match(name):
+            raise ConfigError(f"templates.{name}: names are lowercase letters, digits, - and _ (at most 64)")
+        if not isinstance(text, str) or not text.strip():
+            raise ConfigError(f"templates.{name}: must be a non-empty string")
+        if len(text) > TEMPLATE_MAX:
+            raise ConfigError(f"templates.{name}: is {len(text)} characters; at most {TEMPLATE_MAX}")
+        templates[name] = text
+    return templates
+
+
 def parse_config(data: Mapping[str, Any]) -> dict[str, Any]:
     """Validate the TOML document; return the Settings fields it defines."""
     _unknown(data, _TOP_KEYS, "")
@@ -310,6 +345,8 @@ def parse_config(data: Mapping[str, Any]) -> dict[str, Any]:
         "compliance": _compliance(data.get("compliance", {})),
         "teams": teams,
         "notify": notify,
+        "api": _api(data.get("api", {})),
+        "templates": _templates(data.get("templates", {})),
     }
 
 
