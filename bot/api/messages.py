@@ -78,6 +78,13 @@ async def create(
     services: Services, caller: Principal, request: MessageRequest, key: idempotency.Key | None
 ) -> idempotency.Answer:
     """Store the text and everything that follows from it; the answer to give (or the one given before)."""
+    if request.status_callback and caller.key_id is None:
+        raise ApiError(
+            422,
+            "callback_needs_key",
+            "status_callback: callbacks are signed with a key's secret; use a key made with `sms-bridge api-key "
+            "create` (tokens from the configuration file have none)",
+        )
     if request.status_callback:
         await check_callback_host(request.status_callback, allow_private=services.settings.api.allow_private_callbacks)
     try:
@@ -105,13 +112,6 @@ async def _insert(
     key: idempotency.Key | None,
 ) -> idempotency.Answer:
     await refuse_opted_out(session, request.to, request.line, request.category)
-    if request.status_callback and caller.key_id is None:
-        raise ApiError(
-            422,
-            "callback_needs_key",
-            "status_callback: callbacks are signed with a key's secret; use a key made with `sms-bridge api-key "
-            "create` (tokens from the configuration file have none)",
-        )
     api_id = new_id(ID_PREFIX)
     body = request.text
     if request.category == "marketing":
