@@ -14,7 +14,7 @@ import logging
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -161,10 +161,14 @@ async def check(
 
 async def _check(session: AsyncSession, services: Services, caller: Principal, phone: str, code: str) -> str:
     now = services.clock.now()
+    # The number's pending verification from this caller (a new code expires the one before), else its latest.
     verification = await session.scalar(
         select(Verification)
         .where(Verification.phone == phone, Verification.key_name == caller.name)
-        .order_by(Verification.created_at.desc(), Verification.id.desc())
+        .order_by(
+            case((Verification.status == VerificationStatus.PENDING, 0), else_=1),
+            Verification.created_at.desc(),
+        )
         .limit(1)
     )
     if verification is None or verification.status == VerificationStatus.APPROVED:

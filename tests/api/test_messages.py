@@ -14,12 +14,12 @@ from tests.notify.helpers import manual_clock
 from tests.support.bridge import A2P_CHANNEL, A2P_LINE, CHANNEL, LINE
 
 
-async def counts(bridge) -> dict[str, int]:
+async def counts(bridge, *, outbox: bool = False) -> dict[str, int]:
+    """Rows a request could add. The Slack outbox also grows with the receipts of texts sent earlier, so it is
+    counted only when nothing was sent before."""
+    models = (Message, ApiMessage, ApiIdempotency, Conversation) + ((SlackOutbox,) if outbox else ())
     async with bridge.services.db.session() as session:
-        return {
-            model.__tablename__: await session.scalar(select(func.count()).select_from(model))
-            for model in (Message, ApiMessage, ApiIdempotency, SlackOutbox, Conversation)
-        }
+        return {model.__tablename__: await session.scalar(select(func.count()).select_from(model)) for model in models}
 
 
 async def wait_status(bridge, token: str, message_id: str, wanted: str) -> dict:
@@ -209,7 +209,7 @@ async def test_bad_input_is_refused_naming_the_field_and_changes_nothing(make_br
         ({**ok, "to": "+14155559999"}, "opted_out", "to"),
         ([ok], "invalid_body", "body"),
     ]
-    before = await counts(bridge)
+    before = await counts(bridge, outbox=True)
     for body, code, field in cases:
         status, answer, _ = await call(bridge, "POST", "/api/v1/messages", token=key.token, json_body=body)
         assert status == 422, (body, answer)
@@ -232,7 +232,7 @@ async def test_bad_input_is_refused_naming_the_field_and_changes_nothing(make_br
         bridge, "POST", "/api/v1/messages", token=key.token, json_body=ok, headers={"Idempotency-Key": "x" * 151}
     )
     assert status == 400 and answer["error"]["message"].startswith("Idempotency-Key:")
-    assert await counts(bridge) == before
+    assert await counts(bridge, outbox=True) == before
     assert twilio.sent == []
 
 
