@@ -220,7 +220,10 @@ def callback_field(body: dict) -> str | None:
     raw = _string(body, "status_callback", limit=MAX_URL)
     if raw is None:
         return None
-    parts = urlsplit(raw.strip())
+    try:
+        parts = urlsplit(raw.strip())
+    except ValueError:
+        raise invalid("invalid_callback", "status_callback", f"{raw[:60]!r} is not a URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise invalid("invalid_callback", "status_callback", f"{raw[:60]!r} is not an http(s) URL")
     if parts.username or parts.password:

@@ -14,6 +14,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.api.rules import refused_address
+from bot.compliance import consent
 from storage.models.api import ApiCallback
 from tests.api.helpers import CONFIG_TOKEN, CUSTOMER, call, config, make_key
 from tests.api.test_messages import counts
@@ -208,3 +209,58 @@ async def test_a_callback_is_given_up_after_24_hours(make_bridge, twilio):
         clock.advance(hours=2)
         status_, error = await first_row_becomes("failed", 3)
         assert status_ == "failed" and error.startswith("gave up: answered HTTP 503")
+
+
+async def test_two_replicas_post_each_change_once(make_bridge, database_url, twilio):
+    if database_url.startswith("sqlite"):
+        pytest.skip("replicas share a PostgreSQL database")
+    first = await make_bridge(config=config(allow_private=True))
+    second = await make_bridge(config=config(allow_private=True))
+    key = await make_key(first)
+    async with Receiver() as receiver:
+        ids = []
+        for n in range(20):
+            bridge = (first, second)[n % 2]
+            status, answer, _ = await call(
+                bridge,
+                "POST",
+                "/api/v1/messages",
+                token=key.token,
+                json_body={"to": f"+1415555{1000 + n}", "text": f"Order {n}", "status_callback": receiver.url},
+            )
+            assert status == 202
+            ids.append(answer["id"])
+
+        def delivered() -> int:
+            return sum(1 for body, _ in receiver.requests if json.loads(body)["status"] == "delivered")
+
+        await twilio.wait_for(lambda: delivered() == 20, timeout=30)
+        seen = [(json.loads(body)["id"], json.loads(body)["status"]) for body, _ in receiver.requests]
+        assert sorted(seen) == sorted((i, s) for i in ids for s in ("sent", "delivered"))
+
+
+async def test_a_scheduled_text_to_a_number_that_opted_out_since_is_not_sent(make_bridge, twilio):
+    clock = manual_clock()
+    bridge = await make_bridge(config=config(allow_private=True), clock=clock)
+    key = await make_key(bridge)
+    async with Receiver() as receiver:
+        status, answer, _ = await call(
+            bridge,
+            "POST",
+            "/api/v1/messages",
+            token=key.token,
+            json_body={
+                "to": CUSTOMER,
+                "text": "Reminder: your appointment is tomorrow",
+                "send_at": (clock.now() + timedelta(hours=20)).isoformat(),
+                "status_callback": receiver.url,
+            },
+        )
+        assert status == 202 and answer["status"] == "scheduled"
+        async with bridge.services.db.session() as session:
+            await consent.record(session, phone=CUSTOMER, action="opt_out", source="keyword")
+        clock.advance(hours=21)
+        await twilio.wait_for(lambda: receiver.statuses() == ["failed"], timeout=20)
+        final = json.loads(receiver.requests[-1][0])
+        assert final["error"]["code"] == "opted_out"
+    assert twilio.sent == []
