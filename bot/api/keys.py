@@ -96,13 +96,21 @@ async def authenticate(services: Services, token: str) -> Principal | None:
     if matched:
         return Principal(CONFIG_KEY_NAME, frozenset(SCOPES), presented)
     now = services.clock.now()
-    async with services.db.session() as session:
-        key = await session.scalar(select(ApiKey).where(ApiKey.token_hash == presented))
+    keys = ApiKey.__table__.c
+    # One round trip on PostgreSQL (no BEGIN/COMMIT): this runs before every request.
+    async with services.db.autocommit() as conn:
+        key = (
+            await conn.execute(
+                select(keys.id, keys.name, keys.scopes, keys.token_hash, keys.revoked_at, keys.last_used_at).where(
+                    keys.token_hash == presented
+                )
+            )
+        ).first()
         if key is None or key.revoked_at is not None or not hmac.compare_digest(key.token_hash, presented):
             return None
         if key.last_used_at is None or key.last_used_at < now - LAST_USED_EVERY:
-            await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
-        return Principal(key.name, frozenset(key.scopes.split(",")), presented, key.id)
+            await conn.execute(update(ApiKey.__table__).where(keys.id == key.id).values(last_used_at=now))
+    return Principal(key.name, frozenset(key.scopes.split(",")), presented, key.id)
 
 
 async def callback_secret(session: AsyncSession, key_id: int) -> str | None:

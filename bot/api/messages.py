@@ -28,7 +28,7 @@ from bot.phone import mask
 from bot.services import Services
 from bot.slack import outbox
 from storage.db import changed
-from storage.models import Message
+from storage.models import Conversation, Message
 from storage.models.api import ApiMessage
 from storage.states import MESSAGE_FLOW, MessageStatus
 
@@ -43,17 +43,29 @@ def new_id(prefix: str) -> str:
     return prefix + secrets.token_hex(12)
 
 
-async def show_in_thread(
-    session: AsyncSession, services: Services, line: KnownLine, phone: str, message: Message, text: str
-) -> None:
-    """Post `text` in the customer's thread on the line (opening the thread if there is none), tied to the
-    message so its delivery reactions land on the post."""
-    channel = line.config.channel
-    conversation, created = await conversations.get_or_create(session, line_id=line.id, phone=phone, channel=channel)
+async def open_thread(
+    session: AsyncSession, services: Services, line: KnownLine, phone: str
+) -> tuple[Conversation, bool]:
+    """The customer's conversation on the line (opened if there is none), and whether it is new."""
+    conversation, created = await conversations.get_or_create(
+        session, line_id=line.id, phone=phone, channel=line.config.channel
+    )
     conversation.last_activity_at = services.clock.now()
-    message.conversation_id = conversation.id
+    return conversation, created
+
+
+async def post_in_thread(
+    session: AsyncSession, conversation: Conversation, created: bool, message: Message, text: str
+) -> None:
+    """Show `text` in the conversation's thread (posting its card first when it is new), tied to the message so
+    its delivery reactions land on the post. Written with the transaction's next flush, in one INSERT."""
+    channel = conversation.channel
     await outbox.enqueue(
-        session, channel=channel, op="post_root" if created else "update_card", conversation_id=conversation.id
+        session,
+        channel=channel,
+        op="post_root" if created else "update_card",
+        conversation_id=conversation.id,
+        flush=False,
     )
     await outbox.enqueue(
         session,
@@ -62,6 +74,7 @@ async def show_in_thread(
         conversation_id=conversation.id,
         message_id=message.id,
         payload={"text": text},
+        flush=False,
     )
 
 
@@ -116,6 +129,7 @@ async def _insert(
     body = request.text
     if request.category == "marketing":
         body = finish(body, "marketing", services.settings.compliance.footer)
+    conversation, created = await open_thread(session, services, request.line, request.to)
     message = await queue_sms(
         session,
         line=request.line,
@@ -123,13 +137,12 @@ async def _insert(
         body=body,
         origin=ORIGIN,
         purpose=request.category,
-        origin_ref=api_id,
-        dedupe_key=f"api:{api_id}",
+        origin_ref=api_id,  # a fresh random id: no dedupe key needed (retries are met by Idempotency-Key)
+        conversation_id=conversation.id,
         slack_channel=request.line.config.channel,
         not_before=request.send_at,
     )
-    assert message is not None  # a fresh id: never a repeat
-    await session.flush()
+    assert message is not None  # queued without a dedupe key: never refused as a repeat
     session.add(
         ApiMessage(
             id=api_id,
@@ -145,7 +158,7 @@ async def _insert(
         )
     )
     text = views.sent_by_api(caller.name, body, category=request.category, send_at=request.send_at)
-    await show_in_thread(session, services, request.line, request.to, message, text)
+    await post_in_thread(session, conversation, created, message, text)
     status = api_status(message.status, request.send_at, services.clock.now())
     log.info("api: %s queued %s to %s (%s)", caller.name, api_id, mask(request.to), status)
     return await idempotency.remember(
@@ -212,8 +225,8 @@ async def cancel(services: Services, caller: Principal, api_id: str) -> dict:
         await session.refresh(message)
         now = services.clock.now()
         if changed(done) != 1:
-            state = api_status(message.status, row.send_at, now)
-            raise ApiError(409, "not_cancelable", f"id: {api_id} is {state}; only a scheduled or queued text cancels")
+            current = api_status(message.status, row.send_at, now)
+            raise ApiError(409, "not_cancelable", f"id: {api_id} is {current}; only a scheduled or queued text cancels")
         if message.slack_channel and message.conversation_id:
             await outbox.enqueue(
                 session,

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.api import idempotency, views
 from bot.api.keys import Principal
-from bot.api.messages import ORIGIN, new_id, refuse_opted_out, show_in_thread
+from bot.api.messages import ORIGIN, new_id, open_thread, post_in_thread, refuse_opted_out
 from bot.api.rules import CODE_LENGTH, CODE_LIFETIME, CODES_PER_HOUR, MAX_CHECKS, ApiError, iso
 from bot.lines import KnownLine
 from bot.messaging.outbound import queue_sms
@@ -111,6 +111,7 @@ async def _insert(
         .values(status=VerificationStatus.EXPIRED)
     )
     verification_id, code, salt = new_id(ID_PREFIX), new_code(), secrets.token_hex(16)
+    conversation, created = await open_thread(session, services, line, phone)
     message = await queue_sms(
         session,
         line=line,
@@ -119,7 +120,7 @@ async def _insert(
         origin=ORIGIN,
         purpose="transactional",
         origin_ref=verification_id,
-        dedupe_key=f"api:{verification_id}",
+        conversation_id=conversation.id,
         slack_channel=line.config.channel,
     )
     assert message is not None
@@ -139,7 +140,7 @@ async def _insert(
             created_at=now,
         )
     )
-    await show_in_thread(session, services, line, phone, message, views.code_sent(caller.name))
+    await post_in_thread(session, conversation, created, message, views.code_sent(caller.name))
     log.info("api: %s sent verification %s to %s", caller.name, verification_id, mask(phone))
     return await idempotency.remember(
         session,
