@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import func, select
 
+from bot.api.callbacks import PublicOnlyResolver
 from bot.api.rules import refused_address
 from bot.compliance import consent
 from storage.models.api import ApiCallback
@@ -264,3 +265,16 @@ async def test_a_scheduled_text_to_a_number_that_opted_out_since_is_not_sent(mak
         final = json.loads(receiver.requests[-1][0])
         assert final["error"]["code"] == "opted_out"
     assert twilio.sent == []
+
+
+async def test_delivery_resolves_again_and_refuses_private_addresses():
+    """A host that resolved to a public address when the text was accepted may resolve elsewhere later: the
+    connection a callback is sent on only goes to public addresses."""
+    strict, lenient = PublicOnlyResolver(allow_private=False), PublicOnlyResolver(allow_private=True)
+    try:
+        with pytest.raises(OSError, match="no public address"):
+            await strict.resolve("localhost", 80)
+        assert {result["host"] for result in await lenient.resolve("localhost", 80)} & {"127.0.0.1", "::1"}
+    finally:
+        await strict.close()
+        await lenient.close()
