@@ -135,7 +135,7 @@ async def post_verification(request: web.Request) -> web.Response:
         caller = await _caller(request, "verify")
         body = await _body(request)
         key = _key(request, caller, "verifications", body)
-        phone, line = rules.read_verification_request(body, services.lines)
+        phone, line = rules.read_verification_request(body, services.settings, services.lines)
         answer = await verifications.start(services, caller, phone, line, key)
     except ApiError as exc:
         return _failure(exc)

@@ -117,13 +117,13 @@ def phone_field(body: dict, name: str = "to") -> str:
         raise invalid("invalid_number", name, f"{exc}; write it in E.164 like +14155551234") from None
 
 
-def line_field(body: dict, lines: LineDirectory) -> KnownLine:
+def line_field(body: dict, lines: LineDirectory, settings: Settings) -> KnownLine:
     raw = _string(body, "line", limit=64)
     if raw is None:
-        configured = lines.all()
-        if not configured:
+        first = lines.by_key(settings.lines[0].key) if settings.lines else None
+        if first is None:
             raise ApiError(422, "unknown_line", "line: no line is configured")
-        return min(configured, key=lambda line: line.id)
+        return first  # the first line of the configuration file
     key = raw.strip()
     try:
         key = parse_e164(key)
@@ -238,7 +238,7 @@ def callback_field(body: dict) -> str | None:
 def read_message_request(body: Any, settings: Settings, lines: LineDirectory, now: datetime) -> MessageRequest:
     body = _object(body, MESSAGE_FIELDS, '{"to": "+14155551234", "text": "..."}')
     to = phone_field(body)
-    line = line_field(body, lines)
+    line = line_field(body, lines, settings)
     text, template = message_text(body, settings)
     category = _string(body, "category", limit=32) or "transactional"
     if category not in CATEGORIES:
@@ -259,9 +259,9 @@ def read_message_request(body: Any, settings: Settings, lines: LineDirectory, no
     )
 
 
-def read_verification_request(body: Any, lines: LineDirectory) -> tuple[str, KnownLine]:
+def read_verification_request(body: Any, settings: Settings, lines: LineDirectory) -> tuple[str, KnownLine]:
     body = _object(body, VERIFICATION_FIELDS, '{"to": "+14155551234"}')
-    return phone_field(body), line_field(body, lines)
+    return phone_field(body), line_field(body, lines, settings)
 
 
 def read_check_request(body: Any) -> tuple[str, str]:

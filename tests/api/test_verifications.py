@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from sqlalchemy import func, select
@@ -168,3 +169,12 @@ async def test_five_codes_an_hour_then_429_and_bad_input(make_bridge, twilio):
         bridge, "POST", "/api/v1/verifications", token=key.token, json_body={"to": CUSTOMER}
     )
     assert status == 202
+
+
+async def test_concurrent_requests_cannot_pass_the_hourly_limit_together(make_bridge, twilio):
+    bridge = await make_bridge(config=config())
+    key = await make_key(bridge)
+    answers = await asyncio.gather(
+        *(call(bridge, "POST", "/api/v1/verifications", token=key.token, json_body={"to": CUSTOMER}) for _ in range(8))
+    )
+    assert sorted(status for status, _body, _headers in answers) == [202] * 5 + [429] * 3
