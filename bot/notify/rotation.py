@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from bot.paging_config import Schedule
@@ -26,8 +26,8 @@ class Override(Protocol):
 @dataclass(frozen=True)
 class Shift:
     user_id: str
-    starts_at: datetime  # aware
-    ends_at: datetime  # aware: the next change of who is on call
+    starts_at: datetime  # UTC
+    ends_at: datetime  # UTC: the next change of who is on call
     override: bool = False
 
 
@@ -36,7 +36,8 @@ def _period(schedule: Schedule) -> int:
 
 
 def _handoff(schedule: Schedule, day: date) -> datetime:
-    return datetime.combine(day, schedule.handoff_time, tzinfo=schedule.zone)
+    """The handoff of local date `day`, in UTC (arithmetic on aware datetimes of one zone ignores DST)."""
+    return datetime.combine(day, schedule.handoff_time, tzinfo=schedule.zone).astimezone(UTC)
 
 
 def _anchor(schedule: Schedule) -> date:
