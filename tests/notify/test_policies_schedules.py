@@ -194,7 +194,8 @@ def _config(extra: str) -> dict:
     ("extra", "message"),
     [
         (
-            '[notify.policies.a]\nsteps = [{ notify = "policy:b" }]\n[notify.policies.b]\nsteps = [{ notify = "policy:a" }]',
+            '[notify.policies.a]\nsteps = [{ notify = "policy:b" }]\n'
+            '[notify.policies.b]\nsteps = [{ notify = "policy:a" }]',
             "notify.policies.a: refers to itself (a -> b -> a)",
         ),
         (
