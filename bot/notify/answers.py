@@ -87,7 +87,7 @@ async def open_pages_of(session: AsyncSession, phone: str, statuses: tuple[PageS
 
 
 def _short(text: str, limit: int = 40) -> str:
-    flat = " ".join(text.split())
+    flat = " ".join((text.splitlines() or [""])[0].split())
     return flat if len(flat) <= limit else flat[: limit - 3].rstrip() + "..."
 
 

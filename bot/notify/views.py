@@ -36,9 +36,11 @@ ACK_ACTION, RESOLVE_ACTION = "page_ack", "page_resolve"
 
 
 def _step_label(policy: Policy | None, n: Notification, step: int) -> str:
+    """Whom a step paged: the policy's step; the first step pages the page's own target with it."""
     if policy is None:
         return n.target
-    return policy.step(step).notify
+    label = policy.step(step).notify
+    return f"{n.target} + {label}" if step == 0 and label != n.target else label
 
 
 def _step_at(policy: Policy, n: Notification, step: int):
