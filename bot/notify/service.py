@@ -33,7 +33,7 @@ from storage.states import PAGE_FLOW, PAGE_RECIPIENT_FLOW, MessageStatus, PageRe
 log = logging.getLogger(__name__)
 
 ORIGIN = "notification"
-MAX_TEXT = 1600  # Twilio's body limit
+MAX_TEXT = 1560  # Twilio's body limit (1,600), less room for "Page N: " and "Reply ACK N"
 # What each status of a page's message means for its recipient.
 _STATE_FOR = {
     MessageStatus.QUEUED: PageRecipientState.QUEUED,
@@ -198,7 +198,6 @@ async def create(
     idempotency_key: str | None = None,
     request_hash: str | None = None,
     policy: str | None = None,
-    escalate: bool = True,
     **fields,
 ) -> Created:
     """Store and queue a notification, or return the one stored earlier under `idempotency_key`.
@@ -209,7 +208,7 @@ async def create(
         earlier = await _replay(services, idempotency_key, request_hash)
         if earlier is not None:
             return earlier
-    chosen = policy_for(services, fields["target"], policy) if escalate else None
+    chosen = policy_for(services, fields["target"], policy)
     if chosen is not None:
         first = parse_target(chosen.steps[0].notify)
         if first != fields["target"]:
