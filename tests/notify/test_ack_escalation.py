@@ -147,3 +147,19 @@ async def test_escalation_survives_restart(make_bridge, slack, twilio):
     clock.advance(minutes=30)
     assert await escalate_due(bridge.services) == 0  # leads is the last step; nothing twice
     assert len(texts_to(twilio, CAROL_PHONE)) == 1
+
+
+async def test_keywords_from_a_team_member_still_work(make_bridge, slack, twilio):
+    """STOP is an opt-out from any number: a team member's STOP is not read as a page answer."""
+    add_people(slack)
+    bridge = await make_bridge(config=CONFIG)
+    page = await _page(bridge)
+    await twilio.wait_for(lambda: len(twilio.sent) == 2)
+    await twilio.send_inbound(bridge.url, from_=BOB_PHONE, to=LINE, body="STOP")
+    await twilio.wait_for(lambda: len(texts_to(twilio, BOB_PHONE)) == 2)
+    assert "unsubscribed" in texts_to(twilio, BOB_PHONE)[1].lower()
+    assert (await _state(bridge, page))["status"] == "open"
+    second = await _page(bridge, "again")
+    await twilio.wait_for(lambda: len(texts_to(twilio, ALICE_PHONE)) == 2)
+    bob = next(r for r in (await _state(bridge, second))["recipients"] if r["user"] == BOB)
+    assert bob["state"] == "blocked"
