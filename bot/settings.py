@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.paging_config import PagingConfigError, Policy, Schedule, Step, parse_policies, parse_schedules
 from bot.phone import InvalidPhoneNumber, parse_e164
 from bot.time_window import parse_window
 
@@ -67,6 +68,18 @@ class NotifyConfig:
     escalation: Mapping[str, str] = field(default_factory=dict)  # group -> next group
     alertmanager_routes: Mapping[str, str] = field(default_factory=dict)  # receiver or label value -> group
     alertmanager_default_group: str | None = None
+    default_policy: str | None = None  # the escalation policy of a page that names none
+    policies: Mapping[str, Policy] = field(default_factory=dict)
+
+    def policy(self, name: str) -> Policy | None:
+        """A policy by name; `escalation:GROUP` is the one the older `escalation` table implies for GROUP."""
+        if name.startswith("escalation:"):
+            group = name.partition(":")[2]
+            if group not in self.escalation:
+                return None
+            wait = self.escalation_minutes
+            return Policy(name, (Step(f"group:{group}", wait), Step(f"group:{self.escalation[group]}", wait)))
+        return self.policies.get(name)
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,7 @@ class Settings:
     compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
     teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    schedules: Mapping[str, Schedule] = field(default_factory=dict)
     config_path: str | None = None
 
     @property
@@ -143,10 +157,10 @@ def _database_url(value: str) -> str:
 
 # -- TOML file -------------------------------------------------------------------------------------
 
-_TOP_KEYS = {"admins", "approvers", "lines", "compliance", "teams", "notify", "alertmanager"}
+_TOP_KEYS = {"admins", "approvers", "lines", "compliance", "teams", "notify", "alertmanager", "schedules"}
 _LINE_KEYS = {"number", "messaging_service", "channel", "kind", "mps", "brand", "help_text", "smart_encoding"}
 _COMPLIANCE_KEYS = {"quiet_hours", "quiet_hours_by_region", "frequency_cap", "footer"}
-_NOTIFY_KEYS = {"api_tokens", "api_token_hashes", "escalation_minutes", "escalation"}
+_NOTIFY_KEYS = {"api_tokens", "api_token_hashes", "escalation_minutes", "escalation", "default_policy", "policies"}
 _ALERTMANAGER_KEYS = {"routes", "default_group"}
 
 
@@ -249,7 +263,9 @@ def _teams(raw: Any) -> dict[str, tuple[str, ...]]:
     return teams
 
 
-def _notify(raw: Any, alertmanager: Any) -> NotifyConfig:
+def _notify(
+    raw: Any, alertmanager: Any, teams: Mapping[str, Any] | None = None, schedules: Mapping[str, Schedule] | None = None
+) -> NotifyConfig:
     if not isinstance(raw, dict):
         raise ConfigError("notify: must be a table")
     _unknown(raw, _NOTIFY_KEYS, "notify.")
@@ -277,7 +293,16 @@ def _notify(raw: Any, alertmanager: Any) -> NotifyConfig:
     default_group = alertmanager.get("default_group")
     if default_group is not None and not isinstance(default_group, str):
         raise ConfigError("alertmanager.default_group: must be a group name")
+    try:
+        policies = parse_policies(raw.get("policies", {}), groups=teams or {}, schedules=schedules or {})
+    except PagingConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    default_policy = raw.get("default_policy")
+    if default_policy is not None and (not isinstance(default_policy, str) or default_policy not in policies):
+        raise ConfigError(f"notify.default_policy: policy {default_policy!r} is not defined under [notify.policies]")
     return NotifyConfig(
+        default_policy=default_policy,
+        policies=policies,
         api_token_hashes=tuple(hashes),
         escalation_minutes=minutes,
         escalation=escalation,
@@ -299,7 +324,11 @@ def parse_config(data: Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"lines[{i}].number: {line.key} is configured twice")
         seen.add(line.key)
     teams = _teams(data.get("teams", {}))
-    notify = _notify(data.get("notify", {}), data.get("alertmanager", {}))
+    try:
+        schedules = parse_schedules(data.get("schedules", []))
+    except PagingConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    notify = _notify(data.get("notify", {}), data.get("alertmanager", {}), teams, schedules)
     for group in list(notify.escalation) + list(notify.escalation.values()) + list(notify.alertmanager_routes.values()):
         if group not in teams:
             raise ConfigError(f"notify/alertmanager: group {group!r} is not defined under [teams]")
@@ -310,6 +339,7 @@ def parse_config(data: Mapping[str, Any]) -> dict[str, Any]:
         "compliance": _compliance(data.get("compliance", {})),
         "teams": teams,
         "notify": notify,
+        "schedules": schedules,
     }
 
 

@@ -62,7 +62,8 @@ class OutboxStatus(StrEnum):
 
 
 class PageStatus(StrEnum):
-    """A notification (page): open (may be acknowledged, may escalate), acked, or resolved by Alertmanager."""
+    """A notification (page): open (may be acknowledged, may escalate), acked, or resolved (by a person or
+    Alertmanager); an acknowledged page may still be resolved."""
 
     OPEN = "open"
     ACKED = "acked"
@@ -158,7 +159,10 @@ RECIPIENT_FLOW = Flow(RecipientStatus, {})  # written once, when the number is m
 
 OUTBOX_FLOW = Flow(OutboxStatus, {OutboxStatus.PENDING: {OutboxStatus.DONE, OutboxStatus.FAILED}})
 
-PAGE_FLOW = Flow(PageStatus, {PageStatus.OPEN: {PageStatus.ACKED, PageStatus.RESOLVED}})
+PAGE_FLOW = Flow(
+    PageStatus,
+    {PageStatus.OPEN: {PageStatus.ACKED, PageStatus.RESOLVED}, PageStatus.ACKED: {PageStatus.RESOLVED}},
+)
 
 PAGE_RECIPIENT_FLOW = Flow(
     PageRecipientState,

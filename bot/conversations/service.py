@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.carriers.base import InboundSMS
 from bot.compliance import consent
 from bot.compliance.inbound import KeywordOutcome, handle_keywords
+from bot.compliance.keywords import classify
 from bot.conversations import queries, views
 from bot.lines import KnownLine
 from bot.messaging.outbound import queue_sms
@@ -68,6 +69,10 @@ async def receive_inbound(services: Services, inbound: InboundSMS) -> InboundRes
 async def _store_inbound(
     session: AsyncSession, services: Services, line: KnownLine, phone: str, inbound: InboundSMS
 ) -> int:
+    if classify(inbound.body) is None:  # keywords (STOP, HELP...) take the customer path from anyone
+        for claims, take in services.inbound_routes:
+            if await claims(session, phone):  # e.g. a team member's page answer: never a conversation
+                return await _store_routed(session, services, line, phone, inbound, take)
     conversation, created = await queries.get_or_create(
         session, line_id=line.id, phone=phone, channel=line.config.channel
     )
@@ -127,6 +132,28 @@ async def _store_inbound(
     if outcome.keyword is None:
         for hook in services.inbound_hooks:
             await hook(session, line, message)
+    return message.id
+
+
+async def _store_routed(
+    session: AsyncSession, services: Services, line: KnownLine, phone: str, inbound: InboundSMS, take
+) -> int:
+    """Store a text another domain claimed (outside any conversation), then hand it to that domain."""
+    message = Message(
+        line_id=line.id,
+        direction="in",
+        phone=phone,
+        body=inbound.body,
+        media=[{"url": url, "content_type": ctype} for url, ctype in inbound.media],
+        carrier_sid=inbound.carrier_sid,
+        dedupe_key=f"carrier:{inbound.carrier_sid}",
+        status=MessageStatus.RECEIVED,
+        origin="team",
+        created_at=services.clock.now(),
+    )
+    session.add(message)
+    await session.flush()
+    await take(session, line, message)
     return message.id
 
 

@@ -36,6 +36,9 @@ COMMANDS = {
     "consent +14155550178": {"admin"},
     "team add <@U0CAROL> +14155550180": {"admin"},
     "team list": {"admin"},
+    "team remove <@U0CAROL>": {"admin"},
+    "oncall": {"admin", "approver", "member", "stranger"},
+    "oncall override primary <@U0CAROL> 8h": {"admin"},
     "notify oncall hello": {"admin", "approver", "member", "stranger"},
 }
 

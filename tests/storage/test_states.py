@@ -81,7 +81,8 @@ def test_a_campaign_runs_only_once_approved():
 def test_outbox_rows_and_pages_settle_once():
     assert OUTBOX_FLOW.terminal() == {OutboxStatus.DONE, OutboxStatus.FAILED}
     assert not OUTBOX_FLOW.allows(OutboxStatus.DONE, OutboxStatus.PENDING)
-    assert PAGE_FLOW.terminal() == {PageStatus.ACKED, PageStatus.RESOLVED}
+    assert PAGE_FLOW.terminal() == {PageStatus.RESOLVED}
+    assert PAGE_FLOW.allows(PageStatus.ACKED, PageStatus.RESOLVED)  # an acknowledged page is resolved later
     assert not PAGE_FLOW.allows(PageStatus.ACKED, PageStatus.OPEN)
     assert not PAGE_RECIPIENT_FLOW.allows(PageRecipientState.DELIVERED, PageRecipientState.SENT)
     assert not any(PAGE_RECIPIENT_FLOW.allows(PageRecipientState.NO_PHONE, state) for state in PageRecipientState)
