@@ -7,6 +7,7 @@ import json
 from bot.contacts.csv_io import MAX_NAME
 from bot.contacts.service import MAX_NOTES, ContactView
 from bot.slack.format import pretty_phone
+from bot.validation import InvalidInput, load_json
 
 EDIT_CALLBACK = "contact_edit"
 # Block ids are the field names the service's ContactInputError gives, so its errors land under their input.
@@ -69,7 +70,8 @@ def submitted(view: dict) -> tuple[str, dict[str, str]]:
         entry = (values.get(name) or {}).get("value") or {}
         fields[name] = entry.get("value") or ""
     try:
-        meta = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
+        meta = load_json(view.get("private_metadata") or "{}", "private_metadata", max_bytes=3000)
+    except InvalidInput:
         meta = {}
-    return str(meta.get("phone") or ""), fields
+    phone = meta.get("phone") if isinstance(meta, dict) else None
+    return (phone if isinstance(phone, str) else ""), fields

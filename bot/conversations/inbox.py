@@ -104,8 +104,8 @@ async def on_agent_answer(session: AsyncSession, conversation: Conversation, use
     """An agent texted the customer: the first to answer an unassigned conversation takes it; nobody waits now."""
     current = await queries.fresh(session, conversation.id)
     if current.assignee is None and await queries.compare_and_set_assignee(session, conversation.id, user, seen=None):
+        # The card shows it; the thread gets no note (the agent's own reply is right there).
         await queries.record_event(session, conversation, "assigned", at=now, actor=user, value=user)
-        await _post(session, conversation, views.assigned_first_answer(user))
     if current.awaiting_since is not None and await queries.claim_first_answer(session, conversation.id):
         seconds = max(0.0, (now - current.awaiting_since).total_seconds())
         await queries.record_event(session, conversation, "first_answer", at=now, actor=user, seconds=seconds)
@@ -207,3 +207,12 @@ def install(services: Services) -> list:
     """The conversations' periodic scan (the unanswered-text alert); no workers of its own."""
     services.scheduler.every(ALERT_SCAN_SECONDS, "conversations: unanswered alerts", lambda: raise_due_alerts(services))
     return []
+
+
+async def phone_of(services: Services, conversation_id: int) -> str | None:
+    """The customer number of a conversation (for the card's *Edit contact*), None if there is no such one."""
+    async with services.db.session() as session:
+        try:
+            return (await queries.fresh(session, conversation_id)).phone
+        except LookupError:
+            return None
