@@ -370,6 +370,8 @@ kind = "both"
 mps = 5
 brand = "Acme"
 help_text = "Acme: help@acme.example. Msg&data rates may apply. Reply STOP to opt out."
+timezone = "America/Los_Angeles"
+answer_within_minutes = 15
 [teams]
 oncall = ["U0ALICE", "U0BOB"]
 """
