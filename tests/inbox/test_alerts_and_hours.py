@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from bot.clock import ManualClock
 from bot.conversations import inbox
+from storage.db import Database
 from tests.inbox.helpers import CUSTOMER, card, click, conversation, history, open_thread, thread_text
 from tests.support.bridge import AGENT, CHANNEL, DEFAULT_CONFIG, LINE
 
@@ -103,3 +105,21 @@ async def test_no_away_text_in_answer_to_a_keyword_nor_to_an_opted_out_number(ma
     await asyncio.sleep(0.5)
     assert len(twilio.sent) == 1 and AWAY not in twilio.sent[0]["body"]
     assert "away" not in [e[0] for e in await history(bridge)]
+
+
+async def test_replicas_scanning_at_once_raise_a_due_alert_once(make_bridge, slack, twilio, database_url):
+    clock = ManualClock(datetime.now(UTC) + timedelta(hours=1))
+    bridge = await make_bridge(config=config(answer_within_minutes="5"), clock=clock)
+    ts = await open_thread(bridge, slack, twilio)
+    other_db = Database(database_url)
+    replicas = [bridge.services, dataclasses.replace(bridge.services, db=other_db)]
+    try:
+        clock.advance(minutes=6)
+        raised = await asyncio.gather(*(inbox.raise_due_alerts(r) for r in replicas for _ in range(3)))
+        await slack.wait_for(lambda: "waited" in thread_text(slack, ts))
+        await asyncio.sleep(1.5)  # the app's own scan has run too
+    finally:
+        await other_db.dispose()
+    assert sum(raised) <= 1
+    assert [e[0] for e in await history(bridge)].count("alerted") == 1
+    assert thread_text(slack, ts).count("waited") == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import aiohttp
 
@@ -67,6 +68,9 @@ async def test_inbox_lists_open_conversations_longest_waiting_first_with_links(b
     assert "waiting" in answer and "unassigned" in answer
     assert f"/archives/{CHANNEL}/p{first.replace('.', '')}|open thread>" in answer
     assert f"/archives/{CHANNEL}/p{second.replace('.', '')}|open thread>" in answer
+    link = re.search(r"<(http[^|>]+)\|open thread>", answer).group(1)
+    async with aiohttp.ClientSession() as http, http.get(link) as resp:  # the workspace knows the link
+        assert resp.status == 200 and (await resp.json())["message"]["ts"] == first
 
     await slack.user_message(bridge.events_url, channel=CHANNEL, user=AGENT, text="hi", thread_ts=second)
     await twilio.wait_for(lambda: len(twilio.sent) == 1)

@@ -37,6 +37,13 @@ COMMANDS = {
     "team add <@U0CAROL> +14155550180": {"admin"},
     "team list": {"admin"},
     "notify oncall hello": {"admin", "approver", "member", "stranger"},
+    "inbox": {"admin", "approver", "member", "stranger"},
+    "find 555": {"admin", "approver", "member", "stranger"},
+    "assign +14155550177 <@U0AGENT>": {"admin", "approver", "member", "stranger"},
+    "resolve +14155550177": {"admin", "approver", "member", "stranger"},
+    "snippet list": {"admin", "approver", "member", "stranger"},
+    "snippet add greet Hello {first_name|there}": {"admin"},
+    "snippet delete greet": {"admin"},
 }
 
 
