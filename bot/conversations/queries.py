@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compliance import consent
+from bot.contacts import queries as contact_queries
 from bot.conversations.card import CardFacts
 from bot.lines import LineDirectory
 from bot.slack.format import pretty_phone
@@ -68,7 +69,7 @@ async def card_facts(
         conversation_id=conversation.id,
         status=conversation.status,
         assignee=conversation.assignee,
-        tags=tuple(await tags_of(session, contact.id)) if contact else (),
+        tags=tuple(await contact_queries.tags(session, contact.id)) if contact else (),
         notes=contact.notes if contact else "",
         closed_now=bool(
             line
@@ -215,11 +216,6 @@ async def claim_away(session: AsyncSession, conversation_id: int, now: datetime,
     return changed(result) == 1
 
 
-async def tags_of(session: AsyncSession, contact_id: int) -> list[str]:
-    query = select(ContactTag.tag).where(ContactTag.contact_id == contact_id).order_by(ContactTag.tag)
-    return list((await session.scalars(query)).all())
-
-
 @dataclass(frozen=True)
 class InboxRow:
     conversation: Conversation
@@ -262,10 +258,6 @@ async def find_conversations(session: AsyncSession, text: str, *, digits: str, l
     )
     rows = (await session.execute(query)).all()
     return [InboxRow(c, " ".join(p for p in (first, last) if p)) for c, first, last in rows]
-
-
-async def conversations_of_phone(session: AsyncSession, phone: str) -> list[Conversation]:
-    return list((await session.scalars(select(Conversation).where(Conversation.phone == phone))).all())
 
 
 async def by_line_phone(session: AsyncSession, line_id: int, phone: str) -> Conversation | None:
