@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from bot.conversations import inbox
+from bot.conversations import inbox, queries
+from bot.conversations.service import ThreadReply, reply_from_slack
 from storage.db import Database
 from tests.inbox.helpers import (
     CUSTOMER,
@@ -116,3 +117,31 @@ async def test_two_replicas_assigning_at_once_end_with_one_assignee_recorded(bri
             assert final in (first, second)
     finally:
         await other_db.dispose()
+
+
+async def test_two_agents_answering_at_once_on_two_replicas_leave_one_assignee(bridge, slack, twilio, database_url):
+    ts = await open_thread(bridge, slack, twilio)
+    other_db = Database(database_url)
+    replica = dataclasses.replace(bridge.services, db=other_db)
+    try:
+        outcomes = await asyncio.gather(
+            *(
+                reply_from_slack(services, ThreadReply(None, CHANNEL, ts, f"1900000000.00000{i}", user, f"answer {i}"))
+                for i, (services, user) in enumerate(((bridge.services, "U0FIRST"), (replica, "U0SECOND")))
+            )
+        )
+    finally:
+        await other_db.dispose()
+    assert outcomes == ["sent", "sent"]
+    assigned = [e for e in await history(bridge) if e[0] == "assigned"]
+    assert len(assigned) == 1 and assigned[0][2] == (await conversation(bridge)).assignee
+
+
+async def test_an_assignee_changed_meanwhile_is_not_overwritten(bridge, slack, twilio):
+    await open_thread(bridge, slack, twilio)
+    conversation_id = (await conversation(bridge)).id
+    async with bridge.services.db.session() as session:
+        assert await queries.compare_and_set_assignee(session, conversation_id, "U0FIRST", seen=None)
+    async with bridge.services.db.session() as session:  # a second writer that read "nobody" before the first
+        assert not await queries.compare_and_set_assignee(session, conversation_id, "U0SECOND", seen=None)
+    assert (await conversation(bridge)).assignee == "U0FIRST"
