@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.business_hours import BusinessHours, parse_business_hours
 from bot.paging_config import PagingConfigError, Policy, Schedule, Step, parse_policies, parse_schedules
 from bot.phone import InvalidPhoneNumber, parse_e164
 from bot.time_window import parse_window
@@ -40,6 +42,10 @@ class LineConfig:
     brand: str = ""
     help_text: str = ""
     smart_encoding: bool = False
+    business_hours: BusinessHours | None = None  # None: always open
+    timezone: str = "UTC"
+    away_text: str = ""  # sent outside business_hours (none when empty)
+    answer_within_minutes: int | None = None  # an unanswered customer text is raised after this
 
     @property
     def key(self) -> str:
@@ -159,6 +165,7 @@ def _database_url(value: str) -> str:
 
 _TOP_KEYS = {"admins", "approvers", "lines", "compliance", "teams", "notify", "alertmanager", "schedules"}
 _LINE_KEYS = {"number", "messaging_service", "channel", "kind", "mps", "brand", "help_text", "smart_encoding"}
+_LINE_KEYS |= {"business_hours", "timezone", "away_text", "answer_within_minutes"}
 _COMPLIANCE_KEYS = {"quiet_hours", "quiet_hours_by_region", "frequency_cap", "footer"}
 _NOTIFY_KEYS = {"api_tokens", "api_token_hashes", "escalation_minutes", "escalation", "default_policy", "policies"}
 _ALERTMANAGER_KEYS = {"routes", "default_group"}
@@ -217,6 +224,7 @@ def _line(raw: Any, index: int) -> LineConfig:
     smart = raw.get("smart_encoding", False)
     if not isinstance(smart, bool):
         raise ConfigError(f"{where}smart_encoding: must be true or false")
+    inbox = _line_inbox(raw, where)
     return LineConfig(
         number=number,
         messaging_service=service,
@@ -226,7 +234,34 @@ def _line(raw: Any, index: int) -> LineConfig:
         brand=raw.get("brand", ""),
         help_text=raw.get("help_text", ""),
         smart_encoding=smart,
+        **inbox,
     )
+
+
+def _line_inbox(raw: dict, where: str) -> dict[str, Any]:
+    """A line's business hours (in its timezone), away text and unanswered-text alert."""
+    zone_name = raw.get("timezone", "UTC")
+    try:
+        if not isinstance(zone_name, str):
+            raise ValueError
+        zone = ZoneInfo(zone_name)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ConfigError(
+            f'{where}timezone: {zone_name!r} is not an IANA time zone like "America/Los_Angeles"'
+        ) from None
+    hours: BusinessHours | None = None
+    if "business_hours" in raw:
+        try:
+            hours = parse_business_hours(raw["business_hours"], zone)
+        except ValueError as exc:
+            raise ConfigError(f"{where}business_hours: {exc}") from None
+    away = raw.get("away_text", "")
+    if not isinstance(away, str) or len(away) > 1600:
+        raise ConfigError(f"{where}away_text: must be a string of at most 1600 characters")
+    minutes = raw.get("answer_within_minutes")
+    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 10080):
+        raise ConfigError(f"{where}answer_within_minutes: {minutes!r} must be a whole number of minutes (1-10080)")
+    return {"business_hours": hours, "timezone": zone_name, "away_text": away, "answer_within_minutes": minutes}
 
 
 def _compliance(raw: Any) -> ComplianceConfig:
@@ -365,6 +400,8 @@ kind = "both"
 mps = 5
 brand = "Acme"
 help_text = "Acme: help@acme.example. Msg&data rates may apply. Reply STOP to opt out."
+timezone = "America/Los_Angeles"
+answer_within_minutes = 15
 [teams]
 oncall = ["U0ALICE", "U0BOB"]
 """

@@ -81,6 +81,13 @@ class PageRecipientState(StrEnum):
     NO_PHONE = "no_phone"
 
 
+class ConversationStatus(StrEnum):
+    """A conversation thread as an inbox item: open until an agent resolves it; a customer text reopens it."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
 class IllegalTransition(ValueError):
     """A row was asked to move between two states its flow does not connect."""
 
@@ -175,5 +182,13 @@ PAGE_RECIPIENT_FLOW = Flow(
         },
         PageRecipientState.SENT: {PageRecipientState.DELIVERED, PageRecipientState.FAILED},
         PageRecipientState.DELIVERED: {PageRecipientState.FAILED},
+    },
+)
+
+CONVERSATION_FLOW = Flow(
+    ConversationStatus,
+    {
+        ConversationStatus.OPEN: {ConversationStatus.RESOLVED},
+        ConversationStatus.RESOLVED: {ConversationStatus.OPEN},
     },
 )
