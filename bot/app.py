@@ -26,6 +26,7 @@ from bot import api, campaigns, notify
 from bot.carriers import build_carrier
 from bot.carriers.base import Carrier
 from bot.clock import Clock
+from bot.conversations import inbox
 from bot.conversations.card_ops import card_ops
 from bot.lines import sync_lines
 from bot.messaging.sender import SendWorker
@@ -111,7 +112,7 @@ def build_app(
         from bot.local.playground import Playground
 
         Playground(services, slack_prefix=LOCAL_SLACK_PREFIX).mount(app)  # GET /: the page to try it all in a browser
-    domain_workers = [worker for domain in (campaigns, notify, api) for worker in domain.install(services)]
+    domain_workers = [worker for domain in (campaigns, notify, inbox, api) for worker in domain.install(services)]
     app.cleanup_ctx.append(
         _lifecycle(services, run_workers, sender_options or {}, outbox_options or {}, domain_workers)
     )

@@ -58,6 +58,10 @@ class Services:
     renderers: dict = field(default_factory=dict)
     # Called as hook(session, line, message) for each new inbound text, in the transaction that stores it (paging ACKs).
     inbound_hooks: list = field(default_factory=list)
+    # (claims, take) pairs asked before an inbound text goes to a conversation: `await claims(session, phone)`
+    # true means the sender is not a customer (paging: a team member's page answers); the text is stored outside
+    # any conversation and handed to `await take(session, line, message)` in the same transaction.
+    inbound_routes: list = field(default_factory=list)
 
 
 def on_status(services: Services, origin: str, listener) -> None:

@@ -13,7 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.business_hours import BusinessHours, parse_business_hours
+from bot.paging_config import PagingConfigError, Policy, Schedule, Step, parse_policies, parse_schedules
 from bot.phone import InvalidPhoneNumber, parse_e164
 from bot.time_window import parse_window
 
@@ -39,6 +42,10 @@ class LineConfig:
     brand: str = ""
     help_text: str = ""
     smart_encoding: bool = False
+    business_hours: BusinessHours | None = None  # None: always open
+    timezone: str = "UTC"
+    away_text: str = ""  # sent outside business_hours (none when empty)
+    answer_within_minutes: int | None = None  # an unanswered customer text is raised after this
 
     @property
     def key(self) -> str:
@@ -67,6 +74,18 @@ class NotifyConfig:
     escalation: Mapping[str, str] = field(default_factory=dict)  # group -> next group
     alertmanager_routes: Mapping[str, str] = field(default_factory=dict)  # receiver or label value -> group
     alertmanager_default_group: str | None = None
+    default_policy: str | None = None  # the escalation policy of a page that names none
+    policies: Mapping[str, Policy] = field(default_factory=dict)
+
+    def policy(self, name: str) -> Policy | None:
+        """A policy by name; `escalation:GROUP` is the one the older `escalation` table implies for GROUP."""
+        if name.startswith("escalation:"):
+            group = name.partition(":")[2]
+            if group not in self.escalation:
+                return None
+            wait = self.escalation_minutes
+            return Policy(name, (Step(f"group:{group}", wait), Step(f"group:{self.escalation[group]}", wait)))
+        return self.policies.get(name)
 
 
 @dataclass(frozen=True)
@@ -99,6 +118,7 @@ class Settings:
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     templates: Mapping[str, str] = field(default_factory=dict)  # name -> text with {variable|fallback}
+    schedules: Mapping[str, Schedule] = field(default_factory=dict)
     config_path: str | None = None
 
     @property
@@ -150,13 +170,25 @@ def _database_url(value: str) -> str:
 
 # -- TOML file -------------------------------------------------------------------------------------
 
-_TOP_KEYS = {"admins", "approvers", "lines", "compliance", "teams", "notify", "alertmanager", "api", "templates"}
+_TOP_KEYS = {
+    "admins",
+    "approvers",
+    "lines",
+    "compliance",
+    "teams",
+    "notify",
+    "alertmanager",
+    "api",
+    "templates",
+    "schedules",
+}
 _API_KEYS = {"allow_private_callbacks"}
 _TEMPLATE_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,63}$")
 TEMPLATE_MAX = 1600
 _LINE_KEYS = {"number", "messaging_service", "channel", "kind", "mps", "brand", "help_text", "smart_encoding"}
+_LINE_KEYS |= {"business_hours", "timezone", "away_text", "answer_within_minutes"}
 _COMPLIANCE_KEYS = {"quiet_hours", "quiet_hours_by_region", "frequency_cap", "footer"}
-_NOTIFY_KEYS = {"api_tokens", "api_token_hashes", "escalation_minutes", "escalation"}
+_NOTIFY_KEYS = {"api_tokens", "api_token_hashes", "escalation_minutes", "escalation", "default_policy", "policies"}
 _ALERTMANAGER_KEYS = {"routes", "default_group"}
 
 
@@ -213,6 +245,7 @@ def _line(raw: Any, index: int) -> LineConfig:
     smart = raw.get("smart_encoding", False)
     if not isinstance(smart, bool):
         raise ConfigError(f"{where}smart_encoding: must be true or false")
+    inbox = _line_inbox(raw, where)
     return LineConfig(
         number=number,
         messaging_service=service,
@@ -222,7 +255,34 @@ def _line(raw: Any, index: int) -> LineConfig:
         brand=raw.get("brand", ""),
         help_text=raw.get("help_text", ""),
         smart_encoding=smart,
+        **inbox,
     )
+
+
+def _line_inbox(raw: dict, where: str) -> dict[str, Any]:
+    """A line's business hours (in its timezone), away text and unanswered-text alert."""
+    zone_name = raw.get("timezone", "UTC")
+    try:
+        if not isinstance(zone_name, str):
+            raise ValueError
+        zone = ZoneInfo(zone_name)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ConfigError(
+            f'{where}timezone: {zone_name!r} is not an IANA time zone like "America/Los_Angeles"'
+        ) from None
+    hours: BusinessHours | None = None
+    if "business_hours" in raw:
+        try:
+            hours = parse_business_hours(raw["business_hours"], zone)
+        except ValueError as exc:
+            raise ConfigError(f"{where}business_hours: {exc}") from None
+    away = raw.get("away_text", "")
+    if not isinstance(away, str) or len(away) > 1600:
+        raise ConfigError(f"{where}away_text: must be a string of at most 1600 characters")
+    minutes = raw.get("answer_within_minutes")
+    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 10080):
+        raise ConfigError(f"{where}answer_within_minutes: {minutes!r} must be a whole number of minutes (1-10080)")
+    return {"business_hours": hours, "timezone": zone_name, "away_text": away, "answer_within_minutes": minutes}
 
 
 def _compliance(raw: Any) -> ComplianceConfig:
@@ -259,7 +319,9 @@ def _teams(raw: Any) -> dict[str, tuple[str, ...]]:
     return teams
 
 
-def _notify(raw: Any, alertmanager: Any) -> NotifyConfig:
+def _notify(
+    raw: Any, alertmanager: Any, teams: Mapping[str, Any] | None = None, schedules: Mapping[str, Schedule] | None = None
+) -> NotifyConfig:
     if not isinstance(raw, dict):
         raise ConfigError("notify: must be a table")
     _unknown(raw, _NOTIFY_KEYS, "notify.")
@@ -287,7 +349,16 @@ def _notify(raw: Any, alertmanager: Any) -> NotifyConfig:
     default_group = alertmanager.get("default_group")
     if default_group is not None and not isinstance(default_group, str):
         raise ConfigError("alertmanager.default_group: must be a group name")
+    try:
+        policies = parse_policies(raw.get("policies", {}), groups=teams or {}, schedules=schedules or {})
+    except PagingConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    default_policy = raw.get("default_policy")
+    if default_policy is not None and (not isinstance(default_policy, str) or default_policy not in policies):
+        raise ConfigError(f"notify.default_policy: policy {default_policy!r} is not defined under [notify.policies]")
     return NotifyConfig(
+        default_policy=default_policy,
+        policies=policies,
         api_token_hashes=tuple(hashes),
         escalation_minutes=minutes,
         escalation=escalation,
@@ -334,7 +405,11 @@ def parse_config(data: Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"lines[{i}].number: {line.key} is configured twice")
         seen.add(line.key)
     teams = _teams(data.get("teams", {}))
-    notify = _notify(data.get("notify", {}), data.get("alertmanager", {}))
+    try:
+        schedules = parse_schedules(data.get("schedules", []))
+    except PagingConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    notify = _notify(data.get("notify", {}), data.get("alertmanager", {}), teams, schedules)
     for group in list(notify.escalation) + list(notify.escalation.values()) + list(notify.alertmanager_routes.values()):
         if group not in teams:
             raise ConfigError(f"notify/alertmanager: group {group!r} is not defined under [teams]")
@@ -347,6 +422,7 @@ def parse_config(data: Mapping[str, Any]) -> dict[str, Any]:
         "notify": notify,
         "api": _api(data.get("api", {})),
         "templates": _templates(data.get("templates", {})),
+        "schedules": schedules,
     }
 
 
@@ -372,6 +448,8 @@ kind = "both"
 mps = 5
 brand = "Acme"
 help_text = "Acme: help@acme.example. Msg&data rates may apply. Reply STOP to opt out."
+timezone = "America/Los_Angeles"
+answer_within_minutes = 15
 [teams]
 oncall = ["U0ALICE", "U0BOB"]
 """

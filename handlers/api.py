@@ -19,7 +19,7 @@ from bot.notify.service import IdempotencyConflict, NotifyError
 from bot.validation import InvalidInput, check_text, load_json, parse_digits
 from handlers.common import SERVICES
 
-NOTIFY_FIELDS = {"to", "text"}
+NOTIFY_FIELDS = {"to", "text", "policy"}
 MAX_IDEMPOTENCY_KEY = 150
 MAX_JSON_BYTES = 1024 * 1024
 REALM = 'Bearer realm="sms-bridge"'
@@ -75,7 +75,7 @@ def _notify_request(body: Any) -> tuple[service.Target, str]:
         raise NotifyError('body must be a JSON object like {"to": "group:oncall", "text": "..."}')
     extra = sorted(set(body) - NOTIFY_FIELDS)
     if extra:
-        raise NotifyError(f"unknown field(s): {', '.join(extra)} (allowed: to, text)")
+        raise NotifyError(f"unknown field(s): {', '.join(extra)} (allowed: to, text, policy)")
     for name in ("to", "text"):
         if name not in body:
             raise NotifyError(f"missing field {name!r}")
@@ -93,6 +93,8 @@ def _notify_request(body: Any) -> tuple[service.Target, str]:
         text = service.check_text(body["text"])
     except NotifyError as exc:
         raise NotifyError(f"text: {exc}") from None
+    if not isinstance(body.get("policy", ""), str):
+        raise NotifyError("field 'policy' must be a string (the name of a [notify.policies.NAME] table)")
     return target, text
 
 
@@ -119,6 +121,7 @@ async def post_notify(request: web.Request) -> web.Response:
             # Keys are per API token: two clients cannot collide on the same key.
             idempotency_key=f"api:{token_hash[:16]}:{key}" if key is not None else None,
             request_hash=request_hash,
+            policy=body.get("policy"),
         )
     except IdempotencyConflict as exc:
         raise _error(web.HTTPUnprocessableEntity, str(exc)) from None
@@ -156,6 +159,8 @@ async def post_alertmanager(request: web.Request) -> web.Response:
         raise _error(web.HTTPUnprocessableEntity, str(exc)) from None
     except NotifyError as exc:
         raise _error(web.HTTPBadRequest, str(exc)) from None
+    if created is None:  # a resolved group that never paged anybody
+        return web.json_response({"id": None, "recipients": 0, "duplicate": True})
     return web.json_response(
         {"id": created.notification.id, "recipients": created.recipients, "duplicate": created.replayed}
     )

@@ -62,7 +62,8 @@ class OutboxStatus(StrEnum):
 
 
 class PageStatus(StrEnum):
-    """A notification (page): open (may be acknowledged, may escalate), acked, or resolved by Alertmanager."""
+    """A notification (page): open (may be acknowledged, may escalate), acked, or resolved (by a person or
+    Alertmanager); an acknowledged page may still be resolved."""
 
     OPEN = "open"
     ACKED = "acked"
@@ -88,6 +89,13 @@ class VerificationStatus(StrEnum):
     APPROVED = "approved"
     EXPIRED = "expired"
     MAX_ATTEMPTS_REACHED = "max_attempts_reached"
+
+
+class ConversationStatus(StrEnum):
+    """A conversation thread as an inbox item: open until an agent resolves it; a customer text reopens it."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"
 
 
 class IllegalTransition(ValueError):
@@ -168,7 +176,10 @@ RECIPIENT_FLOW = Flow(RecipientStatus, {})  # written once, when the number is m
 
 OUTBOX_FLOW = Flow(OutboxStatus, {OutboxStatus.PENDING: {OutboxStatus.DONE, OutboxStatus.FAILED}})
 
-PAGE_FLOW = Flow(PageStatus, {PageStatus.OPEN: {PageStatus.ACKED, PageStatus.RESOLVED}})
+PAGE_FLOW = Flow(
+    PageStatus,
+    {PageStatus.OPEN: {PageStatus.ACKED, PageStatus.RESOLVED}, PageStatus.ACKED: {PageStatus.RESOLVED}},
+)
 
 PAGE_RECIPIENT_FLOW = Flow(
     PageRecipientState,
@@ -192,5 +203,13 @@ VERIFICATION_FLOW = Flow(
             VerificationStatus.EXPIRED,
             VerificationStatus.MAX_ATTEMPTS_REACHED,
         },
+    },
+)
+
+CONVERSATION_FLOW = Flow(
+    ConversationStatus,
+    {
+        ConversationStatus.OPEN: {ConversationStatus.RESOLVED},
+        ConversationStatus.RESOLVED: {ConversationStatus.OPEN},
     },
 )

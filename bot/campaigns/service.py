@@ -346,7 +346,7 @@ async def post_preview(services: Services, campaign_id: int) -> None:
 
 
 async def _load(session: AsyncSession, campaign_id: int) -> Campaign:
-    campaign = await get_row(session, Campaign, campaign_id, with_for_update=True)
+    campaign = await session.get(Campaign, campaign_id, with_for_update=True)
     if campaign is None:
         raise CampaignError(f"There is no campaign #{campaign_id}.")
     return campaign
@@ -563,7 +563,7 @@ async def dispatch_step(services: Services, campaign_id: int) -> int:
     settings = services.settings
     now = services.clock.now()
     async with services.db.session() as session:
-        campaign = await get_row(session, Campaign, campaign_id, with_for_update=True)
+        campaign = await session.get(Campaign, campaign_id, with_for_update=True)
         if campaign is None or campaign.state != CampaignState.RUNNING or campaign.exhausted:
             return 0
         line = services.lines.get(campaign.line_id)

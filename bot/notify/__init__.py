@@ -1,9 +1,9 @@
-"""The notify domain. `install` wires it into the app: status listeners, renderers, inbound hooks, the escalation
-scan."""
+"""The notify domain. `install` wires it into the app: status listeners, renderers, team members' texts (page
+answers), the escalation scan."""
 
 from __future__ import annotations
 
-from bot.notify import escalation, service
+from bot.notify import answers, escalation, service
 from bot.services import Services, on_status
 
 
@@ -13,11 +13,11 @@ def install(services: Services) -> list:
     async def status_listener(session, message) -> None:
         await service.on_status(session, services, message)
 
-    async def inbound_hook(session, line, message) -> None:
-        await service.on_inbound(session, services, line, message)
+    async def take(session, line, message) -> None:
+        await answers.take_team_text(session, services, line, message)
 
     on_status(services, service.ORIGIN, status_listener)
     services.renderers["notification"] = service.render_by_id
-    services.inbound_hooks.append(inbound_hook)
+    services.inbound_routes.append((answers.is_team_number, take))
     services.scheduler.every(escalation.SCAN_SECONDS, "notify: escalations", lambda: escalation.escalate_due(services))
     return []

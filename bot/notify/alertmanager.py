@@ -1,8 +1,8 @@
 """Prometheus Alertmanager webhooks (payload version 4): route an alert group to a team, page it once.
 
-Alertmanager re-sends a group's notification every `repeat_interval` and retries failed deliveries; a page
-is keyed by (groupKey, status, the alerts' fingerprints and start times), so a resend pages nobody again,
-while a new alert joining the group, or the group resolving, does.
+A firing group pages once: while its page is not resolved, Alertmanager's resends (`repeat_interval`, retried
+deliveries, alerts joining the group) page nobody again. When the group resolves, its page is closed and whoever
+was texted for it gets one "Resolved" text.
 """
 
 from __future__ import annotations
@@ -122,8 +122,8 @@ def _one_segment(head: str, detail: str, tail: str = "") -> str:
     return text
 
 
-def sms_text(group: AlertGroup, *, ack_hint: bool) -> str:
-    """E.g. "[FIRING:2] HighLatency api (prod) - p99 above 2s on api" — one segment where possible."""
+def summary(group: AlertGroup) -> tuple[str, str]:
+    """The head ("[FIRING:2] HighLatency api (prod)") and detail (the summary annotation) of a group."""
     payload = group.payload
     matching = [a for a in group.alerts if a["status"] == group.status] or group.alerts
     labels = {**payload["commonLabels"], **payload["groupLabels"]}
@@ -134,7 +134,19 @@ def sms_text(group: AlertGroup, *, ack_hint: bool) -> str:
         head += " " + extras[0] + (f" ({', '.join(extras[1:])})" if len(extras) > 1 else "")
     notes = payload["commonAnnotations"] if payload["commonAnnotations"] else matching[0]["annotations"]
     detail = " ".join(str(notes.get("summary") or notes.get("description") or "").split())
-    return _one_segment(head, detail, " Reply ACK" if ack_hint else "")
+    return head, detail
+
+
+def sms_text(group: AlertGroup, number: int) -> str:
+    """E.g. "Page 12: [FIRING:2] HighLatency api (prod) - p99 above 2s on api" and the ACK line, in one segment
+    where possible."""
+    head, detail = summary(group)
+    return _one_segment(f"Page {number}: {head}", detail, f"\nReply ACK {number}")
+
+
+def resolved_text(group: AlertGroup, number: int) -> str:
+    head, detail = summary(group)
+    return _one_segment(f"Resolved: page {number}: {head}", detail)
 
 
 def slack_text(group: AlertGroup, sms: str) -> str:
@@ -154,26 +166,30 @@ def slack_text(group: AlertGroup, sms: str) -> str:
     return "\n".join(lines)
 
 
-async def receive(services: Services, payload: Any) -> Created:
-    """Page the routed team about one alert group, once per (groupKey, status, alerts)."""
+async def receive(services: Services, payload: Any) -> Created | None:
+    """A firing group pages the routed team once (until resolved); a resolved group closes its page and texts
+    "Resolved" to whoever was texted for it (None: a resolved group that never paged anybody)."""
     group = validate(payload)
     team = route(services, group)
+    key = payload["groupKey"]
+    if group.status == "resolved":
+        return await service.resolve_alert_group(services, key, lambda number: resolved_text(group, number))
+    earlier = await service.unresolved_alert_page(services, key)
+    if earlier is not None:
+        return earlier
     target = Target("group", team)
     members = await service.resolve(services, target)
-    firing = group.status == "firing"
-    sms = sms_text(group, ack_hint=firing and service.escalation_for(services, team) is not None)
     return await service.create(
         services,
         target=target,
         members=members,
-        text=slack_text(group, sms),
-        sms_body=sms,
+        text=slack_text(group, " - ".join(p for p in summary(group) if p)),
+        sms_body=lambda number: sms_text(group, number),
         source="alertmanager",
         line=service.paging_line(services),
         channel=service.default_channel(services),
         created_by=f"alertmanager:{payload['receiver']}"[:64],
         idempotency_key=dedupe_key(group),
-        group_key=payload["groupKey"],
+        group_key=key,
         alert_status=group.status,
-        escalate=firing,
     )

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.phone import InvalidPhoneNumber, parse_e164
 from bot.services import Services
 from bot.settings import Settings
+from storage.db import changed
 from storage.models.notify import GroupMember, RosterEntry
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,32 @@ async def set_phone(session: AsyncSession, *, user_id: str, phone: str, added_by
     if group and await session.get(GroupMember, (group, user_id)) is None:
         session.add(GroupMember(group_name=group, user_id=user_id, added_by=added_by))
     await session.flush()
+
+
+async def remove(session: AsyncSession, settings: Settings, *, user_id: str, group: str | None) -> str:
+    """Take a person out of one group (added by command), or out of the roster and every such group.
+
+    Returns what was done, for the person who asked. Members listed in the config file stay (the file rules)."""
+    if group is not None:
+        if user_id in settings.teams.get(group, ()):
+            return f"<@{user_id}> is in *{group}* by the config file ([teams]); change it there."
+        gone = await session.execute(
+            delete(GroupMember).where(GroupMember.group_name == group, GroupMember.user_id == user_id)
+        )
+        if not changed(gone):
+            return f"<@{user_id}> is not in group *{group}*."
+        return f"<@{user_id}> was removed from *{group}*."
+    entry = await session.get(RosterEntry, user_id)
+    groups = changed(await session.execute(delete(GroupMember).where(GroupMember.user_id == user_id)))
+    if entry is not None:
+        await session.delete(entry)
+    in_file = [name for name, members in settings.teams.items() if user_id in members]
+    if entry is None and not groups:
+        if in_file:
+            return f"<@{user_id}> is only in the config file's [teams] ({', '.join(in_file)}); change it there."
+        return f"<@{user_id}> is not in the roster."
+    note = f" They stay in {', '.join(in_file)} from the config file's [teams]." if in_file else ""
+    return f"<@{user_id}> was removed from the roster and {groups} group(s).{note}"
 
 
 async def roster(session: AsyncSession) -> dict[str, str]:

@@ -7,10 +7,11 @@ nothing and a retried request (same idempotency key) sends nothing twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,12 +19,13 @@ from bot.compliance import consent
 from bot.compliance.segments import analyze
 from bot.lines import KnownLine
 from bot.messaging.outbound import queue_sms
-from bot.notify import roster, views
+from bot.notify import oncall, roster, views
 from bot.notify.roster import Member
+from bot.paging_config import Policy
 from bot.phone import InvalidPhoneNumber, mask, parse_e164
 from bot.services import Services
 from bot.slack import outbox
-from storage.db import get_row
+from storage.db import changed, get_row
 from storage.models import Message
 from storage.models.notify import Notification, NotificationRecipient
 from storage.states import PAGE_FLOW, PAGE_RECIPIENT_FLOW, MessageStatus, PageRecipientState, PageStatus
@@ -31,8 +33,7 @@ from storage.states import PAGE_FLOW, PAGE_RECIPIENT_FLOW, MessageStatus, PageRe
 log = logging.getLogger(__name__)
 
 ORIGIN = "notification"
-ACK_WORDS = ("ack", "1")
-MAX_TEXT = 1600  # Twilio's body limit
+MAX_TEXT = 1560  # Twilio's body limit (1,600), less room for "Page N: " and "Reply ACK N"
 # What each status of a page's message means for its recipient.
 _STATE_FOR = {
     MessageStatus.QUEUED: PageRecipientState.QUEUED,
@@ -58,17 +59,23 @@ class IdempotencyConflict(NotifyError):
 class Target:
     """Whom to page: a group, a Slack user or a bare number."""
 
-    kind: str  # group | user | phone
+    kind: str  # group | schedule | user | phone
     value: str
 
     @property
     def label(self) -> str:
-        return f"group:{self.value}" if self.kind == "group" else self.value
+        return f"{self.kind}:{self.value}" if self.kind in ("group", "schedule") else self.value
 
 
 def parse_target(raw: str, *, bare_group: bool = False) -> Target:
-    """`group:NAME`, a Slack user (ID or mention), or a phone number. With `bare_group`, a plain word is a group."""
+    """`group:NAME`, `schedule:NAME`, a Slack user (ID or mention), or a phone number. With `bare_group`, a plain
+    word is a group."""
     text = raw.strip()
+    if text.lower().startswith("schedule:"):
+        name = text[9:].strip().lower()
+        if not roster.GROUP_NAME.match(name):
+            raise NotifyError(f"{text!r} is not a schedule name (lowercase letters, digits, - and _)")
+        return Target("schedule", name)
     if text.lower().startswith("group:"):
         name = text[6:].strip().lower()
         if not roster.GROUP_NAME.match(name):
@@ -84,7 +91,10 @@ def parse_target(raw: str, *, bare_group: bool = False) -> Target:
             raise NotifyError(f"{exc}; write numbers in E.164 like +14155550100") from None
     if bare_group and roster.GROUP_NAME.match(text.lower().lstrip("#")):
         return Target("group", text.lower().lstrip("#"))
-    raise NotifyError(f"{text!r} is not a group (group:NAME), a Slack user ID (U...) or a phone number (+1...)")
+    raise NotifyError(
+        f"{text!r} is not a group (group:NAME), a schedule (schedule:NAME), a Slack user ID (U...) "
+        "or a phone number (+1...)"
+    )
 
 
 def check_text(text: str) -> str:
@@ -102,6 +112,12 @@ async def resolve(services: Services, target: Target) -> list[Member]:
         return [Member(None, target.value)]
     if target.kind == "user":
         return await roster.resolve_users(services, [target.value])
+    if target.kind == "schedule":
+        try:
+            shift = await oncall.on_call(services, target.value)  # whoever is on call at the moment of paging
+        except oncall.OncallError as exc:
+            raise NotifyError(str(exc)) from None
+        return await roster.resolve_users(services, [shift.user_id])
     async with services.db.session() as session:
         members = await roster.group_members(session, services.settings, target.value)
     if members is None:
@@ -127,7 +143,45 @@ def default_channel(services: Services) -> str | None:
 
 
 def escalation_for(services: Services, group: str | None) -> str | None:
+    """The next group of the older `[notify] escalation` table (shown by `/sms team list`)."""
     return services.settings.notify.escalation.get(group) if group else None
+
+
+def policy_for(services: Services, target: Target, named: str | None = None) -> Policy | None:
+    """The escalation policy of a page: the one it names, else the one the older `escalation` table implies for
+    its group, else `[notify] default_policy`; None: the page does not escalate."""
+    notify = services.settings.notify
+    if named is not None:
+        policy = notify.policy(named) if roster.GROUP_NAME.match(named) else None
+        if policy is None:
+            known = ", ".join(notify.policies) or "none are configured"
+            raise NotifyError(f"unknown policy {named!r} (policies: {known})")
+        return policy
+    if target.kind == "group" and target.value in notify.escalation:
+        return notify.policy(f"escalation:{target.value}")
+    return notify.policy(notify.default_policy) if notify.default_policy else None
+
+
+def policy_of(services: Services, n: Notification) -> Policy | None:
+    return services.settings.notify.policy(n.policy) if n.policy else None
+
+
+def merge(*groups: list[Member]) -> list[Member]:
+    """People of several targets, each once (by Slack user, else by number), in order."""
+    seen: set[tuple[str | None, str | None]] = set()
+    merged = []
+    for members in groups:
+        for member in members:
+            key = (member.user_id, None) if member.user_id else (None, member.phone)
+            if key not in seen:
+                seen.add(key)
+                merged.append(member)
+    return merged
+
+
+def page_sms(number: int, text: str) -> str:
+    """Every page text names its number: "Page 12: ...", then how to answer it."""
+    return f"Page {number}: {text}\nReply ACK {number}"
 
 
 @dataclass(frozen=True)
@@ -143,22 +197,33 @@ async def create(
     members: list[Member],
     idempotency_key: str | None = None,
     request_hash: str | None = None,
+    policy: str | None = None,
     **fields,
 ) -> Created:
     """Store and queue a notification, or return the one stored earlier under `idempotency_key`.
 
-    `fields` are `insert`'s (target, text, source, line, channel, ...)."""
+    The page texts its target and its policy's first step at once (each person once); `fields` are `insert`'s
+    (target, text, source, line, channel, ...)."""
     if idempotency_key is not None:
         earlier = await _replay(services, idempotency_key, request_hash)
         if earlier is not None:
             return earlier
+    chosen = policy_for(services, fields["target"], policy)
+    if chosen is not None:
+        first = parse_target(chosen.steps[0].notify)
+        if first != fields["target"]:
+            members = merge(members, await resolve(services, first))
     try:
         async with services.db.session() as session:
             notification = await insert(
-                session, services, members=members, idempotency_key=idempotency_key, request_hash=request_hash, **fields
+                session,
+                services,
+                members=members,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                policy=chosen,
+                **fields,
             )
-            if fields.get("alert_status") == "resolved" and fields.get("group_key"):
-                await _resolve_alert_group(session, services, fields["group_key"], notification.id)
     except IntegrityError:
         if idempotency_key is None:
             raise
@@ -199,29 +264,24 @@ async def insert(
     line: KnownLine,
     channel: str | None,
     created_by: str | None = None,
-    sms_body: str | None = None,
+    sms_body: Callable[[int], str] | None = None,
     idempotency_key: str | None = None,
     request_hash: str | None = None,
     group_key: str | None = None,
     alert_status: str | None = None,
-    escalate: bool = True,
-    parent: Notification | None = None,
+    policy: Policy | None = None,
 ) -> Notification:
-    """Add a notification in the caller's transaction: its recipients, one queued text per number, its Slack post."""
+    """Add a notification in the caller's transaction: its recipients, one queued text per number, its Slack post.
+
+    `sms_body(number)` makes the text from the page's number (default: `page_sms`)."""
     now = services.clock.now()
     group = target.value if target.kind == "group" else None
-    next_group = escalation_for(services, group) if escalate else None
-    body = sms_body or text
-    if next_group and source != "alertmanager":
-        body = f"{body}\nReply ACK to acknowledge."
     notification = Notification(
-        root_id=(parent.root_id or parent.id) if parent else None,
-        parent_id=parent.id if parent else None,
         source=source,
-        target=target.label,
+        target=target.label[:64],
         group_name=group,
         text=text,
-        sms_body=body,
+        sms_body="",
         created_by=created_by,
         line_id=line.id,
         channel=channel,
@@ -231,15 +291,47 @@ async def insert(
         alert_status=alert_status,
         status=PageStatus.OPEN,
         created_at=now,
-        escalate_at=now + timedelta(minutes=services.settings.notify.escalation_minutes) if next_group else None,
+        policy=policy.name if policy else None,
+        step=0,
+        escalate_at=now + timedelta(minutes=policy.steps[0].wait_minutes)
+        if policy is not None and policy.total_steps > 1
+        else None,
     )
     session.add(notification)
     await session.flush()
+    notification.sms_body = sms_body(notification.id) if sms_body else page_sms(notification.id, text)
+    await page_people(session, services, notification, members, line=line, step=0)
+    if channel:
+        row = await outbox.enqueue(
+            session, channel=channel, op="post", payload=await render(session, services, notification)
+        )
+        notification.slack_outbox_id = row.id
+    log.info("notify: notification %s (%s) to %s: %d recipients", notification.id, source, target.label, len(members))
+    return notification
+
+
+async def page_people(
+    session: AsyncSession,
+    services: Services,
+    notification: Notification,
+    members: list[Member],
+    *,
+    line: KnownLine,
+    step: int,
+) -> None:
+    """Add `members` as recipients of `step` of the page and queue one text per number (consent checked)."""
+    now = services.clock.now()
+    start = await session.scalar(
+        select(func.coalesce(func.max(NotificationRecipient.position) + 1, 0)).where(
+            NotificationRecipient.notification_id == notification.id
+        )
+    )
     texted: dict[str, int] = {}  # phone -> message id: a number shared by two people is texted once
-    for position, member in enumerate(members):
+    for offset, member in enumerate(members):
         recipient = NotificationRecipient(
             notification_id=notification.id,
-            position=position,
+            position=(start or 0) + offset,
+            step=step,
             user_id=member.user_id,
             name=member.name,
             phone=member.phone,
@@ -263,23 +355,16 @@ async def insert(
             session,
             line=line,
             phone=member.phone,
-            body=body,
+            body=notification.sms_body,
             origin=ORIGIN,
             purpose="transactional",
             origin_ref=str(notification.id),
-            dedupe_key=f"notify:{notification.id}:{member.phone}",
+            dedupe_key=f"notify:{notification.id}:{step}:{member.phone}",
         )
         if message is not None:
             await session.flush()
             recipient.message_id = texted[member.phone] = message.id
     await session.flush()
-    if channel:
-        row = await outbox.enqueue(
-            session, channel=channel, op="post", payload={"text": await render(session, services, notification)}
-        )
-        notification.slack_outbox_id = row.id
-    log.info("notify: notification %s (%s) to %s: %d recipients", notification.id, source, target.label, len(members))
-    return notification
 
 
 async def refresh_slack(session: AsyncSession, services: Services, notification: Notification) -> None:
@@ -294,7 +379,7 @@ async def refresh_slack(session: AsyncSession, services: Services, notification:
         services.wakeups.poke_outbox()
 
 
-async def render_by_id(services: Services, notification_id: int) -> str:
+async def render_by_id(services: Services, notification_id: int) -> dict:
     """The notification's Slack text as it stands now (the outbox renders edits when it performs them)."""
     async with services.db.session() as session:
         return await render(session, services, await get_row(session, Notification, notification_id))
@@ -313,15 +398,10 @@ async def recipients_of(session: AsyncSession, notification_id: int) -> list[Not
     )
 
 
-async def render(session: AsyncSession, services: Services, n: Notification) -> str:
-    """The Slack text of a notification as it stands now (see `views.notification_text`)."""
+async def render(session: AsyncSession, services: Services, n: Notification) -> dict:
+    """The Slack message of a notification as it stands now: {"text", "blocks"} (see `views.notification_message`)."""
     recipients = await recipients_of(session, n.id)
-    return views.notification_text(
-        n,
-        list(recipients),
-        escalation_minutes=services.settings.notify.escalation_minutes,
-        escalates_to=escalation_for(services, n.group_name),
-    )
+    return views.notification_message(n, recipients, policy_of(services, n))
 
 
 # -- delivery status -----------------------------------------------------------------------------
@@ -351,84 +431,158 @@ async def on_status(session: AsyncSession, services: Services, message: Message)
         await refresh_slack(session, services, await get_row(session, Notification, notification_id))
 
 
-# -- acknowledgements ----------------------------------------------------------------------------
+# -- acknowledge and resolve ------------------------------------------------------------------------
 
 
-def is_ack(body: str) -> bool:
-    return (body or "").strip().lower() in ACK_WORDS
+@dataclass(frozen=True)
+class Outcome:
+    """What an ACK or RESOLVE did to a page: done, or why not (already, no such page)."""
+
+    done: bool
+    notification: Notification | None
+    message: str  # what to tell the person (by SMS or in Slack)
 
 
-async def on_inbound(session: AsyncSession, services: Services, line: KnownLine, message: Message) -> None:
-    """Inbound hook: ACK or 1 from a paged number acknowledges that number's latest open page (and its chain)."""
-    if not is_ack(message.body):
-        return
-    recipient = await session.scalar(
-        select(NotificationRecipient)
-        .join(Notification, Notification.id == NotificationRecipient.notification_id)
-        .where(
-            NotificationRecipient.phone == message.phone,
-            NotificationRecipient.message_id.is_not(None),
-            Notification.status == PageStatus.OPEN,
-        )
-        .order_by(Notification.id.desc())
-        .limit(1)
-    )
-    if recipient is None:
-        return
-    notification = await get_row(session, Notification, recipient.notification_id)
-    root = notification.root_id or notification.id
+async def acknowledge(
+    session: AsyncSession, services: Services, notification_id: int, *, user: str | None, phone: str | None
+) -> Outcome:
+    """Acknowledge one page (and pages of an older escalation chain with it): its escalation stops."""
+    n = await session.get(Notification, notification_id)
+    if n is None:
+        return Outcome(False, None, f"There is no page {notification_id}.")
+    root = n.root_id or n.id
     now = services.clock.now()
-    chain = (
-        await session.scalars(
-            select(Notification)
-            .where((Notification.id == root) | (Notification.root_id == root))
-            .where(Notification.status == PageStatus.OPEN)
+    claimed = await session.execute(
+        update(Notification)
+        .where(
+            (Notification.id == root) | (Notification.root_id == root),
+            PAGE_FLOW.where(Notification.status, PageStatus.OPEN, PageStatus.ACKED),
         )
-    ).all()
-    for item in chain:
-        item.status, item.acked_at = PageStatus.ACKED, now
-        item.acked_by_user, item.acked_by_phone = recipient.user_id, message.phone
-    await session.flush()
-    for item in chain:
-        await refresh_slack(session, services, item)
-    await queue_sms(
-        session,
-        line=line,
-        phone=message.phone,
-        purpose="transactional",
-        origin=ORIGIN,
-        body=f"Acknowledged page #{notification.id}. Thank you.",
-        dedupe_key=f"notify-ack:{message.id}",
+        .values(status=PageStatus.ACKED, acked_at=now, acked_by_user=user, acked_by_phone=phone)
+        .execution_options(synchronize_session=False)
     )
-    services.wakeups.poke_sender()
-    log.info("notify: notification %s acknowledged by %s", notification.id, mask(message.phone))
+    await session.refresh(n)
+    if not changed(claimed):
+        if n.status == PageStatus.ACKED:
+            return Outcome(False, n, f"Page {n.id} was already acknowledged.")
+        return Outcome(False, n, f"Page {n.id} is already resolved.")
+    for item in await _chain(session, root):
+        await refresh_slack(session, services, item)
+    log.info("notify: page %s acknowledged by %s", n.id, user or mask(phone or ""))
+    return Outcome(True, n, f"Acknowledged page {n.id}. Thank you.")
 
 
-async def _resolve_alert_group(session: AsyncSession, services: Services, group_key: str, resolved_id: int) -> None:
-    """A resolved alert group stops the escalation of its open firing pages."""
-    firing = (
-        await session.scalars(
-            select(Notification).where(
+async def resolve_page(
+    session: AsyncSession, services: Services, notification_id: int, *, by: str, user: str | None = None
+) -> Outcome:
+    """Resolve one page (open or acknowledged): it stops escalating and its buttons go."""
+    n = await session.get(Notification, notification_id)
+    if n is None:
+        return Outcome(False, None, f"There is no page {notification_id}.")
+    root = n.root_id or n.id
+    now = services.clock.now()
+    claimed = await session.execute(
+        update(Notification)
+        .where(
+            (Notification.id == root) | (Notification.root_id == root),
+            PAGE_FLOW.where(Notification.status, (PageStatus.OPEN, PageStatus.ACKED), PageStatus.RESOLVED),
+        )
+        .values(status=PageStatus.RESOLVED, resolved_at=now, resolved_by=by[:64])
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(n)
+    if not changed(claimed):
+        return Outcome(False, n, f"Page {n.id} is already resolved.")
+    for item in await _chain(session, root):
+        await refresh_slack(session, services, item)
+    log.info("notify: page %s resolved by %s", n.id, user or by)
+    return Outcome(True, n, f"Resolved page {n.id}. Thank you.")
+
+
+async def _chain(session: AsyncSession, root: int) -> list[Notification]:
+    rows = (
+        await session.scalars(select(Notification).where((Notification.id == root) | (Notification.root_id == root)))
+    ).all()
+    for row in rows:
+        await session.refresh(row)
+    return list(rows)
+
+
+async def from_slack(services: Services, notification_id: int, *, user: str, action: str) -> str:
+    """The page message's *Acknowledge* / *Resolve* buttons; returns what to tell the person who clicked."""
+    async with services.db.session() as session:
+        if action == "ack":
+            outcome = await acknowledge(session, services, notification_id, user=user, phone=None)
+        else:
+            outcome = await resolve_page(session, services, notification_id, by=user, user=user)
+    return outcome.message
+
+
+async def unresolved_alert_page(services: Services, group_key: str) -> Created | None:
+    """The page of an Alertmanager group that is still open or acknowledged (a resend pages nobody again)."""
+    async with services.db.session() as session:
+        page = await session.scalar(
+            select(Notification)
+            .where(
                 Notification.group_key == group_key,
                 Notification.alert_status == "firing",
-                Notification.status == PageStatus.OPEN,
-                Notification.id != resolved_id,
+                Notification.status.in_((PageStatus.OPEN, PageStatus.ACKED)),
+            )
+            .order_by(Notification.id.desc())
+            .limit(1)
+        )
+        if page is None:
+            return None
+        count = len(await recipients_of(session, page.id))
+    return Created(page, count, replayed=True)
+
+
+async def resolve_alert_group(services: Services, group_key: str, resolved_sms: Callable[[int], str]) -> Created | None:
+    """Close the group's unresolved pages; text "Resolved" once to each number texted for them. None: the group
+    never paged anybody."""
+    async with services.db.session() as session:
+        pages = (
+            await session.scalars(
+                select(Notification)
+                .where(
+                    Notification.group_key == group_key,
+                    Notification.status.in_((PageStatus.OPEN, PageStatus.ACKED)),
+                )
+                .order_by(Notification.id)
+            )
+        ).all()
+        texted = 0
+        for page in pages:
+            outcome = await resolve_page(session, services, page.id, by="alertmanager")
+            if not outcome.done:
+                continue
+            line = services.lines.by_id(page.line_id) or paging_line(services)
+            phones = dict.fromkeys(r.phone for r in await recipients_of(session, page.id) if r.phone and r.message_id)
+            for phone in phones:
+                queued = await queue_sms(
+                    session,
+                    line=line,
+                    phone=phone,
+                    body=resolved_sms(page.id),
+                    origin=ORIGIN,
+                    purpose="transactional",
+                    origin_ref=str(page.id),
+                    dedupe_key=f"notify-resolved:{page.id}:{phone}",
+                )
+                texted += queued is not None
+        latest = (
+            pages[-1]
+            if pages
+            else await session.scalar(
+                select(Notification)
+                .where(Notification.group_key == group_key)
+                .order_by(Notification.id.desc())
+                .limit(1)
             )
         )
-    ).all()
-    for item in firing:
-        await session.execute(
-            update(Notification)
-            .where(
-                Notification.id == item.id, PAGE_FLOW.where(Notification.status, PageStatus.OPEN, PageStatus.RESOLVED)
-            )
-            .values(status=PageStatus.RESOLVED)
-        )
-        await session.refresh(item)
-        await refresh_slack(session, services, item)
-    resolved = await get_row(session, Notification, resolved_id)
-    resolved.status = PageStatus.RESOLVED
-    await refresh_slack(session, services, resolved)
+    services.wakeups.poke_sender()
+    services.wakeups.poke_outbox()
+    return Created(latest, texted, replayed=not pages) if latest is not None else None
 
 
 def _iso(value) -> str | None:
@@ -443,6 +597,7 @@ async def describe(services: Services, notification_id: int) -> dict | None:
             return None
         recipients = await recipients_of(session, n.id)
         children = (await session.scalars(select(Notification.id).where(Notification.parent_id == n.id))).all()
+    policy = policy_of(services, n)
     return {
         "id": n.id,
         "to": n.target,
@@ -452,9 +607,13 @@ async def describe(services: Services, notification_id: int) -> dict | None:
         "status": n.status,
         "created_at": _iso(n.created_at),
         "acknowledged": {"user": n.acked_by_user, "phone": n.acked_by_phone, "at": _iso(n.acked_at)}
-        if n.status == PageStatus.ACKED
+        if n.acked_at is not None
         else None,
-        "escalates_at": _iso(n.escalate_at) if n.status == PageStatus.OPEN and n.escalated_at is None else None,
+        "resolved": {"by": n.resolved_by, "at": _iso(n.resolved_at)} if n.resolved_at is not None else None,
+        "policy": n.policy,
+        "step": n.step + 1,
+        "steps": policy.total_steps if policy else 1,
+        "escalates_at": _iso(n.escalate_at) if n.status == PageStatus.OPEN else None,
         "escalated": {"to": n.escalated_to, "at": _iso(n.escalated_at), "notifications": list(children)}
         if n.escalated_at
         else None,
@@ -463,6 +622,7 @@ async def describe(services: Services, notification_id: int) -> dict | None:
             {
                 "user": r.user_id,
                 "phone": r.phone,
+                "step": r.step + 1,
                 "state": r.state,
                 "reason": r.reason or None,
                 "updated_at": _iso(r.updated_at),

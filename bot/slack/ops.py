@@ -123,11 +123,16 @@ class Update(NoThread):
         if not ts:
             raise Retry("the message to update is not posted yet", 1.0)
         text = payload.get("text", "")
+        blocks = payload.get("blocks")
         if payload.get("render"):
-            text = await services.renderers[payload["render"]](services, payload["id"])
+            rendered = await services.renderers[payload["render"]](services, payload["id"])
+            # A renderer gives the text, or {"text", "blocks"} for a message with buttons.
+            text, blocks = (
+                (rendered["text"], rendered.get("blocks")) if isinstance(rendered, dict) else (rendered, None)
+            )
         kwargs = {"channel": row.channel, "ts": ts, "text": text}
-        if payload.get("blocks"):
-            kwargs["blocks"] = payload["blocks"]
+        if blocks:
+            kwargs["blocks"] = blocks
         await services.slack.chat_update(**kwargs)
         return OpResult(ts)
 

@@ -6,12 +6,14 @@ from storage.models.core import (
     Contact,
     ContactTag,
     Conversation,
+    ConversationEvent,
     Line,
     Media,
     Message,
     ProcessedEvent,
     RateSlot,
     SlackOutbox,
+    Snippet,
     StatusEvent,
 )
 
@@ -22,12 +24,14 @@ __all__ = [
     "Contact",
     "ContactTag",
     "Conversation",
+    "ConversationEvent",
     "Line",
     "Media",
     "Message",
     "ProcessedEvent",
     "RateSlot",
     "SlackOutbox",
+    "Snippet",
     "StatusEvent",
 ]
 

@@ -38,11 +38,15 @@ class Notification(Base):
     """One page: to a group, a person or a number; from Slack, the API, Alertmanager or an escalation.
 
     status: open (may be acknowledged; escalates at `escalate_at` if set) | acked | resolved.
-    An escalation is a child notification; `root_id` ties a chain together so one ACK closes all of it.
+    Escalation adds recipients to the same page, one policy step at a time (`step`, recipients' `step`).
+    Pages stored before policies may have escalation children: `root_id` ties such a chain together.
     """
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_due", "status", "escalate_at"),)
+    __table_args__ = (
+        Index("ix_notifications_due", "status", "escalate_at"),
+        Index("ix_notifications_group_key", "group_key"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     root_id: Mapped[int | None] = mapped_column(BigId, index=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
@@ -66,6 +70,12 @@ class Notification(Base):
     escalate_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalated_to: Mapped[str | None] = mapped_column(String(40))
+    # The escalation policy the page follows, and the last step it reached (0-based, counting repeats);
+    # `escalate_at` is the due time of the next step.
+    policy: Mapped[str | None] = mapped_column(String(40))
+    step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(64))  # a Slack user, a phone, or "alertmanager"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -83,7 +93,22 @@ class NotificationRecipient(Base):
     state: Mapped[PageRecipientState] = mapped_column(State(PAGE_RECIPIENT_FLOW, 16))
     reason: Mapped[str] = mapped_column(Text, default="")
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # the policy step that paged them
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OncallOverride(Base):
+    """`/sms oncall override SCHEDULE @user UNTIL`: this person is on call for the schedule until `ends_at`."""
+
+    __tablename__ = "notify_oncall_overrides"
+    __table_args__ = (Index("ix_notify_oncall_overrides_schedule", "schedule", "ends_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    schedule: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[str] = mapped_column(String(32))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 follow(Notification.status, PAGE_FLOW)

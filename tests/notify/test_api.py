@@ -114,7 +114,7 @@ async def test_notify_state_and_idempotency(make_bridge, slack, twilio):
     )
     assert status == 202 and direct["recipients"] == 1
     await twilio.wait_for(lambda: len(twilio.sent) == 3)
-    assert texts_to(twilio, "+14155550199") == ["ping"]
+    assert texts_to(twilio, "+14155550199") == [f"Page {direct['id']}: ping\nReply ACK {direct['id']}"]
     assert len(texts_to(twilio, ALICE_PHONE)) == 1  # the replay texted nobody
     # API pages are shown in the first line's channel.
     await slack.wait_for(lambda: page_message(slack, CHANNEL, first["id"]) is not None)

@@ -25,7 +25,7 @@ async def test_notify_group_uses_profile_phones(make_bridge, slack, twilio):
     assert status == 200
     assert "page #1" in _text(body)
     await twilio.wait_for(lambda: len(twilio.sent) == 2)
-    assert texts_to(twilio, ALICE_PHONE) == ["Server room is flooding\nReply ACK to acknowledge."]
+    assert texts_to(twilio, ALICE_PHONE) == ["Page 1: Server room is flooding\nReply ACK 1"]
     assert len(texts_to(twilio, BOB_PHONE)) == 1
     await slack.wait_for(
         lambda: (m := page_message(slack, CHANNEL, 1)) is not None and m["text"].count("delivered") == 2
@@ -58,8 +58,8 @@ async def test_team_add_overrides_profile_and_needs_admin(make_bridge, slack, tw
         bridge.events_url, text=f"notify <@{ALICE}|alice> hello", user_id=AGENT, channel_id=CHANNEL
     )
     await twilio.wait_for(lambda: len(twilio.sent) == 2)
-    assert texts_to(twilio, "+14155550177") == ["disk full"]
-    assert texts_to(twilio, ALICE_PHONE) == ["hello"]
+    assert texts_to(twilio, "+14155550177") == ["Page 1: disk full\nReply ACK 1"]
+    assert texts_to(twilio, ALICE_PHONE) == ["Page 2: hello\nReply ACK 2"]
 
 
 async def test_opted_out_member_is_reported_not_texted(make_bridge, slack, twilio):

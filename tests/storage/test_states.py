@@ -9,7 +9,7 @@ from sqlalchemy.exc import StatementError
 from storage.models import Base, Line, Message
 from storage.models.base import State
 from storage.models.campaigns import Campaign, CampaignEvent, CampaignRecipient
-from storage.models.core import SlackOutbox
+from storage.models.core import Conversation, SlackOutbox
 from storage.models.notify import Notification, NotificationRecipient
 from storage.states import (
     CAMPAIGN_FLOW,
@@ -18,6 +18,7 @@ from storage.states import (
     PAGE_FLOW,
     PAGE_RECIPIENT_FLOW,
     CampaignState,
+    ConversationStatus,
     IllegalTransition,
     MessageStatus,
     OutboxStatus,
@@ -34,6 +35,7 @@ STATE_COLUMNS = {
     (CampaignEvent, "to_state"): CampaignState,
     (CampaignRecipient, "status"): RecipientStatus,
     (SlackOutbox, "status"): OutboxStatus,
+    (Conversation, "status"): ConversationStatus,
     (Notification, "status"): PageStatus,
     (NotificationRecipient, "state"): PageRecipientState,
 }
@@ -81,7 +83,8 @@ def test_a_campaign_runs_only_once_approved():
 def test_outbox_rows_and_pages_settle_once():
     assert OUTBOX_FLOW.terminal() == {OutboxStatus.DONE, OutboxStatus.FAILED}
     assert not OUTBOX_FLOW.allows(OutboxStatus.DONE, OutboxStatus.PENDING)
-    assert PAGE_FLOW.terminal() == {PageStatus.ACKED, PageStatus.RESOLVED}
+    assert PAGE_FLOW.terminal() == {PageStatus.RESOLVED}
+    assert PAGE_FLOW.allows(PageStatus.ACKED, PageStatus.RESOLVED)  # an acknowledged page is resolved later
     assert not PAGE_FLOW.allows(PageStatus.ACKED, PageStatus.OPEN)
     assert not PAGE_RECIPIENT_FLOW.allows(PageRecipientState.DELIVERED, PageRecipientState.SENT)
     assert not any(PAGE_RECIPIENT_FLOW.allows(PageRecipientState.NO_PHONE, state) for state in PageRecipientState)
