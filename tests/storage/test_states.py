@@ -7,6 +7,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import StatementError
 
 from storage.models import Base, Line, Message
+from storage.models.api import ApiCallback, Verification
 from storage.models.base import State
 from storage.models.campaigns import Campaign, CampaignEvent, CampaignRecipient
 from storage.models.core import Conversation, SlackOutbox
@@ -25,6 +26,7 @@ from storage.states import (
     PageRecipientState,
     PageStatus,
     RecipientStatus,
+    VerificationStatus,
 )
 
 # Every column that holds a state, and the enum of its values.
@@ -38,6 +40,8 @@ STATE_COLUMNS = {
     (Conversation, "status"): ConversationStatus,
     (Notification, "status"): PageStatus,
     (NotificationRecipient, "state"): PageRecipientState,
+    (ApiCallback, "status"): OutboxStatus,
+    (Verification, "status"): VerificationStatus,
 }
 
 
