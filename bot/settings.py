@@ -39,6 +39,8 @@ class LineConfig:
     brand: str = ""
     help_text: str = ""
     smart_encoding: bool = False
+    join_keywords: tuple[str, ...] = ()  # whole-message keywords that subscribe to marketing (upper case)
+    double_opt_in: bool = False  # a join keyword counts only once the number answers YES
 
     @property
     def key(self) -> str:
@@ -144,7 +146,23 @@ def _database_url(value: str) -> str:
 # -- TOML file -------------------------------------------------------------------------------------
 
 _TOP_KEYS = {"admins", "approvers", "lines", "compliance", "teams", "notify", "alertmanager"}
-_LINE_KEYS = {"number", "messaging_service", "channel", "kind", "mps", "brand", "help_text", "smart_encoding"}
+_LINE_KEYS = {
+    "number",
+    "messaging_service",
+    "channel",
+    "kind",
+    "mps",
+    "brand",
+    "help_text",
+    "smart_encoding",
+    "join_keywords",
+    "double_opt_in",
+}
+# Words a line cannot take as a join keyword: they already mean something to every line.
+_RESERVED_KEYWORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "OPT OUT"}
+    | {"START", "UNSTOP", "YES", "HELP", "INFO"}
+)
 _COMPLIANCE_KEYS = {"quiet_hours", "quiet_hours_by_region", "frequency_cap", "footer"}
 _NOTIFY_KEYS = {"api_tokens", "api_token_hashes", "escalation_minutes", "escalation"}
 _ALERTMANAGER_KEYS = {"routes", "default_group"}
@@ -203,6 +221,16 @@ def _line(raw: Any, index: int) -> LineConfig:
     smart = raw.get("smart_encoding", False)
     if not isinstance(smart, bool):
         raise ConfigError(f"{where}smart_encoding: must be true or false")
+    join = raw.get("join_keywords", [])
+    if not isinstance(join, list) or not all(isinstance(k, str) and k.strip() for k in join):
+        raise ConfigError(f'{where}join_keywords: must be a list of words like ["JOIN"], got {join!r}')
+    join_keywords = tuple(dict.fromkeys(" ".join(k.split()).upper() for k in join))
+    reserved = sorted(set(join_keywords) & _RESERVED_KEYWORDS)
+    if reserved:
+        raise ConfigError(f"{where}join_keywords: {reserved[0]!r} is a standard keyword and cannot be a join keyword")
+    double = raw.get("double_opt_in", False)
+    if not isinstance(double, bool):
+        raise ConfigError(f"{where}double_opt_in: must be true or false")
     return LineConfig(
         number=number,
         messaging_service=service,
@@ -212,6 +240,8 @@ def _line(raw: Any, index: int) -> LineConfig:
         brand=raw.get("brand", ""),
         help_text=raw.get("help_text", ""),
         smart_encoding=smart,
+        join_keywords=join_keywords,
+        double_opt_in=double,
     )
 
 
@@ -335,6 +365,8 @@ kind = "both"
 mps = 5
 brand = "Acme"
 help_text = "Acme: help@acme.example. Msg&data rates may apply. Reply STOP to opt out."
+join_keywords = ["JOIN"]
+double_opt_in = true
 [teams]
 oncall = ["U0ALICE", "U0BOB"]
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.conversations import optouts
 from bot.conversations.service import opt_out_from_slack
 from bot.phone import InvalidPhoneNumber, parse_e164
 from bot.services import Services
@@ -21,6 +22,26 @@ def register(app: AsyncApp, services: Services) -> None:
         channel = (body.get("channel") or {}).get("id", "")
         text = await opt_out_from_slack(services, channel=channel, user=body["user"]["id"], phone=phone)
         await _answer(respond, body, text)
+
+    async def decide(body: dict, action: dict, respond, confirm: bool) -> None:
+        value = str(action.get("value", ""))
+        if not value.isdigit():
+            await _answer(respond, body, f":warning: {value!r} is not a stop request id. Nothing was changed.")
+            return
+        text = await optouts.decide_stop_request(
+            services, request_id=int(value), user=body["user"]["id"], confirm=confirm
+        )
+        await _answer(respond, body, text)
+
+    @app.action("stop_request_confirm")
+    async def confirm_request(ack, body: dict, action: dict, respond) -> None:
+        await ack()
+        await decide(body, action, respond, True)
+
+    @app.action("stop_request_dismiss")
+    async def dismiss_request(ack, body: dict, action: dict, respond) -> None:
+        await ack()
+        await decide(body, action, respond, False)
 
 
 async def _answer(respond, body: dict, text: str) -> None:

@@ -12,6 +12,7 @@ import re
 from slack_bolt.async_app import AsyncApp
 
 from bot.compliance import consent, ledger, views
+from bot.conversations import optouts
 from bot.permissions import is_admin, refusal
 from bot.phone import InvalidPhoneNumber, parse_e164
 from bot.services import Services
@@ -68,8 +69,8 @@ async def _optout(ctx: CommandContext) -> str:
     if error:
         return error
     where = ledger.Where(services.lines.by_channel(ctx.channel))
-    await ledger.opt_out(services, user=ctx.user, phone=phone, where=where, reason=reason)
-    return views.opted_out_answer(phone, where.line)
+    recorded = await optouts.opt_out_by_hand(services, user=ctx.user, phone=phone, where=where, reason=reason)
+    return views.opted_out_answer(phone, where.line, recorded)
 
 
 async def _optin(ctx: CommandContext) -> str:

@@ -76,7 +76,13 @@ async def test_optout_in_a_line_channel_applies_to_that_line_and_refreshes_the_c
     # Now nothing goes to that number from this line.
     refused = await command(bridge, slack, f"send {CUSTOMER} are you there?", user=AGENT)
     assert refused.startswith(":no_entry: Not sent")
-    assert twilio.sent == []
+    # The opt-out itself is confirmed to the number, once.
+    await twilio.wait_for(lambda: len(twilio.sent) == 1, what="the opt-out confirmation")
+    assert twilio.sent[0]["to"] == CUSTOMER and "unsubscribed" in twilio.sent[0]["body"]
+    again = await command(bridge, slack, f"optout {CUSTOMER}")
+    assert "already opted out" in again
+    assert len(await ledger(bridge)) == 1
+    assert len(twilio.sent) == 1
 
 
 async def test_optout_elsewhere_applies_to_every_line(bridge, slack):
