@@ -56,11 +56,10 @@ def scopes_for(purpose: str) -> tuple[str, ...]:
     return ("marketing", "all") if purpose == "marketing" else ("transactional", "all")
 
 
-def state_from(events: Iterable[Any], purpose: str) -> ConsentState:
-    """The state that `events` (newest first) give for `purpose`: the newest event whose scope governs it.
-
-    A lift (START) passes over the opt-outs older than it, so the opt-in they had overridden, if any, holds
-    again; with none, the number is back to no consent on record."""
+def governing_event(events: Iterable[Any], purpose: str) -> Any | None:
+    """The event that decides `purpose` among `events` (newest first): the newest opt-in or opt-out whose scope
+    governs it. A lift (START) passes over the opt-outs older than it, so the opt-in they had overridden, if
+    any, holds again; with none, nothing governs (no consent on record)."""
     governing = scopes_for(purpose)
     lifted = False
     for event in events:
@@ -70,10 +69,19 @@ def state_from(events: Iterable[Any], purpose: str) -> ConsentState:
             lifted = True
         elif event.action == "opt_out":
             if not lifted:
-                return ConsentState("opted_out", event.source, event.created_at, event.evidence)
+                return event
         else:
-            return ConsentState("opted_in", event.source, event.created_at, event.evidence)
-    return UNKNOWN
+            return event
+    return None
+
+
+def state_from(events: Iterable[Any], purpose: str) -> ConsentState:
+    """The state that `events` (newest first) give for `purpose` (see `governing_event`)."""
+    event = governing_event(events, purpose)
+    if event is None:
+        return UNKNOWN
+    status = "opted_out" if event.action == "opt_out" else "opted_in"
+    return ConsentState(status, event.source, event.created_at, event.evidence)
 
 
 async def history(

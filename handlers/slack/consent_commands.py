@@ -20,12 +20,14 @@ from bot.slack.format import escape
 from handlers.slack.commands import CommandContext, Subcommands
 
 OPTOUT_USAGE = "`/sms optout +14155550100 [reason...]`"
-OPTIN_USAGE = "`/sms optin +14155550100 source=WHERE [scope=marketing|transactional|all] [evidence...]`"
+OPTIN_USAGE = '`/sms optin +14155550100 [evidence...] source="WHERE" [scope=marketing|transactional|all]`'
 CONSENT_USAGE = "`/sms consent +14155550100`"
 
 _PHONE_WORD = re.compile(r"[0-9+().\-]+")
-# key=value options; a value may be quoted to hold spaces: source="paper form"
-_OPTION = re.compile(r'(?<!\S)(source|scope)=("([^"]*)"|(\S*))', re.IGNORECASE)
+# key=value options; a value may be quoted to hold spaces: source="paper form" (Slack apps may send “curly” quotes)
+_OPTION = re.compile(r'(?<!\S)(source|scope)=(["“”]([^"“”]*)["“”]|(\S*))', re.IGNORECASE)
+_ANY_OPTION = re.compile(r"(?<!\S)([A-Za-z_]+)=")
+OPTION_KEYS = ("source", "scope")
 
 
 def _number(args: str, usage: str) -> tuple[str | None, str, str | None]:
@@ -48,13 +50,35 @@ def _number(args: str, usage: str) -> tuple[str | None, str, str | None]:
 
 
 def parse_options(text: str) -> tuple[dict[str, str], str, str | None]:
-    """Split `source=... scope=... free text` into ({source, scope}, free text, error)."""
+    """Split `source=... scope=... free text` into ({source, scope}, free text, error).
+
+    A value of several words must be quoted (`source="signed paper form"`): an unquoted source followed by more
+    words is refused rather than cut at its first word. Unknown `key=` options are refused by name."""
+    for match in _ANY_OPTION.finditer(text):
+        if match.group(1).lower() not in OPTION_KEYS:
+            return (
+                {},
+                "",
+                f":warning: `{escape(match.group(1))}=` is not an option (use "
+                + " or ".join(f"`{k}=`" for k in OPTION_KEYS)
+                + "). Nothing was changed.",
+            )
     options: dict[str, str] = {}
     for match in _OPTION.finditer(text):
         key = match.group(1).lower()
         value = (match.group(3) if match.group(3) is not None else match.group(4)).strip()
         if key in options:
             return {}, "", f":warning: `{key}=` is given twice. Nothing was changed."
+        if key == "source" and match.group(3) is None:
+            after = text[match.end() :].split()
+            if after and not _OPTION.match(after[0]):
+                words = " ".join([value, *after])
+                return (
+                    {},
+                    "",
+                    f":warning: `source={escape(value)}` is followed by more words: a source of several words "
+                    f'needs quotes, like `source="{escape(words)}"`. Nothing was changed.',
+                )
         options[key] = value
     rest = " ".join(_OPTION.sub(" ", text).split())
     return options, rest, None
@@ -126,7 +150,7 @@ def register(app: AsyncApp, services: Services, subcommands: Subcommands) -> Non
     )
     subcommands.add(
         "optin",
-        "optin +14155550100 source=WHERE [scope=marketing|transactional|all] [evidence...] — record consent (admins)",
+        'optin +14155550100 source="WHERE" [scope=marketing|transactional|all] — record consent (admins)',
         _optin,
     )
     subcommands.add("consent", "consent +14155550100 — a number's consent state and history (admins)", _consent)

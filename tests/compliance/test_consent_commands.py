@@ -107,6 +107,18 @@ async def test_optin_needs_a_source_and_a_valid_scope(bridge, slack):
     assert await ledger(bridge) == []
 
 
+async def test_a_source_of_several_words_needs_quotes_and_unknown_options_are_named(bridge, slack):
+    answer = await command(bridge, slack, f"optin {CUSTOMER} source=signed paper form")
+    assert answer.startswith(":warning:") and 'source="signed paper form"' in answer and "Nothing was changed" in answer
+    answer = await command(bridge, slack, f"optin {CUSTOMER} sorce=form")
+    assert "`sorce=` is not an option" in answer
+    assert await ledger(bridge) == []
+    answer = await command(bridge, slack, f"optin {CUSTOMER} source=“signed paper form” scope=marketing")
+    assert "source: signed paper form" in answer
+    [event] = await ledger(bridge)
+    assert "consent source: signed paper form" in event.evidence
+
+
 async def test_optin_records_scope_source_and_evidence(bridge, slack):
     answer = await command(
         bridge, slack, f'optin {CUSTOMER} source="paper form" scope=marketing signed at the counter', channel=ELSEWHERE

@@ -248,3 +248,62 @@ async def test_an_opt_out_counts_against_the_last_campaign_only(make_bridge, sla
 
     assert "Opt-outs within 72 h of a campaign text: 0" in await command(slack, bridge, f"campaign report {first}")
     assert "Opt-outs within 72 h of a campaign text: 1" in await command(slack, bridge, f"campaign report {second}")
+
+
+# -- opt-in only with evidence: join keywords, double opt-in, the evidence export ---------------------------------
+
+
+async def test_a_join_keyword_opts_in_to_marketing_with_the_text_as_evidence(make_bridge, slack, twilio):
+    bridge = await make_bridge(clock=ManualClock(MONDAY))
+    await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="join!")
+    await twilio.wait_for(lambda: len(twilio.sent) == 1)
+    assert "subscribed to marketing" in twilio.sent[0]["body"]
+    [event] = await events(bridge)
+    assert (event.action, event.scope, event.source, event.line_id) == ("opt_in", "all", "keyword", 1)
+    assert "join!" in event.evidence and event.message_id is not None
+    assert (await marketing_decision(bridge, LINE)).allowed
+
+
+async def test_double_opt_in_waits_for_yes(make_bridge, slack, twilio):
+    bridge = await make_bridge(clock=ManualClock(MONDAY))
+    await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=A2P_LINE, body="Deals")
+    await twilio.wait_for(lambda: len(twilio.sent) == 1)
+    assert "Reply YES to confirm" in twilio.sent[0]["body"]
+    assert await events(bridge) == []
+    assert "no marketing opt-in" in (await marketing_decision(bridge)).reason
+
+    await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=A2P_LINE, body="YES")
+    await twilio.wait_for(lambda: len(twilio.sent) == 2)
+    assert "subscribed to marketing" in twilio.sent[1]["body"]
+    [event] = await events(bridge)
+    assert event.action == "opt_in" and "'Deals'" in event.evidence and "'YES'" in event.evidence
+    assert (await marketing_decision(bridge)).allowed
+
+    # A later "Yes" (to an agent's question) is an ordinary message again.
+    await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=A2P_LINE, body="Yes")
+    await slack.wait_for(lambda: '"Yes"' in json.dumps(slack.messages), what="the Yes in the thread")
+    assert len(await events(bridge)) == 1
+
+
+async def test_consent_export_lists_every_event_with_its_evidence(make_bridge, slack, twilio, tmp_path):
+    import csv
+    import io
+
+    from bot.contacts.consent_export import export_consent_csv
+
+    bridge = await make_bridge(clock=ManualClock(MONDAY))
+    await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="JOIN")
+    await twilio.wait_for(lambda: len(twilio.sent) == 1)
+    await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="-stop-")
+    await twilio.wait_for(lambda: len(twilio.sent) == 2)
+    async with bridge.services.db.session() as session:
+        text = await export_consent_csv(session, CUSTOMER)
+        assert (await export_consent_csv(session, "+12125550000")).count("\n") == 1  # the header only
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["action"], r["source"], r["phone"], r["line"]) for r in rows] == [
+        ("opt_in", "keyword", CUSTOMER, LINE),
+        ("opt_out", "keyword", CUSTOMER, LINE),
+    ]
+    assert rows[0]["message_text"] == "JOIN" and rows[0]["message_sid"].startswith("SM")
+    assert rows[1]["message_text"] == "'-stop-"  # a formula-looking text is escaped
+    assert rows[0]["recorded_at"] == "2030-06-03T17:00:00Z"
