@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.compliance import consent
 from bot.lines import KnownLine, LineDirectory
 from bot.slack.format import escape, pretty_phone, slack_date
+from bot.slack.mentions import escape_keeping_mentions
 from storage.models import ConsentEvent
 
 HISTORY_LIMIT = 20
@@ -77,7 +78,7 @@ def _event_line(event: ConsentEvent, lines: LineDirectory) -> str:
     line = lines.by_id(event.line_id) if event.line_id is not None else None
     where = line_label(line) if event.line_id is None or line else f"line {event.line_id}"
     actor = f" by <@{event.actor}>" if event.actor else ""
-    evidence = f" — {escape(event.evidence)}" if event.evidence else ""
+    evidence = f" — {escape_keeping_mentions(event.evidence)}" if event.evidence else ""
     return (
         f"• {slack_date(event.created_at)} {_ACTION_LABEL.get(event.action, event.action)} "
         f"({event.scope}) · source {event.source} · {escape(where)}{actor}{evidence}"

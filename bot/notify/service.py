@@ -22,7 +22,7 @@ from bot.notify import roster, views
 from bot.notify.roster import Member
 from bot.phone import InvalidPhoneNumber, mask, parse_e164
 from bot.services import Services
-from bot.slack import outbox
+from bot.slack import mentions, outbox
 from storage.models import Message
 from storage.models.notify import Notification, NotificationRecipient
 from storage.states import PAGE_FLOW, PAGE_RECIPIENT_FLOW, MessageStatus, PageRecipientState, PageStatus
@@ -76,6 +76,8 @@ def parse_target(raw: str, *, bare_group: bool = False) -> Target:
     user = roster.parse_user(text)
     if user:
         return Target("user", user)
+    if text.startswith(("@", "<@", "&lt;@")):
+        raise NotifyError(mentions.user_error(text))
     if text.startswith("+") or text[:1].isdigit() or text.startswith("("):
         try:
             return Target("phone", parse_e164(text))

@@ -16,7 +16,7 @@ from bot.conversations import optouts
 from bot.permissions import is_admin, refusal
 from bot.phone import InvalidPhoneNumber, parse_e164
 from bot.services import Services
-from bot.slack.format import escape
+from bot.slack.format import escape, to_plain_text
 from handlers.slack.commands import CommandContext, Subcommands
 
 OPTOUT_USAGE = "`/sms optout +14155550100 [reason...]`"
@@ -92,6 +92,7 @@ async def _optout(ctx: CommandContext) -> str:
     phone, reason, error = _number(ctx.args, OPTOUT_USAGE)
     if error:
         return error
+    reason = to_plain_text(reason)
     where = ledger.Where(services.lines.by_channel(ctx.channel))
     recorded = await optouts.opt_out_by_hand(services, user=ctx.user, phone=phone, where=where, reason=reason)
     return views.opted_out_answer(phone, where.line, recorded)
@@ -108,7 +109,8 @@ async def _optin(ctx: CommandContext) -> str:
     options, free_text, error = parse_options(rest)
     if error:
         return error
-    source = options.get("source", "")
+    source = to_plain_text(options.get("source", ""))
+    free_text = to_plain_text(free_text)
     if not source:
         return (
             ":warning: Say where the consent comes from with `source=...` (a web form, a paper form, a call).\n"

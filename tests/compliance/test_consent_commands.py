@@ -152,6 +152,7 @@ async def test_consent_shows_state_and_history_newest_first(bridge, slack):
     assert "Acme +1 415-555-0100" in history[0] and "source slack" in history[0]
     assert "opt-in" in history[1] and "all lines" in history[1] and "consent source: web-form" in history[1]
     assert "<!date^" in history[0]  # the time, shown in each reader's zone
+    assert "&lt;@" not in answer and f"opted out by <@{ADMIN}> with /sms optout" in history[0]  # escaped once only
 
     # Elsewhere: every line's state; the other line only sees the all-line opt-in.
     everywhere = await command(bridge, slack, f"consent {CUSTOMER}", channel=ELSEWHERE)
