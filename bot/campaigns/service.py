@@ -24,7 +24,7 @@ from bot.campaigns.audience import (
     contact_batch,
     parse_audience,
 )
-from bot.campaigns.pricing import PRICE_PER_SEGMENT_USD, cost
+from bot.campaigns.pricing import Estimate
 from bot.compliance import gate
 from bot.compliance.quiet_hours import next_allowed
 from bot.compliance.segments import analyze
@@ -39,8 +39,6 @@ from storage.models import Contact, Message
 from storage.models.campaigns import Campaign, CampaignEvent, CampaignLink, CampaignRecipient
 from storage.states import CAMPAIGN_FLOW, MESSAGE_FLOW, CampaignState, MessageStatus, RecipientStatus
 
-# What one SMS segment costs, for the preview's estimate only: Twilio's US list price per outbound segment
-# (carrier surcharges not included). Change it here if your contract differs.
 PURPOSES = ("marketing", "transactional")
 BATCH = 500  # contacts read per query: memory stays flat whatever the audience size
 # Contacts queued per dispatch step: a bigger step costs fewer statements and transactions per text. Its
@@ -224,6 +222,7 @@ async def compute_preview(services: Services, campaign_id: int) -> dict:
     line = services.lines.by_id(campaign.line_id)
     skipped: Counter = Counter()
     eligible = total = total_segments = 0
+    estimate = Estimate()
     encodings: Counter = Counter()
     sample = None
     starts: Counter = Counter()  # earliest allowed send time (to the minute) -> recipients
@@ -269,6 +268,7 @@ async def compute_preview(services: Services, campaign_id: int) -> dict:
             text = render_for(campaign, item.contact, settings.public_url, settings.compliance.footer)
             info = analyze(text, smart_encoding=line.config.smart_encoding)
             total_segments += max(1, info.segments)
+            estimate.add(item.phone, max(1, info.segments))
             encodings[info.encoding] += 1
             if sample is None:
                 sample = {
@@ -303,8 +303,7 @@ async def compute_preview(services: Services, campaign_id: int) -> dict:
         "sample": sample,
         "encodings": dict(encodings),
         "total_segments": total_segments,
-        "cost": cost(total_segments),
-        "price_per_segment": PRICE_PER_SEGMENT_USD,
+        **estimate.as_dict(),
         "first_send": first.isoformat() if first else None,
         "last_send": last.isoformat() if last else None,
         "mps": line.config.mps,
