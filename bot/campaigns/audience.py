@@ -42,6 +42,13 @@ def parse_audience(text: str) -> str:
     raise AudienceError(f"audience {value!r} must be all, tag:NAME or list:NAME")
 
 
+async def list_exists(session: AsyncSession, audience: str) -> bool:
+    """Whether `list:NAME` names a list some contact is on."""
+    _kind, _, name = audience.partition(":")
+    found = await session.scalar(select(ContactTag.contact_id).where(ContactTag.tag == f"list:{name}").limit(1))
+    return found is not None
+
+
 def audience_filter(audience: str):
     if audience == "all":
         return None
@@ -123,6 +130,7 @@ async def classify(
                 Message.direction == "out",
                 Message.status.in_(SENT_STATUSES),
                 Message.sent_at > now - timedelta(hours=24),
+                Message.sent_at <= now,
             )
             .group_by(Message.phone)
         )

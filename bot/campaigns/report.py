@@ -147,13 +147,26 @@ async def build(services: Services, campaign_id: int) -> Report:
     return Report(campaign, "\n".join(lines), await _csv(services, campaign.id), chart)
 
 
-async def publish(services: Services, campaign_id: int, *, requested_by: str) -> str:
+async def publish(services: Services, campaign_id: int, *, requested_by: str | None, post: bool = False) -> str:
     """Build the report, queue the chart and the CSV for upload into the campaign's thread, and return the
-    summary text (the answer to `/sms campaign report ID`)."""
+    summary text (the answer to `/sms campaign report ID`). With `post`, the summary is posted in the thread
+    too (the full report a campaign gets when it completes; `requested_by` None)."""
     built = await build(services, campaign_id)
     campaign = built.campaign
     ref = campaign.progress_outbox_id or campaign.preview_outbox_id
+    comment = (
+        f"Report of campaign #{campaign.id}, requested by <@{requested_by}>."
+        if requested_by
+        else f"Report of campaign #{campaign.id}, on completion."
+    )
     async with services.db.session() as session:
+        if post:
+            await outbox.enqueue(
+                session,
+                channel=campaign.channel,
+                op="post",
+                payload={"text": built.text},
+            )
         chart = await media.store(
             session, data=built.chart, content_type="image/png", filename=f"campaign-{campaign.id}-funnel.png"
         )
@@ -166,7 +179,7 @@ async def publish(services: Services, campaign_id: int, *, requested_by: str) ->
                 "filename": chart.filename,
                 "media_id": chart.id,
                 "title": f"Campaign #{campaign.id} delivery funnel",
-                "initial_comment": f"Report of campaign #{campaign.id}, requested by <@{requested_by}>.",
+                "initial_comment": comment,
             },
         )
         await outbox.enqueue(
@@ -230,7 +243,7 @@ async def _csv(services: Services, campaign_id: int) -> str:
             writer.writerow(
                 [
                     phone,
-                    status,
+                    mstatus or status,  # what became of the text (delivered, failed...), or skipped
                     reason or "",
                     mstatus or "",
                     code or "",

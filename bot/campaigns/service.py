@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +23,7 @@ from bot.campaigns.audience import (
     audience_filter,
     classify,
     contact_batch,
+    list_exists,
     parse_audience,
 )
 from bot.campaigns.pricing import Estimate
@@ -171,6 +173,11 @@ async def create(services: Services, user: str, draft: Draft) -> Campaign:
     if not is_admin(services.settings, user):
         raise CampaignError("Only admins may create campaigns.")
     async with services.db.session() as session:
+        if draft.audience.startswith("list:") and not await list_exists(session, draft.audience):
+            raise CampaignError(
+                f"There is no contact list {draft.audience.partition(':')[2]!r} (a list is made by a contacts "
+                "import with that list name). Nothing was created."
+            )
         campaign = Campaign(
             name=draft.name,
             line_id=draft.line.id,
@@ -242,7 +249,7 @@ async def compute_preview(services: Services, campaign_id: int) -> dict:
                 contacts,
                 line_id=campaign.line_id,
                 purpose=campaign.purpose,
-                now=now,
+                now=start,  # the frequency cap as it will stand when the campaign sends, not today
                 frequency_cap=settings.compliance.frequency_cap,
             )
             # Two stored spellings of one number are one recipient: the non-canonical one is the duplicate.
@@ -382,6 +389,11 @@ async def approve(services: Services, campaign_id: int, user: str) -> str:
         if campaign.state != CampaignState.PENDING_APPROVAL:
             raise CampaignError(
                 f"Campaign #{campaign.id} is {campaign.state}; only a campaign pending approval can be approved."
+            )
+        if not (campaign.preview or {}).get("eligible", 0):
+            raise CampaignError(
+                f"Campaign #{campaign.id} has no eligible recipients, so nothing would be sent; it was not "
+                "approved. Cancel it, then create it again once its audience has recipients who may be texted."
             )
         campaign.state, campaign.approved_by = CampaignState.SCHEDULED, user
         await audit(
@@ -723,12 +735,18 @@ COMPLETION_CHECK_SECONDS = 0.5
 
 
 async def refresh(
-    services: Services, campaign_id: int, *, interval: float, last_check: dict[int, float] | None = None
+    services: Services,
+    campaign_id: int,
+    *,
+    interval: float,
+    last_check: dict[int, float] | None = None,
+    on_completed: Callable[[int], Awaitable[object]] | None = None,
 ) -> bool:
     """Complete a finished campaign; push its progress message when it changed and `interval` has passed.
     Counting is a grouped query over the campaign's messages, so it runs at most every `interval` (and
     every half second once everything is queued, to notice completion). True once nothing is left to report.
-    `last_check` (campaign id -> loop time it was last counted) is the caller's: the campaign worker keeps it."""
+    `last_check` (campaign id -> loop time it was last counted) is the caller's: the campaign worker keeps it.
+    `on_completed(campaign_id)` runs once the completion is committed (the worker posts the full report)."""
     loop = asyncio.get_running_loop()
     last_check = {} if last_check is None else last_check
     now = services.clock.now()
@@ -787,5 +805,7 @@ async def refresh(
                 op="post",
                 payload={"text": views.completion_text(campaign, c)},
             )
+    if done and on_completed is not None:
+        await on_completed(campaign_id)
     services.wakeups.poke_outbox()
     return final

@@ -116,7 +116,7 @@ def completion_text(campaign: Campaign, c: dict[str, int]) -> str:
         f":checkered_flag: Campaign #{campaign.id} {campaign.name} completed: "
         f"sent {c.get('sent', 0)}, "
         f"delivered {c.get('delivered', 0)}, failed {c.get('failed', 0)}, skipped {c.get('skipped', 0)}. "
-        f"`/sms campaign report {campaign.id}` for the details."
+        "Its full report follows."
     )
 
 
