@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.compliance import consent
+from bot.compliance import consent, requests
 from bot.compliance.gate import SENT_STATUSES
 from bot.cooperative import paced
 from bot.phone import InvalidPhoneNumber, parse_e164
@@ -23,6 +23,7 @@ SKIP_REASONS = {
     "invalid": "invalid number",
     "landline": "landline",
     "frequency_cap": "frequency cap",
+    "stop_request": "asked to stop (awaiting a decision)",
     "duplicate": "duplicate",
 }
 
@@ -121,7 +122,9 @@ async def classify(
     for event in rows:
         events[event.phone].append(event)
     recent: dict[str, int] = {}
+    held: set[str] = set()
     if purpose == "marketing":
+        held = await requests.held(session, phones)
         counted = await session.execute(
             select(Message.phone, func.count(Message.id))
             .where(
@@ -143,6 +146,8 @@ async def classify(
             item.reason = "opted_out"
         elif purpose == "marketing" and not state.opted_in:
             item.reason = "no_consent"
+        elif purpose == "marketing" and item.phone in held:
+            item.reason = "stop_request"
         elif purpose == "marketing" and recent.get(item.phone, 0) >= frequency_cap:
             item.reason = "frequency_cap"
     return out

@@ -31,9 +31,9 @@ def country_of(phone: str) -> str | None:
     except phonenumbers.NumberParseException:
         return None
     # The number's own region; for a number no region claims (a reserved range), its country code's main one.
-    region = phonenumbers.region_code_for_number(number) or phonenumbers.region_code_for_country_code(
-        number.country_code
-    )
+    region = phonenumbers.region_code_for_number(number)
+    if not region and number.country_code is not None:
+        region = phonenumbers.region_code_for_country_code(number.country_code)
     return region if region and region != "ZZ" else None
 
 

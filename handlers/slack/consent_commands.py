@@ -90,8 +90,8 @@ async def _optout(ctx: CommandContext) -> str:
     if not is_admin(services.settings, ctx.user):
         return refusal("admins")
     phone, reason, error = _number(ctx.args, OPTOUT_USAGE)
-    if error:
-        return error
+    if error or phone is None:
+        return error or f"Usage: {OPTOUT_USAGE}"
     reason = to_plain_text(reason)
     where = ledger.Where(services.lines.by_channel(ctx.channel))
     recorded = await optouts.opt_out_by_hand(services, user=ctx.user, phone=phone, where=where, reason=reason)

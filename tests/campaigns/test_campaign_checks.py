@@ -85,7 +85,10 @@ async def test_a_completed_campaign_posts_its_full_report_and_the_csv_says_deliv
         lambda: any(f"Report for campaign #{campaign_id}" in m["text"] for m in slack.messages.get(A2P_CHANNEL, [])),
         what="the full report posted on completion",
     )
-    await slack.wait_for(lambda: any(f["name"].endswith("recipients.csv") for f in slack.files.values()))
+    await slack.wait_for(
+        lambda: any(f["name"].endswith("recipients.csv") and f.get("channel") for f in slack.files.values()),
+        what="the recipients CSV shared in the channel",
+    )
     csv_file = next(f for f in slack.files.values() if f["name"].endswith("recipients.csv"))
     [row] = list(csv.DictReader(io.StringIO(csv_file["bytes"].decode())))
     assert (row["phone"], row["status"]) == (PHONE, "delivered")

@@ -47,11 +47,11 @@ def escaped_command_text(state: Any, text: str) -> str:
     """A slash command's text as Slack sends it with `should_escape: true`: `&`, `<` and `>` escaped, and each
     `@name` of a member and `#name` of a channel turned into `<@U…|name>` / `<#C…|name>` (what the Slack client
     does when a person picks them from its lists). An unknown `@name` stays plain text, as in Slack."""
-    members = {}
-    for user in state.users.values():
-        for key in (user.get("name"), (user.get("profile") or {}).get("display_name")):
+    members: dict[str, dict] = {}
+    for member in state.users.values():
+        for key in (member.get("name"), (member.get("profile") or {}).get("display_name")):
             if key:
-                members.setdefault(key.lower(), user)
+                members.setdefault(key.lower(), member)
     channels = {c["name"].lower(): c for c in state.channels.values() if c.get("name")}
 
     def user(match: re.Match) -> str:
