@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import UTC, datetime, timedelta
@@ -90,5 +91,22 @@ async def test_a_completed_campaign_posts_its_full_report_and_the_csv_says_deliv
         what="the recipients CSV shared in the channel",
     )
     csv_file = next(f for f in slack.files.values() if f["name"].endswith("recipients.csv"))
+    [row] = list(csv.DictReader(io.StringIO(csv_file["bytes"].decode())))
+    assert row["phone"] == PHONE and row["status"] in ("sent", "delivered")  # what became of it, never "queued"
+
+    async def delivered() -> bool:
+        async with bridge.services.db.session() as session:
+            return await session.scalar(select(Message.status).where(Message.phone == PHONE)) == "delivered"
+
+    for _ in range(500):
+        if await delivered():
+            break
+        await asyncio.sleep(0.02)
+    await command(slack, bridge, f"campaign report {campaign_id}")
+    await slack.wait_for(
+        lambda: sum(f["name"].endswith("recipients.csv") and bool(f.get("channel")) for f in slack.files.values()) == 2,
+        what="the report asked for",
+    )
+    csv_file = [f for f in slack.files.values() if f["name"].endswith("recipients.csv")][-1]
     [row] = list(csv.DictReader(io.StringIO(csv_file["bytes"].decode())))
     assert (row["phone"], row["status"]) == (PHONE, "delivered")
