@@ -132,32 +132,31 @@ async def _handle(
             answer=answer(help_text(line)),
         )
 
-    if keyword is Keyword.YES and not opted_out_here:
-        joins = await requests.pending(session, requests.JOIN, phone, line.id)
-        if not joins:
-            keyword = None  # an ordinary "Yes": it opts nobody in
-        else:
-            for join in joins:
-                await requests.decide(session, join.id, ConsentRequestStatus.CONFIRMED, by=None, at=now)
-            first = await session.get(Message, joins[0].message_id) if joins[0].message_id else None
-            asked = f"texted {first.body.strip()!r} (message {first.carrier_sid}), then " if first else ""
-            await consent.record(
-                session,
-                phone=phone,
-                line_id=line.id,
-                action="opt_in",
-                source="keyword",
-                scope="all",
-                evidence=f"double opt-in: {asked}confirmed with {body.strip()!r} (message {sid})",
-                message_id=message.id,
-                at=now,
-            )
-            return KeywordOutcome(
-                keyword,
-                note=":white_check_mark: *Double opt-in confirmed.* The number is opted in to marketing on this "
-                "line; a confirmation was sent.",
-                answer=answer(joined_text(line)),
-            )
+    joins = await requests.pending(session, requests.JOIN, phone, line.id) if keyword is Keyword.YES else []
+    if keyword is Keyword.YES and not joins and not opted_out_here:
+        keyword = None  # an ordinary "Yes": it opts nobody in
+    if keyword is Keyword.YES and joins:  # the YES a double opt-in waits for (it lifts an opt-out too)
+        for join in joins:
+            await requests.decide(session, join.id, ConsentRequestStatus.CONFIRMED, by=None, at=now)
+        first = await session.get(Message, joins[0].message_id) if joins[0].message_id else None
+        asked = f"texted {first.body.strip()!r} (message {first.carrier_sid}), then " if first else ""
+        await consent.record(
+            session,
+            phone=phone,
+            line_id=line.id,
+            action="opt_in",
+            source="keyword",
+            scope="all",
+            evidence=f"double opt-in: {asked}confirmed with {body.strip()!r} (message {sid})",
+            message_id=message.id,
+            at=now,
+        )
+        return KeywordOutcome(
+            keyword,
+            note=":white_check_mark: *Double opt-in confirmed.* The number is opted in to marketing on this "
+            "line; a confirmation was sent.",
+            answer=answer(joined_text(line)),
+        )
 
     if keyword in (Keyword.OPT_IN, Keyword.YES):
         if not opted_out_here:

@@ -307,3 +307,12 @@ async def test_consent_export_lists_every_event_with_its_evidence(make_bridge, s
     assert rows[0]["message_text"] == "JOIN" and rows[0]["message_sid"].startswith("SM")
     assert rows[1]["message_text"] == "'-stop-"  # a formula-looking text is escaped
     assert rows[0]["recorded_at"] == "2030-06-03T17:00:00Z"
+
+
+async def test_join_after_stop_is_confirmed_by_yes_not_read_as_start(make_bridge, slack, twilio):
+    bridge = await make_bridge(clock=ManualClock(MONDAY))
+    for body, answered in (("STOP", "unsubscribed"), ("DEALS", "Reply YES"), ("yes", "subscribed to marketing")):
+        await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=A2P_LINE, body=body)
+        await twilio.wait_for(lambda answered=answered: answered in (twilio.sent[-1]["body"] if twilio.sent else ""))
+    assert [e.action for e in await events(bridge)] == ["opt_out", "opt_in"]
+    assert (await marketing_decision(bridge)).allowed
