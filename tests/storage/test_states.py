@@ -9,7 +9,7 @@ from sqlalchemy.exc import StatementError
 from storage.models import Base, Line, Message
 from storage.models.base import State
 from storage.models.campaigns import Campaign, CampaignEvent, CampaignRecipient
-from storage.models.core import SlackOutbox
+from storage.models.core import ConsentRequest, SlackOutbox
 from storage.models.notify import Notification, NotificationRecipient
 from storage.states import (
     CAMPAIGN_FLOW,
@@ -18,6 +18,7 @@ from storage.states import (
     PAGE_FLOW,
     PAGE_RECIPIENT_FLOW,
     CampaignState,
+    ConsentRequestStatus,
     IllegalTransition,
     MessageStatus,
     OutboxStatus,
@@ -36,6 +37,7 @@ STATE_COLUMNS = {
     (SlackOutbox, "status"): OutboxStatus,
     (Notification, "status"): PageStatus,
     (NotificationRecipient, "state"): PageRecipientState,
+    (ConsentRequest, "status"): ConsentRequestStatus,
 }
 
 
