@@ -1,10 +1,17 @@
 """What a campaign is estimated to cost: a list price per SMS segment by destination country (carriers bill per
 segment, and the price depends on the country of the number texted).
 
-Source: Twilio's SMS pricing page for the United States (outbound SMS from a long code, toll-free number or short
-code: $0.0083 per segment; the page says its prices are "current as of October 2026"), as read on 2026-11-09
-and reported in "Twilio API Pricing: What a Text Message Costs, and What Gets Added" (API Evangelist,
-2026-11-12). Carrier pass-through fees (for example on 10DLC traffic) come on top and are not included.
+Sources:
+
+* US: Twilio's SMS pricing page for the United States (outbound SMS from a long code, toll-free number or short
+  code: $0.0083 per segment; the page says its prices are "current as of October 2026"), as read on 2026-11-09
+  and reported in "Twilio API Pricing: What a Text Message Costs, and What Gets Added" (API Evangelist,
+  2026-11-12); budgetforge.dev's "Twilio SMS Pricing in 2026" (2026-07-05) gives the same figure.
+* CA: the LC Phone pricing and billing guide (a messaging product built on Twilio), which lists outbound SMS to
+  the US and Canada at $0.0083 per segment; read 2026-12-02. Twilio's own Canada page was not to be had.
+
+Carrier pass-through fees (for example on 10DLC traffic, or Canadian carriers' long-code fees) come on top and
+are not included.
 
 Only countries whose price was looked up are listed. A number of any other country is counted apart and left out
 of the estimate (the preview says how many segments that is) rather than priced at another country's rate.
@@ -18,9 +25,10 @@ from dataclasses import dataclass, field
 
 import phonenumbers
 
-PRICES_AS_OF = "2026-11-09"
+PRICES_AS_OF = "2026-11-09"  # the US price; the CA price was read on 2026-12-02
 PRICE_PER_SEGMENT_USD: dict[str, float] = {
     "US": 0.0083,
+    "CA": 0.0083,
 }
 
 

@@ -8,6 +8,7 @@ from bot.campaigns.views import _prices
 
 def test_countries_come_from_the_number():
     assert pricing.country_of("+14155550100") == "US"
+    assert pricing.country_of("+14165550100") == "CA"  # Toronto: +1, another country
     assert pricing.country_of("+447700900123") == "GB"
     assert pricing.country_of("+61491570156") == "AU"
     assert pricing.country_of("not a number") is None
@@ -27,4 +28,4 @@ def test_uk_and_australian_numbers_are_not_priced_at_the_us_rate():
 
 def test_every_price_in_the_table_is_a_country_and_the_table_says_its_date():
     assert pricing.PRICES_AS_OF and all(len(c) == 2 and c.isupper() for c in pricing.PRICE_PER_SEGMENT_USD)
-    assert "Source:" in (pricing.__doc__ or "")
+    assert "Sources:" in (pricing.__doc__ or "")
