@@ -92,14 +92,18 @@ async def opt_out_by_hand(services: Services, *, user: str, phone: str, where: W
     return True
 
 
-async def decide_stop_request(services: Services, *, request_id: int, user: str, confirm: bool) -> str:
-    """A person's decision on a stop request in plain words: *Confirm opt-out* (records it and texts the one
-    confirmation) or *Not an opt-out* (lifts the hold). Returns the answer for that person."""
+async def decide_stop_request(services: Services, *, request_id: int, user: str, confirm: bool, channel: str) -> str:
+    """A person's decision on a stop request in plain words, from its thread in the line's channel: *Confirm
+    opt-out* (records it and texts the one confirmation) or *Not an opt-out* (lifts the hold). Returns the
+    answer for that person."""
     now = services.clock.now()
     async with services.db.session() as session:
         request = await session.get(ConsentRequest, request_id)
         if request is None or request.kind != requests.STOP:
             return f":warning: There is no stop request {request_id}. Nothing was changed."
+        line = services.lines.by_id(request.line_id)
+        if line is None or line.config.channel != channel:
+            return ":warning: That stop request belongs to another line's channel. Nothing was changed."
         if request.status != ConsentRequestStatus.PENDING:
             by = f" by <@{request.decided_by}>" if request.decided_by else ""
             return f"That request was already decided{by} ({request.status}). Nothing was changed."

@@ -28,8 +28,9 @@ def register(app: AsyncApp, services: Services) -> None:
         if not value.isdigit():
             await _answer(respond, body, f":warning: {value!r} is not a stop request id. Nothing was changed.")
             return
+        channel = (body.get("channel") or {}).get("id", "")
         text = await optouts.decide_stop_request(
-            services, request_id=int(value), user=body["user"]["id"], confirm=confirm
+            services, request_id=int(value), user=body["user"]["id"], confirm=confirm, channel=channel
         )
         await _answer(respond, body, text)
 

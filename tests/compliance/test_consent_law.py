@@ -26,13 +26,13 @@ CUSTOMER = "+14155550123"
 MONDAY = datetime(2030, 6, 3, 17, 0, tzinfo=UTC)
 
 
-async def press(bridge, slack, action_id: str, value: str, user: str = AGENT) -> None:
+async def press(bridge, slack, action_id: str, value: str, user: str = AGENT, channel: str = CHANNEL) -> None:
     status, _ = await slack.send_action(
         bridge.events_url,
         {
             "type": "block_actions",
             "user": {"id": user},
-            "channel": {"id": CHANNEL},
+            "channel": {"id": channel},
             "trigger_id": "1.2.3",
             "response_url": f"{slack.root}/response/none",
             "actions": [{"type": "button", "action_id": action_id, "value": value, "block_id": "b", "action_ts": "1"}],
@@ -172,9 +172,11 @@ async def test_not_an_opt_out_lifts_the_hold(make_bridge, slack, twilio):
     await slack.wait_for(lambda: "stop_request_dismiss" in json.dumps(slack.messages))
     async with bridge.services.db.session() as session:
         [request] = (await session.scalars(select(ConsentRequest))).all()
-    await press(bridge, slack, "stop_request_dismiss", str(request.id))
+    await press(bridge, slack, "stop_request_dismiss", str(request.id))  # from another line's channel: refused
+    assert (await marketing_decision(bridge)).action == "block"
+    await press(bridge, slack, "stop_request_dismiss", str(request.id), channel=A2P_CHANNEL)
     assert (await marketing_decision(bridge)).allowed
-    await press(bridge, slack, "stop_request_confirm", str(request.id))  # too late: already decided
+    await press(bridge, slack, "stop_request_confirm", str(request.id), channel=A2P_CHANNEL)  # too late: decided
     assert [e.action for e in await events(bridge)] == ["opt_in"] and twilio.sent == []
 
 
