@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 
 from bot.conversations import optouts
 from bot.conversations.service import opt_out_from_slack
 from bot.phone import InvalidPhoneNumber, parse_e164
 from bot.services import Services
+
+log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -49,4 +54,7 @@ async def _answer(respond, body: dict, text: str) -> None:
     """Answer the person who clicked, privately, through the click's response_url (a click without one,
     which Slack never sends for a message's button, gets no answer)."""
     if body.get("response_url"):
-        await respond(text=text, response_type="ephemeral", replace_original=False)
+        try:
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+        except (aiohttp.ClientError, TimeoutError) as exc:  # the click itself was handled; only its answer is lost
+            log.warning("could not answer a click through its response_url: %s", exc)
