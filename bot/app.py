@@ -22,7 +22,7 @@ import handlers.links
 import handlers.media
 import handlers.slack
 import handlers.twilio
-from bot import api, campaigns, notify
+from bot import api, campaigns, conversations, notify
 from bot.carriers import build_carrier
 from bot.carriers.base import Carrier
 from bot.clock import Clock
@@ -112,7 +112,8 @@ def build_app(
         from bot.local.playground import Playground
 
         Playground(services, slack_prefix=LOCAL_SLACK_PREFIX).mount(app)  # GET /: the page to try it all in a browser
-    domain_workers = [worker for domain in (campaigns, notify, inbox, api) for worker in domain.install(services)]
+    domains = (campaigns, conversations, notify, inbox, api)
+    domain_workers = [worker for domain in domains for worker in domain.install(services)]
     app.cleanup_ctx.append(
         _lifecycle(services, run_workers, sender_options or {}, outbox_options or {}, domain_workers)
     )

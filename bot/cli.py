@@ -226,6 +226,23 @@ def _api_key_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _consent_export(args: argparse.Namespace) -> int:
+    """Print every consent event (of one number, or of all) with its evidence as CSV."""
+    from bot.contacts.consent_export import export_consent_csv
+    from bot.phone import InvalidPhoneNumber, parse_e164
+
+    phone = None
+    if args.number is not None:
+        try:
+            phone = parse_e164(args.number)
+        except InvalidPhoneNumber as exc:
+            print(f"error: {exc}. Write it like +14155550100.", file=sys.stderr)
+            return 2
+    sys.stdout.write(_with_database(lambda session: export_consent_csv(session, phone)))
+    sys.stdout.flush()
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="sms-bridge", description="Business texting run from Slack.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -262,6 +279,14 @@ def parser() -> argparse.ArgumentParser:
     revoke = api_key_commands.add_parser("revoke", help="refuse every request made with the key NAME from now on")
     revoke.add_argument("name", metavar="NAME")
     revoke.set_defaults(func=_api_key_revoke)
+    consent = commands.add_parser("consent", help="the consent ledger")
+    consent_commands = consent.add_subparsers(dest="consent_command", required=True)
+    consent_export = consent_commands.add_parser(
+        "export",
+        help="print every consent event with its evidence (source, who, when, the text that carried it) as CSV",
+    )
+    consent_export.add_argument("number", nargs="?", metavar="NUMBER", help="only this number's events")
+    consent_export.set_defaults(func=_consent_export)
     simulate = commands.add_parser("simulate", help="send test traffic to the running server")
     sim = simulate.add_subparsers(dest="simulate_command", required=True)
     inbound = sim.add_parser("inbound", help="a customer texts a line")

@@ -46,6 +46,8 @@ class LineConfig:
     timezone: str = "UTC"
     away_text: str = ""  # sent outside business_hours (none when empty)
     answer_within_minutes: int | None = None  # an unanswered customer text is raised after this
+    join_keywords: tuple[str, ...] = ()  # whole-message keywords that subscribe to marketing (upper case)
+    double_opt_in: bool = False  # a join keyword counts only once the number answers YES
 
     @property
     def key(self) -> str:
@@ -185,8 +187,24 @@ _TOP_KEYS = {
 _API_KEYS = {"allow_private_callbacks"}
 _TEMPLATE_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,63}$")
 TEMPLATE_MAX = 1600
-_LINE_KEYS = {"number", "messaging_service", "channel", "kind", "mps", "brand", "help_text", "smart_encoding"}
+_LINE_KEYS = {
+    "number",
+    "messaging_service",
+    "channel",
+    "kind",
+    "mps",
+    "brand",
+    "help_text",
+    "smart_encoding",
+    "join_keywords",
+    "double_opt_in",
+}
 _LINE_KEYS |= {"business_hours", "timezone", "away_text", "answer_within_minutes"}
+# Words a line cannot take as a join keyword: they already mean something to every line.
+_RESERVED_KEYWORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "OPT OUT"}
+    | {"START", "UNSTOP", "YES", "HELP", "INFO"}
+)
 _COMPLIANCE_KEYS = {"quiet_hours", "quiet_hours_by_region", "frequency_cap", "footer"}
 _NOTIFY_KEYS = {"api_tokens", "api_token_hashes", "escalation_minutes", "escalation", "default_policy", "policies"}
 _ALERTMANAGER_KEYS = {"routes", "default_group"}
@@ -246,6 +264,16 @@ def _line(raw: Any, index: int) -> LineConfig:
     if not isinstance(smart, bool):
         raise ConfigError(f"{where}smart_encoding: must be true or false")
     inbox = _line_inbox(raw, where)
+    join = raw.get("join_keywords", [])
+    if not isinstance(join, list) or not all(isinstance(k, str) and k.strip() for k in join):
+        raise ConfigError(f'{where}join_keywords: must be a list of words like ["JOIN"], got {join!r}')
+    join_keywords = tuple(dict.fromkeys(" ".join(k.split()).upper() for k in join))
+    reserved = sorted(set(join_keywords) & _RESERVED_KEYWORDS)
+    if reserved:
+        raise ConfigError(f"{where}join_keywords: {reserved[0]!r} is a standard keyword and cannot be a join keyword")
+    double = raw.get("double_opt_in", False)
+    if not isinstance(double, bool):
+        raise ConfigError(f"{where}double_opt_in: must be true or false")
     return LineConfig(
         number=number,
         messaging_service=service,
@@ -256,6 +284,8 @@ def _line(raw: Any, index: int) -> LineConfig:
         help_text=raw.get("help_text", ""),
         smart_encoding=smart,
         **inbox,
+        join_keywords=join_keywords,
+        double_opt_in=double,
     )
 
 
@@ -450,6 +480,8 @@ brand = "Acme"
 help_text = "Acme: help@acme.example. Msg&data rates may apply. Reply STOP to opt out."
 timezone = "America/Los_Angeles"
 answer_within_minutes = 15
+join_keywords = ["JOIN"]
+double_opt_in = true
 [teams]
 oncall = ["U0ALICE", "U0BOB"]
 """

@@ -98,6 +98,16 @@ class ConversationStatus(StrEnum):
     RESOLVED = "resolved"
 
 
+class ConsentRequestStatus(StrEnum):
+    """A customer's request waiting for a decision: a stop request in plain words (confirmed as an opt-out, by a
+    person or automatically at its due time, or dismissed as not one), or a join keyword waiting for its YES
+    (confirmed by the YES, or superseded by an opt-out)."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    DISMISSED = "dismissed"
+
+
 class IllegalTransition(ValueError):
     """A row was asked to move between two states its flow does not connect."""
 
@@ -175,6 +185,11 @@ CAMPAIGN_FLOW = Flow(
 RECIPIENT_FLOW = Flow(RecipientStatus, {})  # written once, when the number is materialised
 
 OUTBOX_FLOW = Flow(OutboxStatus, {OutboxStatus.PENDING: {OutboxStatus.DONE, OutboxStatus.FAILED}})
+
+CONSENT_REQUEST_FLOW = Flow(
+    ConsentRequestStatus,
+    {ConsentRequestStatus.PENDING: {ConsentRequestStatus.CONFIRMED, ConsentRequestStatus.DISMISSED}},
+)
 
 PAGE_FLOW = Flow(
     PageStatus,

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.compliance import consent
+from bot.compliance import consent, requests
 from bot.compliance.gate import SENT_STATUSES
 from bot.cooperative import paced
 from bot.phone import InvalidPhoneNumber, parse_e164
@@ -23,6 +23,7 @@ SKIP_REASONS = {
     "invalid": "invalid number",
     "landline": "landline",
     "frequency_cap": "frequency cap",
+    "stop_request": "asked to stop (awaiting a decision)",
     "duplicate": "duplicate",
 }
 
@@ -40,6 +41,13 @@ def parse_audience(text: str) -> str:
     if kind.lower() in ("tag", "list") and name.strip() and len(name) <= 60:
         return f"{kind.lower()}:{name.strip()}"
     raise AudienceError(f"audience {value!r} must be all, tag:NAME or list:NAME")
+
+
+async def list_exists(session: AsyncSession, audience: str) -> bool:
+    """Whether `list:NAME` names a list some contact is on."""
+    _kind, _, name = audience.partition(":")
+    found = await session.scalar(select(ContactTag.contact_id).where(ContactTag.tag == f"list:{name}").limit(1))
+    return found is not None
 
 
 def audience_filter(audience: str):
@@ -114,7 +122,9 @@ async def classify(
     for event in rows:
         events[event.phone].append(event)
     recent: dict[str, int] = {}
+    held: set[str] = set()
     if purpose == "marketing":
+        held = await requests.held(session, phones)
         counted = await session.execute(
             select(Message.phone, func.count(Message.id))
             .where(
@@ -123,6 +133,7 @@ async def classify(
                 Message.direction == "out",
                 Message.status.in_(SENT_STATUSES),
                 Message.sent_at > now - timedelta(hours=24),
+                Message.sent_at <= now,
             )
             .group_by(Message.phone)
         )
@@ -135,6 +146,8 @@ async def classify(
             item.reason = "opted_out"
         elif purpose == "marketing" and not state.opted_in:
             item.reason = "no_consent"
+        elif purpose == "marketing" and item.phone in held:
+            item.reason = "stop_request"
         elif purpose == "marketing" and recent.get(item.phone, 0) >= frequency_cap:
             item.reason = "frequency_cap"
     return out

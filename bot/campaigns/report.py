@@ -7,9 +7,10 @@ import csv
 import io
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import media
 from bot.campaigns.audience import SKIP_REASONS
@@ -18,6 +19,7 @@ from bot.campaigns.service import CampaignError, counts
 from bot.carriers import twilio_errors
 from bot.services import Services
 from bot.slack import outbox
+from storage.bulk import among
 from storage.models import ConsentEvent, Message
 from storage.models.campaigns import Campaign, CampaignLink, CampaignRecipient
 from storage.states import MessageStatus
@@ -32,6 +34,32 @@ class Report:
     text: str  # the summary posted as the command's answer
     csv: str  # one row per recipient
     chart: bytes  # the funnel as a PNG
+
+
+async def _last_campaign_only(
+    session: AsyncSession, campaign_id: int, candidates: list[tuple[str, datetime, datetime]]
+) -> set[str]:
+    """The numbers whose opt-out counts against this campaign: an opt-out counts against the one campaign whose
+    text the number received last before it (within the window), not against every campaign sent before it."""
+    if not candidates:
+        return set()
+    phones = {phone for phone, _sent, _at in candidates}
+    others = await session.execute(
+        select(CampaignRecipient.phone, Message.sent_at)
+        .join(Message, Message.id == CampaignRecipient.message_id)
+        .where(
+            CampaignRecipient.campaign_id != campaign_id,
+            among(session, CampaignRecipient.phone, phones),
+            Message.sent_at.is_not(None),
+            Message.sent_at >= min(sent for _phone, sent, _at in candidates),
+        )
+    )
+    later: dict[str, list[datetime]] = {}
+    for phone, sent_at in others:
+        later.setdefault(phone, []).append(sent_at)
+    return {
+        phone for phone, sent_at, at in candidates if not any(sent_at < other <= at for other in later.get(phone, ()))
+    }
 
 
 async def build(services: Services, campaign_id: int) -> Report:
@@ -74,7 +102,10 @@ async def build(services: Services, campaign_id: int) -> Report:
                     ConsentEvent.created_at >= campaign.started_at,
                 )
             )
-            opt_outs = {phone for phone, sent_at, at in rows if sent_at <= at <= sent_at + OPT_OUT_WINDOW}
+            candidates = [
+                (phone, sent_at, at) for phone, sent_at, at in rows if sent_at <= at <= sent_at + OPT_OUT_WINDOW
+            ]
+            opt_outs = await _last_campaign_only(session, campaign.id, candidates)
         clicks, clickers = (
             await session.execute(
                 select(
@@ -116,13 +147,26 @@ async def build(services: Services, campaign_id: int) -> Report:
     return Report(campaign, "\n".join(lines), await _csv(services, campaign.id), chart)
 
 
-async def publish(services: Services, campaign_id: int, *, requested_by: str) -> str:
+async def publish(services: Services, campaign_id: int, *, requested_by: str | None, post: bool = False) -> str:
     """Build the report, queue the chart and the CSV for upload into the campaign's thread, and return the
-    summary text (the answer to `/sms campaign report ID`)."""
+    summary text (the answer to `/sms campaign report ID`). With `post`, the summary is posted in the thread
+    too (the full report a campaign gets when it completes; `requested_by` None)."""
     built = await build(services, campaign_id)
     campaign = built.campaign
     ref = campaign.progress_outbox_id or campaign.preview_outbox_id
+    comment = (
+        f"Report of campaign #{campaign.id}, requested by <@{requested_by}>."
+        if requested_by
+        else f"Report of campaign #{campaign.id}, on completion."
+    )
     async with services.db.session() as session:
+        if post:
+            await outbox.enqueue(
+                session,
+                channel=campaign.channel,
+                op="post",
+                payload={"text": built.text},
+            )
         chart = await media.store(
             session, data=built.chart, content_type="image/png", filename=f"campaign-{campaign.id}-funnel.png"
         )
@@ -135,7 +179,7 @@ async def publish(services: Services, campaign_id: int, *, requested_by: str) ->
                 "filename": chart.filename,
                 "media_id": chart.id,
                 "title": f"Campaign #{campaign.id} delivery funnel",
-                "initial_comment": f"Report of campaign #{campaign.id}, requested by <@{requested_by}>.",
+                "initial_comment": comment,
             },
         )
         await outbox.enqueue(
@@ -194,7 +238,7 @@ async def _csv(services: Services, campaign_id: int) -> str:
             writer.writerow(
                 [
                     phone,
-                    status,
+                    mstatus or status,  # what became of the text (delivered, failed...), or skipped
                     reason or "",
                     mstatus or "",
                     code or "",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,9 +23,10 @@ from bot.campaigns.audience import (
     audience_filter,
     classify,
     contact_batch,
+    list_exists,
     parse_audience,
 )
-from bot.campaigns.pricing import PRICE_PER_SEGMENT_USD, cost
+from bot.campaigns.pricing import Estimate
 from bot.compliance import gate
 from bot.compliance.quiet_hours import next_allowed
 from bot.compliance.segments import analyze
@@ -40,8 +42,6 @@ from storage.models import Contact, Message
 from storage.models.campaigns import Campaign, CampaignEvent, CampaignLink, CampaignRecipient
 from storage.states import CAMPAIGN_FLOW, MESSAGE_FLOW, CampaignState, MessageStatus, RecipientStatus
 
-# What one SMS segment costs, for the preview's estimate only: Twilio's US list price per outbound segment
-# (carrier surcharges not included). Change it here if your contract differs.
 PURPOSES = ("marketing", "transactional")
 BATCH = 500  # contacts read per query: memory stays flat whatever the audience size
 # Contacts queued per dispatch step: a bigger step costs fewer statements and transactions per text. Its
@@ -174,6 +174,11 @@ async def create(services: Services, user: str, draft: Draft) -> Campaign:
     if not is_admin(services.settings, user):
         raise CampaignError("Only admins may create campaigns.")
     async with services.db.session() as session:
+        if draft.audience.startswith("list:") and not await list_exists(session, draft.audience):
+            raise CampaignError(
+                f"There is no contact list {draft.audience.partition(':')[2]!r} (a list is made by a contacts "
+                "import with that list name). Nothing was created."
+            )
         campaign = Campaign(
             name=draft.name,
             line_id=draft.line.id,
@@ -225,6 +230,7 @@ async def compute_preview(services: Services, campaign_id: int) -> dict:
     line = services.lines.get(campaign.line_id)
     skipped: Counter = Counter()
     eligible = total = total_segments = 0
+    estimate = Estimate()
     encodings: Counter = Counter()
     sample = None
     starts: Counter = Counter()  # earliest allowed send time (to the minute) -> recipients
@@ -244,7 +250,7 @@ async def compute_preview(services: Services, campaign_id: int) -> dict:
                 contacts,
                 line_id=campaign.line_id,
                 purpose=campaign.purpose,
-                now=now,
+                now=start,  # the frequency cap as it will stand when the campaign sends, not today
                 frequency_cap=settings.compliance.frequency_cap,
             )
             # Two stored spellings of one number are one recipient: the non-canonical one is the duplicate.
@@ -270,6 +276,7 @@ async def compute_preview(services: Services, campaign_id: int) -> dict:
             text = render_for(campaign, item.contact, settings.public_url, settings.compliance.footer)
             info = analyze(text, smart_encoding=line.config.smart_encoding)
             total_segments += max(1, info.segments)
+            estimate.add(item.phone, max(1, info.segments))
             encodings[info.encoding] += 1
             if sample is None:
                 sample = {
@@ -304,8 +311,7 @@ async def compute_preview(services: Services, campaign_id: int) -> dict:
         "sample": sample,
         "encodings": dict(encodings),
         "total_segments": total_segments,
-        "cost": cost(total_segments),
-        "price_per_segment": PRICE_PER_SEGMENT_USD,
+        **estimate.as_dict(),
         "first_send": first.isoformat() if first else None,
         "last_send": last.isoformat() if last else None,
         "mps": line.config.mps,
@@ -384,6 +390,11 @@ async def approve(services: Services, campaign_id: int, user: str) -> str:
         if campaign.state != CampaignState.PENDING_APPROVAL:
             raise CampaignError(
                 f"Campaign #{campaign.id} is {campaign.state}; only a campaign pending approval can be approved."
+            )
+        if not (campaign.preview or {}).get("eligible", 0):
+            raise CampaignError(
+                f"Campaign #{campaign.id} has no eligible recipients, so nothing would be sent; it was not "
+                "approved. Cancel it, then create it again once its audience has recipients who may be texted."
             )
         campaign.state, campaign.approved_by = CampaignState.SCHEDULED, user
         await audit(
@@ -725,12 +736,18 @@ COMPLETION_CHECK_SECONDS = 0.5
 
 
 async def refresh(
-    services: Services, campaign_id: int, *, interval: float, last_check: dict[int, float] | None = None
+    services: Services,
+    campaign_id: int,
+    *,
+    interval: float,
+    last_check: dict[int, float] | None = None,
+    on_completed: Callable[[int], Awaitable[object]] | None = None,
 ) -> bool:
     """Complete a finished campaign; push its progress message when it changed and `interval` has passed.
     Counting is a grouped query over the campaign's messages, so it runs at most every `interval` (and
     every half second once everything is queued, to notice completion). True once nothing is left to report.
-    `last_check` (campaign id -> loop time it was last counted) is the caller's: the campaign worker keeps it."""
+    `last_check` (campaign id -> loop time it was last counted) is the caller's: the campaign worker keeps it.
+    `on_completed(campaign_id)` runs once the completion is committed (the worker posts the full report)."""
     loop = asyncio.get_running_loop()
     last_check = {} if last_check is None else last_check
     now = services.clock.now()
@@ -789,5 +806,7 @@ async def refresh(
                 op="post",
                 payload={"text": views.completion_text(campaign, c)},
             )
+    if done and on_completed is not None:
+        await on_completed(campaign_id)
     services.wakeups.poke_outbox()
     return final

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.campaigns.audience import SKIP_REASONS
-from bot.campaigns.pricing import PRICE_PER_SEGMENT_USD
 from bot.lines import KnownLine
 from storage.models.campaigns import Campaign, CampaignEvent
 from storage.states import CampaignState
@@ -27,13 +26,27 @@ def preview_text(campaign: Campaign, line: KnownLine) -> str:
             "> " + sample["text"].replace("\n", "\n> "),
         ]
     lines += [
-        f"Total {p.get('total_segments', 0)} segments, estimated cost {p.get('cost', '$0.00')} "
-        f"(at ${p.get('price_per_segment', PRICE_PER_SEGMENT_USD)}/segment, a list-price estimate)",
+        f"Total {p.get('total_segments', 0)} segments, estimated cost {p.get('cost', '$0.00')} ({_prices(p)})",
         f"First send {_fmt(p.get('first_send'))}, last send {_fmt(p.get('last_send'))} "
         f"(quiet hours and {p.get('mps', line.config.mps):g} msg/s)",
         f"Created by <@{campaign.created_by}>. Needs approval by an approver other than the creator.",
     ]
     return "\n".join(lines)
+
+
+def _prices(p: dict) -> str:
+    """Which list prices the estimate used, and what it could not price."""
+    prices = p.get("prices")
+    if prices is None:  # a preview stored before prices were per country
+        return f"at ${p.get('price_per_segment', 0.0083)}/segment, a list-price estimate"
+    used = ", ".join(f"{country} ${price}/segment" for country, price in prices.items()) or "no priced country"
+    text = f"list prices of {p.get('prices_as_of', '')}: {used}"
+    unpriced = p.get("unpriced_segments") or {}
+    if unpriced:
+        text += "; not estimated, no price on record: " + ", ".join(
+            f"{n} segment{'s' if n != 1 else ''} to {country}" for country, n in unpriced.items()
+        )
+    return text
 
 
 def _fmt(iso: str | None) -> str:
@@ -103,7 +116,7 @@ def completion_text(campaign: Campaign, c: dict[str, int]) -> str:
         f":checkered_flag: Campaign #{campaign.id} {campaign.name} completed: "
         f"sent {c.get('sent', 0)}, "
         f"delivered {c.get('delivered', 0)}, failed {c.get('failed', 0)}, skipped {c.get('skipped', 0)}. "
-        f"`/sms campaign report {campaign.id}` for the details."
+        "Its full report follows."
     )
 
 

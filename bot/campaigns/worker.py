@@ -20,7 +20,7 @@ import logging
 
 from sqlalchemy import or_, select
 
-from bot.campaigns import service
+from bot.campaigns import report, service
 from bot.services import Services
 from storage.models.campaigns import Campaign
 from storage.states import CampaignState
@@ -80,12 +80,24 @@ class CampaignWorker:
             read = await service.dispatch_step(services, campaign_id)
             busy = busy or read > 0
             finished = await service.refresh(
-                services, campaign_id, interval=self.progress_interval, last_check=self._last_check
+                services,
+                campaign_id,
+                interval=self.progress_interval,
+                last_check=self._last_check,
+                on_completed=self._post_report,
             )
             if finished and campaign_id in self._active:  # the scan may have listed the campaigns anew meanwhile
                 self._active.remove(campaign_id)
                 self._last_check.pop(campaign_id, None)
         return busy
+
+    async def _post_report(self, campaign_id: int) -> None:
+        """A campaign just completed: post its full report (summary, funnel chart, recipients CSV) in its channel.
+        `/sms campaign report ID` posts it again at any time."""
+        try:
+            await report.publish(self.services, campaign_id, requested_by=None, post=True)
+        except Exception:
+            log.exception("campaign %s: the completion report could not be built", campaign_id)
 
     async def _housekeeping(self) -> None:
         services = self.services

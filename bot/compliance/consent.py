@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ConsentEvent
 
-ACTIONS = ("opt_in", "opt_out")
+# "lift": START/UNSTOP (or YES while opted out) lifts the opt-outs before it; what was on record before them holds.
+ACTIONS = ("opt_in", "opt_out", "lift")
 SCOPES = ("marketing", "transactional", "all")
-SOURCES = ("keyword", "slack", "import", "api", "carrier")
+# "request": a stop request in plain words, confirmed (by a person, `actor`, or at its due time).
+SOURCES = ("keyword", "request", "slack", "import", "api", "carrier")
 
 
 @dataclass(frozen=True)
@@ -65,14 +67,35 @@ class ConsentFact(Protocol):
     created_at: datetime
 
 
-def state_from(events: Iterable[ConsentFact], purpose: str) -> ConsentState:
-    """The state that `events` (newest first) give for `purpose`: the newest event whose scope governs it."""
+F = TypeVar("F", bound=ConsentFact)
+
+
+def governing_event(events: Iterable[F], purpose: str) -> F | None:
+    """The event that decides `purpose` among `events` (newest first): the newest opt-in or opt-out whose scope
+    governs it. A lift (START) passes over the opt-outs older than it, so the opt-in they had overridden, if
+    any, holds again; with none, nothing governs (no consent on record)."""
     governing = scopes_for(purpose)
+    lifted = False
     for event in events:
-        if event.scope in governing:
-            status = "opted_out" if event.action == "opt_out" else "opted_in"
-            return ConsentState(status, event.source, event.created_at, event.evidence)
-    return UNKNOWN
+        if event.scope not in governing:
+            continue
+        if event.action == "lift":
+            lifted = True
+        elif event.action == "opt_out":
+            if not lifted:
+                return event
+        else:
+            return event
+    return None
+
+
+def state_from(events: Iterable[ConsentFact], purpose: str) -> ConsentState:
+    """The state that `events` (newest first) give for `purpose` (see `governing_event`)."""
+    event = governing_event(events, purpose)
+    if event is None:
+        return UNKNOWN
+    status = "opted_out" if event.action == "opt_out" else "opted_in"
+    return ConsentState(status, event.source, event.created_at, event.evidence)
 
 
 async def history(
@@ -101,6 +124,7 @@ async def record(
     evidence: str = "",
     actor: str | None = None,
     at: datetime | None = None,
+    message_id: int | None = None,
 ) -> ConsentEvent:
     """Append one event to the ledger. Existing events are never changed."""
     if action not in ACTIONS:
@@ -110,7 +134,14 @@ async def record(
     if source not in SOURCES:
         raise ValueError(f"consent source {source!r} must be one of {', '.join(SOURCES)}")
     event = ConsentEvent(
-        phone=phone, line_id=line_id, action=action, scope=scope, source=source, evidence=evidence, actor=actor
+        phone=phone,
+        line_id=line_id,
+        action=action,
+        scope=scope,
+        source=source,
+        evidence=evidence,
+        actor=actor,
+        message_id=message_id,
     )
     if at is not None:
         event.created_at = at

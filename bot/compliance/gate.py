@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.compliance import consent
+from bot.compliance import consent, requests
 from bot.compliance.quiet_hours import QuietHoursPolicy, next_allowed
 from bot.phone import is_e164
 from bot.settings import ComplianceConfig
@@ -72,6 +72,7 @@ async def check_many(
     events = await _consent_events(session, {m.phone for m in governed})
     marketing = [m for m in governed if m.purpose == "marketing"]
     contacts = await _contacts(session, {m.phone for m in marketing})
+    held = await requests.held(session, {m.phone for m in marketing})
     recent = await _recent_marketing(session, {m.phone for m in marketing}, now)
     decisions: dict[int, Decision] = {}
     for message in messages:
@@ -88,6 +89,10 @@ async def check_many(
             decisions[message.id] = Decision("block", f"the number opted out{source}; nothing is sent to it")
         elif message.purpose != "marketing":
             decisions[message.id] = SEND
+        elif message.phone in held:
+            decisions[message.id] = Decision(
+                "block", "the number asked to stop in words; marketing is held until someone decides"
+            )
         else:
             decisions[message.id] = _marketing(
                 message, state, contacts.get(message.phone), recent.get(message.phone, []), config, policy, now

@@ -30,13 +30,16 @@ from __future__ import annotations
 import enum
 import re
 import unicodedata
+from collections.abc import Iterable
 
 __all__ = [
     "HELP_WORDS",
     "Keyword",
     "OPT_IN_WORDS",
     "OPT_OUT_WORDS",
+    "YES_WORDS",
     "classify",
+    "is_stop_all",
     "looks_like_opt_out_request",
 ]
 
@@ -45,10 +48,13 @@ class Keyword(enum.Enum):
     OPT_OUT = "opt_out"
     OPT_IN = "opt_in"
     HELP = "help"
+    YES = "yes"  # a keyword only while the number is opted out (then START) or has a double opt-in pending
+    JOIN = "join"  # one of the line's join_keywords: a marketing opt-in (after YES on a double opt-in line)
 
 
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
-OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
+OPT_IN_WORDS = frozenset({"START", "UNSTOP"})
+YES_WORDS = frozenset({"YES"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
 
 _SEPARATORS = re.compile(r"[\s\-_]+")
@@ -71,8 +77,12 @@ def _core(body: str) -> str:
     return text[start:end].upper()
 
 
-def classify(body: str) -> Keyword | None:
-    """Return the keyword the whole message is, or ``None`` (see the module docstring)."""
+def classify(body: str, join_keywords: Iterable[str] = ()) -> Keyword | None:
+    """Return the keyword the whole message is, or ``None`` (see the module docstring).
+
+    ``join_keywords`` are the line's own (upper case, words separated by one space). ``Keyword.YES`` is returned
+    for a bare YES: whether it means anything depends on the number's state, which the caller knows.
+    """
     core = _core(body)
     if core in OPT_OUT_WORDS:
         return Keyword.OPT_OUT
@@ -80,9 +90,18 @@ def classify(body: str) -> Keyword | None:
         return Keyword.OPT_IN
     if core in HELP_WORDS:
         return Keyword.HELP
+    if core in YES_WORDS:
+        return Keyword.YES
     if tuple(_SEPARATORS.split(core)) in _SPLIT_OPT_OUT:
         return Keyword.OPT_OUT
+    if " ".join(core.split()) in set(join_keywords):
+        return Keyword.JOIN
     return None
+
+
+def is_stop_all(body: str) -> bool:
+    """Whether the message is STOPALL (or "stop all"): an opt-out of every line, not only the one texted."""
+    return _SEPARATORS.sub("", _core(body)) == "STOPALL"
 
 
 # --- natural-language opt-out requests -------------------------------------------------
@@ -197,6 +216,10 @@ _PATTERNS = tuple(
         + r"|subscriptions?)\b",
         # "leave me alone"
         r"\bleave\s+(?:me|us)\s+alone\b",
+        # "wrong number", "you have the wrong number": the number's owner never agreed to these texts
+        r"\bwrong\s+(?:number|person|phone)\b",
+        # "who is this? remove" is caught above; "I never signed up", "never subscribed"
+        r"\bnever\s+(?:signed\s+up|subscribed|opted\s+in|agreed)\b",
     )
 )
 
@@ -219,7 +242,7 @@ def _normalise(body: str) -> str:
 def looks_like_opt_out_request(body: str) -> bool:
     """True for a message that asks to stop messages without being an exact keyword.
 
-    Approach (tuned for few false positives; a hit is flagged for an agent, not acted on):
+    Approach (tuned for few false positives; a hit holds marketing and is raised for a person to decide):
 
     1. Exact keywords (anything :func:`classify` recognises, of any kind) are ``False``:
        they are handled automatically.
@@ -236,8 +259,11 @@ def looks_like_opt_out_request(body: str) -> bool:
     4. A capitalised STOP/UNSUBSCRIBE as its own word in an otherwise mixed-case message
        ("Who is this? STOP"), unless preceded by a negation ("don't STOP").
 
-    Deliberately not flagged: "wrong number", "not interested", "who is this" — they may
-    warrant follow-up but are not requests to stop.
+    5. "wrong number" and "I never signed up": whoever has the number did not agree to the texts.
+
+    Deliberately not flagged: "not interested", "who is this" — they may warrant follow-up but are not
+    requests to stop. A hit holds marketing at once and becomes an opt-out unless a person says otherwise
+    (see docs/compliance.md), so everyday uses of CANCEL, END and QUIT are left alone.
     """
     if not body or classify(body) is not None:
         return False

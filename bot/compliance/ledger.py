@@ -1,4 +1,5 @@
-"""The consent ledger changed by hand (an admin's `/sms optout`, `/sms optin`), and what such a change touches.
+"""The consent ledger changed by hand (an admin's `/sms optin`), and what such a change touches. Opt-outs, which
+text a confirmation, are made through `bot.conversations.optouts`.
 
 A change made in a line's channel applies to that line; made anywhere else, to every line (`Where`). Each change
 is noted in every conversation of the number it applies to, whose card is re-rendered.
@@ -31,7 +32,7 @@ class Where:
         return self.line.id if self.line else None
 
 
-async def _refresh_cards(session: AsyncSession, phone: str, where: Where, note: str) -> int:
+async def refresh_cards(session: AsyncSession, phone: str, where: Where, note: str) -> int:
     """Queue a card update (and a thread note) for every conversation of `phone` the change applies to."""
     query = select(Conversation).where(Conversation.phone == phone)
     if where.line_id is not None:
@@ -43,25 +44,6 @@ async def _refresh_cards(session: AsyncSession, phone: str, where: Where, note: 
             session, channel=conversation.channel, op="post", conversation_id=conversation.id, payload={"text": note}
         )
     return len(conversations)
-
-
-async def opt_out(services: Services, *, user: str, phone: str, where: Where, reason: str) -> None:
-    """Record an opt-out (scope all) by hand, with the reason given."""
-    reason = reason[:MAX_EVIDENCE]
-    evidence = f"opted out by <@{user}> with /sms optout" + (f": {reason}" if reason else "")
-    async with services.db.session() as session:
-        await consent.record(
-            session,
-            phone=phone,
-            action="opt_out",
-            source="slack",
-            scope="all",
-            line_id=where.line_id,
-            evidence=evidence,
-            actor=user,
-        )
-        await _refresh_cards(session, phone, where, views.opted_out_note(user, reason))
-    services.wakeups.poke_outbox()
 
 
 async def opt_in(
@@ -83,7 +65,7 @@ async def opt_in(
             evidence=evidence,
             actor=user,
         )
-        await _refresh_cards(session, phone, where, views.opted_in_note(user, scope, source))
+        await refresh_cards(session, phone, where, views.opted_in_note(user, scope, source))
         states = await _states(session, phone, where)
     services.wakeups.poke_outbox()
     return states

@@ -11,14 +11,19 @@ An SMS body travels in one of two encodings:
 
 A message that fits in one segment may use the whole 140-byte payload: 160 septets or
 70 UTF-16 units.  A longer message is sent as a concatenated SMS, and the 6-byte user
-data header of each part leaves 153 septets or 67 units per segment.  Handsets and
-carriers never split an escape sequence or a surrogate pair between two parts, so the
-count is a greedy packing character by character, not ``ceil(units / 153)``.
+data header of each part leaves 153 septets or 67 units per segment.
+
+Like Twilio's message segment calculator (which splits the text with a grapheme splitter
+before packing it), a *grapheme* (a user-perceived character: an emoji ZWJ sequence such
+as 👩‍👩‍👧, a flag 🇺🇸 made of two regional indicators, a letter with combining accents,
+CR LF) never splits between two parts, and neither does an escape sequence or a
+surrogate pair inside one.  So the count is a greedy packing grapheme by grapheme, not
+``ceil(units / 153)``.  Graphemes are found with the ``regex`` module's ``\\X`` (Unicode
+extended grapheme clusters, UAX #29).  A grapheme too long for a whole segment (only
+an abuse of combining marks can make one) is packed code point by code point.
 
 Characters are counted per Unicode code point (what ``len()`` on a Python ``str``
-returns).  Twilio's calculator groups emoji ZWJ sequences into graphemes for display;
-the segment boundaries computed here follow the brief's rule that only a surrogate pair
-(one code point) is indivisible.
+returns), and the 1600-character limit applies to that count.
 
 Everything here is pure: no I/O, no clock, no global state.
 """
@@ -26,6 +31,8 @@ Everything here is pure: no I/O, no clock, no global state.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import regex
 
 __all__ = [
     "GSM7_BASIC",
@@ -117,10 +124,25 @@ def _build_smart_map() -> dict[int, str]:
 SMART_ENCODING_MAP: dict[int, str] = _build_smart_map()
 
 
+_GRAPHEME = regex.compile(r"\X")
+
+
 def _units(ch: str, encoding: str) -> int:
     if encoding == GSM7:
         return 2 if ch in GSM7_EXTENSION else 1
     return 2 if ord(ch) > 0xFFFF else 1
+
+
+def _grapheme_sizes(text: str, encoding: str, multi: int) -> list[int]:
+    """The units of each grapheme of `text`, the indivisible pieces of segment packing."""
+    sizes = []
+    for grapheme in _GRAPHEME.findall(text):
+        units = [_units(ch, encoding) for ch in grapheme]
+        if sum(units) > multi:
+            sizes.extend(units)  # longer than a segment: it cannot stay whole
+        else:
+            sizes.append(sum(units))
+    return sizes
 
 
 def is_gsm7(text: str) -> bool:
@@ -145,7 +167,7 @@ def smart_encode(text: str) -> str:
 
 
 def _count_segments(unit_sizes: list[int], single: int, multi: int) -> int:
-    """Greedy packing: each character goes whole into the current segment or the next."""
+    """Greedy packing: each grapheme goes whole into the current segment or the next."""
     total = sum(unit_sizes)
     if total == 0:
         return 0
@@ -197,7 +219,7 @@ def analyze(text: str, *, smart_encoding: bool = False) -> SegmentInfo:
         encoding, single, multi = GSM7, _GSM_SINGLE, _GSM_MULTI
     else:
         encoding, single, multi = UCS2, _UCS_SINGLE, _UCS_MULTI
-    sizes = [_units(ch, encoding) for ch in measured]
+    sizes = _grapheme_sizes(measured, encoding, multi)
     return SegmentInfo(
         encoding=encoding,
         segments=_count_segments(sizes, single, multi),

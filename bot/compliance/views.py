@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.compliance import consent
 from bot.lines import KnownLine, LineDirectory
 from bot.slack.format import escape, pretty_phone, slack_date
+from bot.slack.mentions import escape_keeping_mentions
 from storage.models import ConsentEvent
 
 HISTORY_LIMIT = 20
@@ -25,10 +26,24 @@ def where_text(line: KnownLine | None) -> str:
     return f"the {line_label(line)} line" if line else "every line"
 
 
-def opted_out_note(user: str, reason: str) -> str:
+def opted_out_note(user: str, reason: str, texted: bool = False) -> str:
     """The thread note of an opt-out made with `/sms optout`."""
     note = f":no_entry: <@{user}> opted this number out with `/sms optout`" + (f": {escape(reason)}" if reason else ".")
-    return note + " Nothing more will be sent to it."
+    return note + " Nothing more will be sent to it." + (" A confirmation was texted." if texted else "")
+
+
+def stop_request_confirmed_note(user: str | None, texted: bool) -> str:
+    """The thread note when a stop request in plain words is confirmed (by a person, or at its due time)."""
+    who = (
+        f"<@{user}> confirmed the stop request" if user else "Nobody decided the stop request in time: it is confirmed"
+    )
+    return f":no_entry: {who}; the number is opted out of this line." + (
+        " A confirmation was texted." if texted else ""
+    )
+
+
+def stop_request_dismissed_note(user: str) -> str:
+    return f":arrow_forward: <@{user}> marked the request as not an opt-out; the hold on marketing is lifted."
 
 
 def opted_in_note(user: str, scope: str, source: str) -> str:
@@ -36,9 +51,14 @@ def opted_in_note(user: str, scope: str, source: str) -> str:
     return f":arrow_forward: <@{user}> opted this number in ({scope}) with `/sms optin`, source: {escape(source)}."
 
 
-def opted_out_answer(phone: str, line: KnownLine | None) -> str:
+def opted_out_answer(phone: str, line: KnownLine | None, recorded: bool = True) -> str:
+    if not recorded:
+        return f"{phone} was already opted out of {where_text(line)}. Nothing was changed and nothing was texted."
     scope_note = "from that line" if line else "from any line"
-    return f":no_entry: {phone} is opted out of {where_text(line)}. Nothing more will be sent to it {scope_note}."
+    return (
+        f":no_entry: {phone} is opted out of {where_text(line)}. Nothing more will be sent to it {scope_note}; "
+        "it was texted one confirmation (when it has talked to a line)."
+    )
 
 
 def opted_in_answer(
@@ -58,7 +78,7 @@ def _event_line(event: ConsentEvent, lines: LineDirectory) -> str:
     line = lines.by_id(event.line_id) if event.line_id is not None else None
     where = line_label(line) if event.line_id is None or line else f"line {event.line_id}"
     actor = f" by <@{event.actor}>" if event.actor else ""
-    evidence = f" — {escape(event.evidence)}" if event.evidence else ""
+    evidence = f" — {escape_keeping_mentions(event.evidence)}" if event.evidence else ""
     return (
         f"• {slack_date(event.created_at)} {_ACTION_LABEL.get(event.action, event.action)} "
         f"({event.scope}) · source {event.source} · {escape(where)}{actor}{evidence}"

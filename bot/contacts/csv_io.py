@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compliance import consent
-from bot.phone import InvalidPhoneNumber, parse_e164
+from bot.phone import InvalidPhoneNumber, is_e164, parse_e164
 from storage.models import ConsentEvent, Contact, ContactTag
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -432,7 +432,7 @@ def export_state(events: list[ConsentEvent]) -> ConsentEvent | None:
     for line_id in line_ids:
         relevant = [e for e in events if e.line_id in (line_id, None)]
         for purpose in ("transactional", "marketing"):
-            governing = next((e for e in relevant if e.scope in consent.scopes_for(purpose)), None)
+            governing = consent.governing_event(relevant, purpose)
             if governing is None:
                 continue
             if governing.action == "opt_out":
@@ -472,5 +472,6 @@ async def export_csv(session: AsyncSession) -> str:
             _utc(deciding.created_at).isoformat().replace("+00:00", "Z") if deciding else "",
             contact.number_status if contact else "ok",
         ]
-        writer.writerow([escape_cell(c or "") for c in cells])
+        # An E.164 number is no formula: it is written as it is, so the file imports back and reads right.
+        writer.writerow([phone if is_e164(phone) else escape_cell(phone)] + [escape_cell(c or "") for c in cells[1:]])
     return out.getvalue()

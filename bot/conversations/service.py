@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns.template import contact_fields, render
 from bot.carriers.base import InboundSMS
-from bot.compliance import consent
+from bot.compliance import consent, optout
 from bot.compliance.inbound import KeywordOutcome, handle_keywords
 from bot.compliance.keywords import classify
-from bot.conversations import inbox, queries, views
+from bot.conversations import inbox, optouts, queries, views
 from bot.lines import KnownLine
 from bot.messaging.outbound import queue_sms
 from bot.phone import InvalidPhoneNumber, mask, parse_e164
@@ -96,11 +96,7 @@ async def _store_inbound(
     session.add(message)
     await session.flush()
     outcome = await handle_keywords(
-        session,
-        line=line,
-        phone=phone,
-        body=inbound.body,
-        inbound_sid=inbound.carrier_sid,
+        session, line=line, phone=phone, message=message, conversation_id=conversation.id, now=now
     )
     reply = await _answer_keyword(session, line, phone, inbound, conversation.id, outcome)
     message.keyword = outcome.keyword.value if outcome.keyword else ("flagged" if outcome.flagged else None)
@@ -114,7 +110,7 @@ async def _store_inbound(
         op="post",
         conversation_id=conversation.id,
         message_id=message.id,
-        payload=views.inbound_post(inbound.body, len(inbound.media), outcome.note, outcome.flagged, phone),
+        payload=views.inbound_post(inbound.body, len(inbound.media), outcome.note, outcome.request_id),
     )
     if inbound.media:
         await outbox.enqueue(
@@ -169,7 +165,7 @@ async def _answer_keyword(
     outcome: KeywordOutcome,
 ) -> Message | None:
     """Queue a keyword's one answer (once per inbound message); None when there is nothing to answer."""
-    if outcome.answer is None:
+    if outcome.answer is None or outcome.keyword is None:
         return None
     return await queue_sms(
         session,
@@ -334,22 +330,29 @@ async def start_from_command(services: Services, *, channel: str, user: str, num
 
 
 async def opt_out_from_slack(services: Services, *, channel: str, user: str, phone: str) -> str:
-    """The thread's "Opt out" button: record an opt-out on that line for that number, by that agent."""
+    """An agent's opt-out from the thread: record it on that line for that number, by that agent, and text the
+    number its one confirmation (none when it was already opted out)."""
     line = services.lines.by_channel(channel)
     if line is None:
         return "This channel is not connected to a line."
     async with services.db.session() as session:
-        await consent.record(
+        conversation = await session.scalar(
+            select(Conversation).where(Conversation.line_id == line.id, Conversation.phone == phone)
+        )
+        now = services.clock.now()
+        event = await optout.record_opt_out(
             session,
             phone=phone,
             line_id=line.id,
-            action="opt_out",
             source="slack",
             actor=user,
             evidence=f"agent <@{user}> opted the number out from the conversation thread",
+            now=now,
         )
-        conversation = await session.scalar(
-            select(Conversation).where(Conversation.line_id == line.id, Conversation.phone == phone)
+        if event is None:
+            return f"{phone} was already opted out of this line; nothing changed and nothing was texted."
+        confirmation = await optouts.queue_confirmation(
+            session, line=line, phone=phone, event=event, conversation_id=conversation.id if conversation else None
         )
         if conversation is not None:
             await outbox.enqueue(session, channel=channel, op="update_card", conversation_id=conversation.id)
@@ -358,7 +361,8 @@ async def opt_out_from_slack(services: Services, *, channel: str, user: str, pho
                 channel=channel,
                 op="post",
                 conversation_id=conversation.id,
-                payload={"text": f":no_entry: <@{user}> opted this number out. Nothing more will be sent to it."},
+                payload={"text": views.opted_out_by(user, confirmation)},
             )
     services.wakeups.poke_outbox()
-    return f"{phone} is opted out of this line."
+    services.wakeups.poke_sender()
+    return f"{phone} is opted out of this line" + ("; a confirmation was texted." if confirmation else ".")

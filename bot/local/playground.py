@@ -133,7 +133,14 @@ class Playground:
     async def _config(self, request: web.Request) -> web.Response:
         services = self.services
         lines = [
-            {"number": line.number, "channel": line.channel, "kind": line.kind, "brand": line.brand}
+            {
+                "number": line.number,
+                "channel": line.channel,
+                "kind": line.kind,
+                "brand": line.brand,
+                "join_keywords": list(line.join_keywords),
+                "double_opt_in": line.double_opt_in,
+            }
             for line in services.settings.lines
             if line.number
         ]

@@ -18,24 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.phone import InvalidPhoneNumber, parse_e164
 from bot.services import Services
 from bot.settings import Settings
+from bot.slack import mentions
 from storage.db import changed
 from storage.models.notify import GroupMember, RosterEntry
 
 log = logging.getLogger(__name__)
 
 GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-# Slack sends mentions in slash-command text as <@U123|name> (or <@U123> with newer clients).
-MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>$")
-
-
-def parse_user(text: str) -> str | None:
-    """A Slack user ID from a mention (<@U123|name>, <@U123>) or a bare ID; None otherwise."""
-    text = text.strip()
-    match = MENTION.match(text)
-    if match:
-        return match.group(1)
-    return text if USER_ID.match(text) else None
+# A Slack user ID from a mention (<@U123|name>, <@U123>) or a bare ID; None otherwise: the one parser.
+parse_user = mentions.parse_user
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from bot.notify.roster import Member
 from bot.paging_config import Policy
 from bot.phone import InvalidPhoneNumber, mask, parse_e164
 from bot.services import Services
-from bot.slack import outbox
+from bot.slack import mentions, outbox
 from storage.db import changed, get_row
 from storage.models import Message
 from storage.models.notify import Notification, NotificationRecipient
@@ -84,6 +84,8 @@ def parse_target(raw: str, *, bare_group: bool = False) -> Target:
     user = roster.parse_user(text)
     if user:
         return Target("user", user)
+    if text.startswith(("@", "<@", "&lt;@")):
+        raise NotifyError(mentions.user_error(text))
     if text.startswith("+") or text[:1].isdigit() or text.startswith("("):
         try:
             return Target("phone", parse_e164(text))

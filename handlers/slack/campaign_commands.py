@@ -188,7 +188,11 @@ def register(app: AsyncApp, services: Services, subcommands: Subcommands) -> Non
         if errors or draft is None:
             await ack(response_action="errors", errors=errors)
             return
-        campaign = await service.create(services, user, draft)
+        try:
+            campaign = await service.create(services, user, draft)
+        except CampaignError as exc:
+            await ack(response_action="errors", errors={"to": str(exc)})
+            return
         await ack()
         async with services.db.session() as session:
             await outbox.enqueue(

@@ -12,19 +12,22 @@ import re
 from slack_bolt.async_app import AsyncApp
 
 from bot.compliance import consent, ledger, views
+from bot.conversations import optouts
 from bot.permissions import is_admin, refusal
 from bot.phone import InvalidPhoneNumber, parse_e164
 from bot.services import Services
-from bot.slack.format import escape
+from bot.slack.format import escape, to_plain_text
 from handlers.slack.commands import CommandContext, Subcommands
 
 OPTOUT_USAGE = "`/sms optout +14155550100 [reason...]`"
-OPTIN_USAGE = "`/sms optin +14155550100 source=WHERE [scope=marketing|transactional|all] [evidence...]`"
+OPTIN_USAGE = '`/sms optin +14155550100 [evidence...] source="WHERE" [scope=marketing|transactional|all]`'
 CONSENT_USAGE = "`/sms consent +14155550100`"
 
 _PHONE_WORD = re.compile(r"[0-9+().\-]+")
-# key=value options; a value may be quoted to hold spaces: source="paper form"
-_OPTION = re.compile(r'(?<!\S)(source|scope)=("([^"]*)"|(\S*))', re.IGNORECASE)
+# key=value options; a value may be quoted to hold spaces: source="paper form" (Slack apps may send “curly” quotes)
+_OPTION = re.compile(r'(?<!\S)(source|scope)=(["“”]([^"“”]*)["“”]|(\S*))', re.IGNORECASE)
+_ANY_OPTION = re.compile(r"(?<!\S)([A-Za-z_]+)=")
+OPTION_KEYS = ("source", "scope")
 
 
 def _number(args: str, usage: str) -> tuple[str, str] | str:
@@ -48,13 +51,35 @@ def _number(args: str, usage: str) -> tuple[str, str] | str:
 
 
 def parse_options(text: str) -> tuple[dict[str, str], str, str | None]:
-    """Split `source=... scope=... free text` into ({source, scope}, free text, error)."""
+    """Split `source=... scope=... free text` into ({source, scope}, free text, error).
+
+    A value of several words must be quoted (`source="signed paper form"`): an unquoted source followed by more
+    words is refused rather than cut at its first word. Unknown `key=` options are refused by name."""
+    for match in _ANY_OPTION.finditer(text):
+        if match.group(1).lower() not in OPTION_KEYS:
+            return (
+                {},
+                "",
+                f":warning: `{escape(match.group(1))}=` is not an option (use "
+                + " or ".join(f"`{k}=`" for k in OPTION_KEYS)
+                + "). Nothing was changed.",
+            )
     options: dict[str, str] = {}
     for match in _OPTION.finditer(text):
         key = match.group(1).lower()
         value = (match.group(3) if match.group(3) is not None else match.group(4)).strip()
         if key in options:
             return {}, "", f":warning: `{key}=` is given twice. Nothing was changed."
+        if key == "source" and match.group(3) is None:
+            after = text[match.end() :].split()
+            if after and not _OPTION.match(after[0]):
+                words = " ".join([value, *after])
+                return (
+                    {},
+                    "",
+                    f":warning: `source={escape(value)}` is followed by more words: a source of several words "
+                    f'needs quotes, like `source="{escape(words)}"`. Nothing was changed.',
+                )
         options[key] = value
     rest = " ".join(_OPTION.sub(" ", text).split())
     return options, rest, None
@@ -69,9 +94,10 @@ async def _optout(ctx: CommandContext) -> str:
     if isinstance(parsed, str):
         return parsed
     phone, reason = parsed
+    reason = to_plain_text(reason)
     where = ledger.Where(services.lines.by_channel(ctx.channel))
-    await ledger.opt_out(services, user=ctx.user, phone=phone, where=where, reason=reason)
-    return views.opted_out_answer(phone, where.line)
+    recorded = await optouts.opt_out_by_hand(services, user=ctx.user, phone=phone, where=where, reason=reason)
+    return views.opted_out_answer(phone, where.line, recorded)
 
 
 async def _optin(ctx: CommandContext) -> str:
@@ -86,7 +112,8 @@ async def _optin(ctx: CommandContext) -> str:
     options, free_text, error = parse_options(rest)
     if error:
         return error
-    source = options.get("source", "")
+    source = to_plain_text(options.get("source", ""))
+    free_text = to_plain_text(free_text)
     if not source:
         return (
             ":warning: Say where the consent comes from with `source=...` (a web form, a paper form, a call).\n"
@@ -129,7 +156,7 @@ def register(app: AsyncApp, services: Services, subcommands: Subcommands) -> Non
     )
     subcommands.add(
         "optin",
-        "optin +14155550100 source=WHERE [scope=marketing|transactional|all] [evidence...] — record consent (admins)",
+        'optin +14155550100 source="WHERE" [scope=marketing|transactional|all] — record consent (admins)',
         _optin,
     )
     subcommands.add("consent", "consent +14155550100 — a number's consent state and history (admins)", _consent)

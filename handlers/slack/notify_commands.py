@@ -14,6 +14,8 @@ from bot.notify.service import NotifyError
 from bot.permissions import is_admin, refusal
 from bot.phone import InvalidPhoneNumber, mask, parse_e164
 from bot.services import Services
+from bot.slack import mentions
+from bot.slack.format import to_plain_text
 from handlers.slack.commands import CommandContext, Subcommands
 
 NOTIFY_USAGE = "Usage: `/sms notify oncall|@user|+14155550100 your message`"
@@ -30,7 +32,7 @@ async def _notify(ctx: CommandContext) -> str:
     services = ctx.services
     try:
         target = service.parse_target(target_text, bare_group=True)
-        text = service.check_text(text)
+        text = service.check_text(to_plain_text(text))
         members = await service.resolve(services, target)
         created = await service.create(
             services,
@@ -127,7 +129,7 @@ async def _team_add(ctx: CommandContext, words: list[str]) -> str:
         return TEAM_USAGE
     user = roster.parse_user(words[0])
     if user is None:
-        return f":warning: {words[0]!r} is not a Slack user; mention them like @alice. {TEAM_USAGE}"
+        return f":warning: {mentions.user_error(words[0])}. Nothing was changed. {TEAM_USAGE}"
     rest = words[1:]
     # The number may be typed with spaces (+1 415 555 0100); a last word with a letter in it is the group.
     group = rest.pop().lower() if len(rest) > 1 and any(c.isalpha() for c in rest[-1]) else None

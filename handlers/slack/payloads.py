@@ -67,9 +67,11 @@ def check_envelope(container: dict, where: str) -> None:
     """The fields Bolt reads have Slack's types (see OBJECTS and the rest), here and in nested events and
     messages; Bolt's own code assumes them and fails with a 500 otherwise."""
     for name, value in container.items():
+        field = f"{where}.{name}"
+        if value is None and name == "event":  # Bolt reads body.get("event", {}).get(...): null is a 500
+            raise InvalidInput(field, "must be an object")
         if value is None:
             continue
-        field = f"{where}.{name}"
         if name in OBJECTS:
             require_object(value, field)
             if name in ("event", "message", "previous_message"):

@@ -3,6 +3,7 @@
 from storage.models.base import Base, utcnow
 from storage.models.core import (
     ConsentEvent,
+    ConsentRequest,
     Contact,
     ContactTag,
     Conversation,
@@ -21,6 +22,7 @@ __all__ = [
     "Base",
     "utcnow",
     "ConsentEvent",
+    "ConsentRequest",
     "Contact",
     "ContactTag",
     "Conversation",

@@ -22,9 +22,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, JSONDoc, State, UTCDateTime, follow, utcnow
 from storage.states import (
+    CONSENT_REQUEST_FLOW,
     CONVERSATION_FLOW,
     MESSAGE_FLOW,
     OUTBOX_FLOW,
+    ConsentRequestStatus,
     ConversationStatus,
     MessageStatus,
     OutboxStatus,
@@ -240,9 +242,40 @@ class ConsentEvent(Base):
     line_id: Mapped[int | None] = mapped_column(ForeignKey("lines.id"))  # None: every line
     action: Mapped[str] = mapped_column(String(8))  # opt_in | opt_out
     scope: Mapped[str] = mapped_column(String(16), default="all")  # marketing | transactional | all
-    source: Mapped[str] = mapped_column(String(16))  # keyword | slack | import | api | carrier
+    source: Mapped[str] = mapped_column(String(16))  # keyword | request | slack | import | api | carrier
     evidence: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str | None] = mapped_column(String(64))
+    # The inbound text that carried it (a keyword, a stop request, a YES), when a text did.
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConsentRequest(Base):
+    """A customer's consent request waiting for a decision, with its due time.
+
+    kind "opt_out": a text that asks to stop in plain words. While pending it holds all marketing to the number;
+    a person confirms or dismisses it in the thread, or it is confirmed automatically at `due_at` (before 10
+    business days pass), once across replicas (a conditional UPDATE of `status`).
+    kind "join": a line's join keyword on a line with double opt-in, waiting for the number's YES.
+    """
+
+    __tablename__ = "consent_requests"
+    __table_args__ = (
+        Index("ix_consent_requests_due", "status", "due_at"),
+        Index("ix_consent_requests_phone", "phone", "status"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # opt_out | join
+    phone: Mapped[str] = mapped_column(String(20))
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"))
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))  # the inbound text that asked
+    status: Mapped[ConsentRequestStatus] = mapped_column(
+        State(CONSENT_REQUEST_FLOW, 16), default=ConsentRequestStatus.PENDING
+    )
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(64))  # a Slack user; None: automatically or by a text
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -252,3 +285,6 @@ class RateSlot(Base):
     __tablename__ = "rate_slots"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     next_at: Mapped[float] = mapped_column(Float)  # epoch seconds: plain arithmetic in SQL on both databases
+
+
+follow(ConsentRequest.status, CONSENT_REQUEST_FLOW)

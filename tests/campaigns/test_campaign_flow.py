@@ -99,13 +99,17 @@ async def test_mixed_audience_sends_exactly_to_the_eligible_and_defers_quiet_hou
 
     answer = await command(slack, bridge, f"campaign report {campaign_id}")
     assert "sent 3" in answer and "clicked 1" in answer and "opted out 1" in answer, answer
+    # Two of each: the report posted when the campaign completed, and the one asked for now.
     await slack.wait_for(
-        lambda: any(
-            f["name"] == f"campaign-{campaign_id}-recipients.csv" and f.get("channel") for f in slack.files.values()
+        lambda: all(
+            sum(f["name"] == f"campaign-{campaign_id}-{kind}" and bool(f.get("channel")) for f in slack.files.values())
+            == 2
+            for kind in ("recipients.csv", "funnel.png")
         )
     )
-    csv_file = next(f for f in slack.files.values() if f["name"].endswith("recipients.csv"))
-    chart = next(f for f in slack.files.values() if f["name"] == f"campaign-{campaign_id}-funnel.png")
+    # The report asked for now (the campaign's completion posted one before it, from before the click).
+    csv_file = [f for f in slack.files.values() if f["name"].endswith("recipients.csv")][-1]
+    chart = [f for f in slack.files.values() if f["name"] == f"campaign-{campaign_id}-funnel.png"][-1]
     with Image.open(io.BytesIO(chart["bytes"])) as image:
         assert image.format == "PNG" and image.width >= 600
         # Bars are drawn to scale: the sent bar (3) is longer than the clicked bar (1), and blue.

@@ -76,7 +76,13 @@ async def test_optout_in_a_line_channel_applies_to_that_line_and_refreshes_the_c
     # Now nothing goes to that number from this line.
     refused = await command(bridge, slack, f"send {CUSTOMER} are you there?", user=AGENT)
     assert refused.startswith(":no_entry: Not sent")
-    assert twilio.sent == []
+    # The opt-out itself is confirmed to the number, once.
+    await twilio.wait_for(lambda: len(twilio.sent) == 1, what="the opt-out confirmation")
+    assert twilio.sent[0]["to"] == CUSTOMER and "unsubscribed" in twilio.sent[0]["body"]
+    again = await command(bridge, slack, f"optout {CUSTOMER}")
+    assert "already opted out" in again
+    assert len(await ledger(bridge)) == 1
+    assert len(twilio.sent) == 1
 
 
 async def test_optout_elsewhere_applies_to_every_line(bridge, slack):
@@ -99,6 +105,18 @@ async def test_optin_needs_a_source_and_a_valid_scope(bridge, slack):
     assert "scope 'everything'" in await command(bridge, slack, f"optin {CUSTOMER} source=form scope=everything")
     assert "twice" in await command(bridge, slack, f"optin {CUSTOMER} source=a source=b")
     assert await ledger(bridge) == []
+
+
+async def test_a_source_of_several_words_needs_quotes_and_unknown_options_are_named(bridge, slack):
+    answer = await command(bridge, slack, f"optin {CUSTOMER} source=signed paper form")
+    assert answer.startswith(":warning:") and 'source="signed paper form"' in answer and "Nothing was changed" in answer
+    answer = await command(bridge, slack, f"optin {CUSTOMER} sorce=form")
+    assert "`sorce=` is not an option" in answer
+    assert await ledger(bridge) == []
+    answer = await command(bridge, slack, f"optin {CUSTOMER} source=“signed paper form” scope=marketing")
+    assert "source: signed paper form" in answer
+    [event] = await ledger(bridge)
+    assert "consent source: signed paper form" in event.evidence
 
 
 async def test_optin_records_scope_source_and_evidence(bridge, slack):
@@ -134,6 +152,7 @@ async def test_consent_shows_state_and_history_newest_first(bridge, slack):
     assert "Acme +1 415-555-0100" in history[0] and "source slack" in history[0]
     assert "opt-in" in history[1] and "all lines" in history[1] and "consent source: web-form" in history[1]
     assert "<!date^" in history[0]  # the time, shown in each reader's zone
+    assert "&lt;@" not in answer and f"opted out by <@{ADMIN}> with /sms optout" in history[0]  # escaped once only
 
     # Elsewhere: every line's state; the other line only sees the all-line opt-in.
     everywhere = await command(bridge, slack, f"consent {CUSTOMER}", channel=ELSEWHERE)

@@ -15,13 +15,20 @@ event_spec = st.tuples(st.sampled_from(consent.ACTIONS), st.sampled_from(consent
 
 
 def reference(specs, purpose: str, line_id) -> str:
-    """Replay events oldest first: each event that covers the purpose (and the line) sets the status."""
-    status = "unknown"
+    """Replay events oldest first: each opt-in or opt-out that covers the purpose (and the line) sets the status;
+    a lift undoes the opt-outs since the last opt-in (what held before them holds again)."""
+    status, before_opt_outs = "unknown", "unknown"
     for action, scope, event_line in specs:
         covers_purpose = scope == "all" or scope == ("marketing" if purpose == "marketing" else "transactional")
         covers_line = event_line is None or event_line == line_id
-        if covers_purpose and covers_line:
-            status = "opted_out" if action == "opt_out" else "opted_in"
+        if not (covers_purpose and covers_line):
+            continue
+        if action == "opt_in":
+            status = before_opt_outs = "opted_in"
+        elif action == "opt_out":
+            status = "opted_out"
+        else:
+            status = before_opt_outs
     return status
 
 

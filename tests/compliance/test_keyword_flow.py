@@ -69,7 +69,8 @@ async def test_opt_out_keyword(bridge, slack, twilio, word):
 
     [event] = await events(bridge)
     assert (event.phone, event.action, event.source, event.scope) == (CUSTOMER, "opt_out", "keyword", "all")
-    assert event.line_id == bridge.services.lines.by_key(LINE).id
+    every_line = word.strip().upper() == "STOPALL"
+    assert event.line_id == (None if every_line else bridge.services.lines.by_key(LINE).id)
     assert len(twilio.sent) == 1
     assert twilio.sent[0]["to"] == CUSTOMER and twilio.sent[0]["from"] == LINE
     assert twilio.sent[0]["body"].startswith("Acme:") and "unsubscribed" in twilio.sent[0]["body"]
@@ -77,18 +78,25 @@ async def test_opt_out_keyword(bridge, slack, twilio, word):
     await slack.wait_for(lambda: "opted out" in card(slack, root), what="the card shows the opt-out")
 
 
-@pytest.mark.parametrize("body", ["stop please", "Please stop texting me", "STOP 🛑"])
-async def test_near_miss_is_flagged_with_an_opt_out_button_and_changes_nothing(bridge, slack, twilio, body):
+@pytest.mark.parametrize("body", ["stop please", "Please stop texting me", "STOP 🛑", "Who is this? STOP"])
+async def test_stop_request_in_words_is_raised_and_confirmed_with_its_button(bridge, slack, twilio, body):
     root = await open_thread(bridge, slack, twilio)
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body=body)
-    await slack.wait_for(lambda: "conversation_opt_out" in thread_texts(slack, root), what="the Opt out button")
+    await slack.wait_for(lambda: "stop_request_confirm" in thread_texts(slack, root), what="the Confirm button")
+    assert "stop_request_dismiss" in thread_texts(slack, root)
     assert await events(bridge) == []
     assert twilio.sent == []
 
     flagged = next(
-        m for m in slack.thread(CHANNEL, root["ts"]) if "conversation_opt_out" in json.dumps(m.get("blocks"))
+        m for m in slack.thread(CHANNEL, root["ts"]) if "stop_request_confirm" in json.dumps(m.get("blocks"))
     )
-    button = next(e for b in flagged["blocks"] if b["type"] == "actions" for e in b["elements"])
+    button = next(
+        e
+        for b in flagged["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "stop_request_confirm"
+    )
     status, _ = await slack.send_action(
         bridge.events_url,
         {
@@ -104,8 +112,11 @@ async def test_near_miss_is_flagged_with_an_opt_out_button_and_changes_nothing(b
     )
     assert status == 200
     [event] = await events(bridge)
-    assert (event.action, event.source, event.actor) == ("opt_out", "slack", AGENT)
+    assert (event.action, event.source, event.actor) == ("opt_out", "request", AGENT)
+    assert body.strip() in event.evidence
     await slack.wait_for(lambda: "opted out" in card(slack, root))
+    await twilio.wait_for(lambda: len(twilio.sent) == 1, what="the one confirmation")
+    assert "unsubscribed" in twilio.sent[0]["body"]
 
 
 @pytest.mark.parametrize("word", ["START", "yes", "Unstop"])
@@ -116,7 +127,7 @@ async def test_opt_in_keyword_after_stop(bridge, slack, twilio, word):
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body=word)
     await slack.wait_for(lambda: "Opt-in keyword" in thread_texts(slack, root))
     await twilio.wait_for(lambda: len(twilio.sent) == 2)
-    assert [e.action for e in await events(bridge)] == ["opt_out", "opt_in"]
+    assert [e.action for e in await events(bridge)] == ["opt_out", "lift"]
     assert twilio.sent[1]["body"].startswith("Acme:") and "resubscribed" in twilio.sent[1]["body"]
     await slack.wait_for(lambda: "opted in" in card(slack, root) or "no consent" in card(slack, root))
     assert "opted out" not in card(slack, root)

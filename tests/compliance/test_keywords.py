@@ -10,6 +10,7 @@ from bot.compliance.keywords import (
     OPT_OUT_WORDS,
     Keyword,
     classify,
+    is_stop_all,
     looks_like_opt_out_request,
 )
 
@@ -41,11 +42,20 @@ VARIANTS = [
 ]
 
 
+def test_stopall_and_join_keywords():
+    assert is_stop_all("STOPALL") and is_stop_all("stop all!") and is_stop_all("Stop-All")
+    assert not is_stop_all("STOP") and not is_stop_all("stop all the texts")
+    assert classify("join!", ("JOIN",)) is Keyword.JOIN
+    assert classify("Join now", ("JOIN",)) is None
+    assert classify("JOIN") is None  # not a join keyword of this line
+    assert classify("yes") is Keyword.YES  # what it means depends on the number's state
+
+
 def test_word_lists_are_as_specified():
     assert OPT_OUT_WORDS == {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
-    assert OPT_IN_WORDS == {"START", "YES", "UNSTOP"}
+    assert OPT_IN_WORDS == {"START", "UNSTOP"}
     assert HELP_WORDS == {"HELP", "INFO"}
-    assert {k.value for k in Keyword} == {"opt_out", "opt_in", "help"}
+    assert {k.value for k in Keyword} == {"opt_out", "opt_in", "help", "yes", "join"}
 
 
 @pytest.mark.parametrize("word, kind", EXPECTED)
@@ -67,7 +77,7 @@ def test_every_keyword_in_every_form(word, kind, variant):
         ("stop all", Keyword.OPT_OUT),
         ("Un-subscribe", Keyword.OPT_OUT),
         ("¡STOP!", Keyword.OPT_OUT),
-        ("Yes!", Keyword.OPT_IN),
+        ("Yes!", Keyword.YES),
         ("help?", Keyword.HELP),
     ],
 )
@@ -121,6 +131,9 @@ def test_near_misses_are_not_keywords(body):
 @pytest.mark.parametrize(
     "body",
     [
+        "wrong number",
+        "You have the wrong number",
+        "I never signed up for this",
         "stop please",
         "please stop",
         "Please STOP",
@@ -197,7 +210,6 @@ def test_natural_language_opt_out_requests(body):
         "Thanks! See you at 5",
         "Yes, 5pm works",
         "What are your hours?",
-        "wrong number",
         "not interested",
     ],
 )

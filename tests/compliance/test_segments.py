@@ -6,6 +6,7 @@ import itertools
 import math
 
 import pytest
+import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -99,6 +100,12 @@ def _seg(text: str) -> tuple[str, int, int]:
         ("\u00e7" * 65 + EMOJI + "\u00e7" * 67, ("UCS-2", 134, 2)),
         ("\u00e7" * 66 + EMOJI + "\u00e7" * 65, ("UCS-2", 133, 2)),
         ("a" * 159 + "ç", ("UCS-2", 160, 3)),  # one non-GSM char switches all 160 to UCS-2
+        # graphemes at the 67 boundary (issue 16, finding 8): a flag (two regional indicators, 4 units) and a
+        # ZWJ family (8 units) go whole to the next part, as in Twilio's segment calculator
+        ("a" * 65 + "\U0001f1fa\U0001f1f8" + "b" * 65, ("UCS-2", 134, 3)),
+        ("a" * 63 + "\U0001f1fa\U0001f1f8" + "b" * 67, ("UCS-2", 134, 2)),
+        ("a" * 62 + "\U0001f469\u200d\U0001f469\u200d\U0001f467" + "b" * 64, ("UCS-2", 134, 3)),
+        ("e\u0301" * 34 + "b" * 66, ("UCS-2", 134, 3)),  # a letter and its combining accent stay together
     ],
 )
 def test_boundaries(text, expected):
@@ -161,8 +168,11 @@ def _reference_segments(text: str) -> int:
     if not text:
         return 0
     gsm = all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text)
-    sizes = [(2 if c in GSM7_EXTENSION else 1) if gsm else len(c.encode("utf-16-le")) // 2 for c in text]
     single, multi = (160, 153) if gsm else (70, 67)
+    sizes = []
+    for cluster in regex.findall(r"\X", text):  # a grapheme is never split between parts (Twilio's calculator)
+        units = [(2 if c in GSM7_EXTENSION else 1) if gsm else len(c.encode("utf-16-le")) // 2 for c in cluster]
+        sizes += units if sum(units) > multi else [sum(units)]
     ends = list(itertools.accumulate(sizes))
     if ends[-1] <= single:
         return 1

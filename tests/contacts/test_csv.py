@@ -163,13 +163,14 @@ async def test_export_escapes_formulas_and_includes_consent(database):
         text = await export_csv(session)
     rows = list(csv.DictReader(io.StringIO(text)))
     by_phone = {r["phone"]: r for r in rows}
-    assert set(by_phone) == {"'+1415555012" + d for d in "345678"} | {"'+14155550199"}
-    assert by_phone["'+14155550126"]["first_name"] == "'=cmd|' /C calc'!A0"
-    assert by_phone["'+14155550126"]["last_name"] == "'-2+3"
-    assert by_phone["'+14155550126"]["number_status"] == "landline"
-    assert by_phone["'+14155550127"]["first_name"] == "'@me" and by_phone["'+14155550127"]["last_name"] == "'\tTab"
-    assert by_phone["'+14155550128"]["first_name"] == "'\rCR"
-    ann = by_phone["'+14155550123"]
+    # Phone numbers are E.164, never formulas: written as they are (finding 9 of issue 16).
+    assert set(by_phone) == {"+1415555012" + d for d in "345678"} | {"+14155550199"}
+    assert by_phone["+14155550126"]["first_name"] == "'=cmd|' /C calc'!A0"
+    assert by_phone["+14155550126"]["last_name"] == "'-2+3"
+    assert by_phone["+14155550126"]["number_status"] == "landline"
+    assert by_phone["+14155550127"]["first_name"] == "'@me" and by_phone["+14155550127"]["last_name"] == "'\tTab"
+    assert by_phone["+14155550128"]["first_name"] == "'\rCR"
+    ann = by_phone["+14155550123"]
     assert (ann["first_name"], ann["tags"], ann["consent"], ann["consent_at"]) == (
         "Ann",
         "east;vip",
@@ -177,10 +178,12 @@ async def test_export_escapes_formulas_and_includes_consent(database):
         "2024-05-01T10:00:00Z",
     )
     assert ann["consent_source"].startswith("import: imported from list.csv row 2")
-    assert by_phone["'+14155550124"]["consent"] == "opt_out"
-    assert by_phone["'+14155550125"]["consent"] == ""
-    assert by_phone["'+14155550199"]["consent"] == "opt_out"  # a number known only from the ledger
-    assert all(not any(v.startswith(("=", "+", "-", "@", "\t", "\r")) for v in r.values()) for r in rows)
+    assert by_phone["+14155550124"]["consent"] == "opt_out"
+    assert by_phone["+14155550125"]["consent"] == ""
+    assert by_phone["+14155550199"]["consent"] == "opt_out"  # a number known only from the ledger
+    assert all(
+        not any(v.startswith(("=", "+", "-", "@", "\t", "\r")) for k, v in r.items() if k != "phone") for r in rows
+    )
 
 
 async def test_export_says_opted_out_if_any_line_opted_out(database):

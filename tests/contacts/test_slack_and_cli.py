@@ -95,4 +95,22 @@ def test_cli_import_and_export(tmp_path, monkeypatch, capsys):
     assert main(["contacts", "export"]) == 0
     exported = capsys.readouterr().out.splitlines()
     assert exported[0] == "phone,first_name,last_name,tags,consent,consent_source,consent_at,number_status"
-    assert exported[1] == "'+14155550123,Ann,,vip,,,,ok"
+    assert exported[1] == "+14155550123,Ann,,vip,,,,ok"  # an E.164 number is no formula: written as it is
+
+
+def test_cli_consent_export(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for name in ("SLACK_BOT_TOKEN", "TWILIO_ACCOUNT_SID", "SMS_BRIDGE_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/cli.db")
+    (tmp_path / "consent.csv").write_bytes(
+        b"phone,consent,consent_source,consent_at\n4155550123,opt_in,paper form,2026-05-01T10:00:00Z\n"
+    )
+    assert main(["contacts", "import", "consent.csv"]) == 0
+    capsys.readouterr()
+    assert main(["consent", "export", "(415) 555-0123"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].startswith("event_id,recorded_at,phone,line,action,scope,source,actor,evidence,message_sid")
+    assert len(rows) == 2 and ",+14155550123,all lines,opt_in,all,import,," in rows[1] and "paper form" in rows[1]
+    assert main(["consent", "export", "not-a-number"]) == 2
+    assert "not-a-number" in capsys.readouterr().err

@@ -45,6 +45,15 @@ async def test_team_add_overrides_profile_and_needs_admin(make_bridge, slack, tw
         bridge.events_url, text="team add <@U0DAVE> 12345", user_id=ADMIN, channel_id=CHANNEL
     )
     assert "'12345'" in _text(body)
+    # A name Slack did not resolve into a mention is refused by name, and nothing is stored.
+    _, body = await slack.send_command(
+        bridge.events_url, text="team add @lead +1 415 555 0177", user_id=ADMIN, channel_id=CHANNEL
+    )
+    assert "'@lead' is plain text, not a mention" in _text(body) and "Nothing was changed" in _text(body)
+    _, body = await slack.send_command(
+        bridge.events_url, text="team add <@U0DAVE +1 415 555 0177", user_id=ADMIN, channel_id=CHANNEL
+    )
+    assert "malformed mention" in _text(body)
     _, body = await slack.send_command(
         bridge.events_url, text=f"team add <@{BOB}|bob> +1 415 555 0177 db", user_id=ADMIN, channel_id=CHANNEL
     )

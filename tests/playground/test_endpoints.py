@@ -57,7 +57,14 @@ async def test_page_and_static_files(local):
     async with local.get("/_playground/config") as resp:
         config = await resp.json()
     assert config["slack"] == "/_local/slack" and config["phone_ready"] is True
-    assert config["lines"][0] == {"number": "+14155550100", "channel": "C0SUPPORT", "kind": "both", "brand": "Acme"}
+    assert config["lines"][0] == {
+        "number": "+14155550100",
+        "channel": "C0SUPPORT",
+        "kind": "both",
+        "brand": "Acme",
+        "join_keywords": ["JOIN"],
+        "double_opt_in": True,
+    }
     assert {p["id"]: p["role"] for p in config["people"]}["U0LEAD"] == "approver"
 
 

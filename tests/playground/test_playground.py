@@ -148,9 +148,12 @@ async def test_customer_agent_and_campaign_through_the_page(page: Page, page_err
     await expect(root.locator('.replies .reaction[data-name="white_check_mark"]')).to_be_attached(timeout=WAIT_MS)
     await expect(page.locator("#phone-texts b")).to_have_count(0)  # rendered as text, not HTML
 
-    # The customer opts in to marketing (START) and is saved as a contact.
-    await page.click("[data-quick=START]")
-    await expect(received(page)).to_have_count(2, timeout=WAIT_MS)  # the START confirmation
+    # The customer joins marketing with the line's join keyword, confirms with YES, and is saved as a contact.
+    await page.click("#phone-join")
+    await expect(received(page)).to_have_count(2, timeout=WAIT_MS)  # "Reply YES to confirm..."
+    await expect(received(page).last).to_contain_text("Reply YES")
+    await phone_sends(page, "YES")
+    await expect(received(page)).to_have_count(3, timeout=WAIT_MS)  # "You are subscribed..."
     await page.click("#phone-contact")
     await expect(page.locator("#status")).to_contain_text("is a contact now", timeout=WAIT_MS)
 

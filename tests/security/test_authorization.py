@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from storage.models import ConsentEvent, Message
 from storage.models.campaigns import Campaign
+from tests.campaigns.helpers import add_contacts
 from tests.support.bridge import A2P_CHANNEL, ADMIN, AGENT, APPROVER, CHANNEL, DEFAULT_CONFIG, STRANGER
 
 ROLES = {"admin": ADMIN, "approver": APPROVER, "member": AGENT, "stranger": STRANGER}
@@ -83,6 +84,7 @@ async def test_refused_commands_change_nothing(make_bridge, slack):
 
 async def test_campaign_buttons_respect_roles(make_bridge, slack):
     bridge = await make_bridge(config=CONFIG)
+    await add_contacts(bridge, [{"phone": "+12125550150", "consent": "in"}])  # one eligible: it may be approved
     await slack.send_command(
         bridge.events_url, text="campaign create name=x to=all at=now text=Hello", user_id=ADMIN, channel_id=A2P_CHANNEL
     )

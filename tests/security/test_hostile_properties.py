@@ -172,7 +172,13 @@ async def test_slack_commands(still_bridge, slack, twilio, report, words, text, 
     await check(still_bridge, slack, twilio, Hostile("command", "POST", "/slack/events", body, FORM, "slack"))
 
 
-ACTIONS = ["campaign_approve", "campaign_cancel", "conversation_opt_out"]
+ACTIONS = [
+    "campaign_approve",
+    "campaign_cancel",
+    "conversation_opt_out",
+    "stop_request_confirm",
+    "stop_request_dismiss",
+]
 
 
 @EXAMPLES

@@ -10,7 +10,7 @@ from storage.models import Base, Line, Message
 from storage.models.api import ApiCallback, Verification
 from storage.models.base import State
 from storage.models.campaigns import Campaign, CampaignEvent, CampaignRecipient
-from storage.models.core import Conversation, SlackOutbox
+from storage.models.core import ConsentRequest, Conversation, SlackOutbox
 from storage.models.notify import Notification, NotificationRecipient
 from storage.states import (
     CAMPAIGN_FLOW,
@@ -19,6 +19,7 @@ from storage.states import (
     PAGE_FLOW,
     PAGE_RECIPIENT_FLOW,
     CampaignState,
+    ConsentRequestStatus,
     ConversationStatus,
     IllegalTransition,
     MessageStatus,
@@ -42,6 +43,7 @@ STATE_COLUMNS = {
     (NotificationRecipient, "state"): PageRecipientState,
     (ApiCallback, "status"): OutboxStatus,
     (Verification, "status"): VerificationStatus,
+    (ConsentRequest, "status"): ConsentRequestStatus,
 }
 
 

@@ -30,6 +30,7 @@ kind = "p2p"
 mps = 50
 brand = "Acme"
 help_text = "Acme: help@acme.example. Msg&data rates may apply. Reply STOP to opt out."
+join_keywords = ["JOIN"]
 
 [[lines]]
 number = "{A2P_LINE}"
@@ -38,6 +39,8 @@ kind = "both"
 mps = 50
 brand = "Acme Deals"
 help_text = "Acme Deals: deals@acme.example. Reply STOP to opt out."
+join_keywords = ["DEALS"]
+double_opt_in = true
 
 [teams]
 oncall = ["U0ALICE", "U0BOB"]

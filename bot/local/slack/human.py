@@ -13,6 +13,7 @@ import binascii
 import copy
 import json
 import logging
+import re
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
@@ -36,6 +37,32 @@ MAX_FILE_BYTES = 10 * 1024 * 1024  # one file a person shares
 def escape(text: str) -> str:
     """Slack delivers what people type with &, < and > escaped."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_AT_NAME = re.compile(r"(?<![\w@<|])@([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9_-])?)")
+_HASH_NAME = re.compile(r"(?<![\w#<|&])#([a-z0-9][a-z0-9_-]*)")
+
+
+def escaped_command_text(state: Any, text: str) -> str:
+    """A slash command's text as Slack sends it with `should_escape: true`: `&`, `<` and `>` escaped, and each
+    `@name` of a member and `#name` of a channel turned into `<@U…|name>` / `<#C…|name>` (what the Slack client
+    does when a person picks them from its lists). An unknown `@name` stays plain text, as in Slack."""
+    members: dict[str, dict] = {}
+    for member in state.users.values():
+        for key in (member.get("name"), (member.get("profile") or {}).get("display_name")):
+            if key:
+                members.setdefault(key.lower(), member)
+    channels = {c["name"].lower(): c for c in state.channels.values() if c.get("name")}
+
+    def user(match: re.Match) -> str:
+        found = members.get(match.group(1).lower())
+        return f"<@{found['id']}|{found['name']}>" if found else match.group(0)
+
+    def channel(match: re.Match) -> str:
+        found = channels.get(match.group(1).lower())
+        return f"<#{found['id']}|{found['name']}>" if found else match.group(0)
+
+    return _HASH_NAME.sub(channel, _AT_NAME.sub(user, escape(text)))
 
 
 def rich_text(text: str) -> list[dict]:
@@ -253,7 +280,7 @@ class Human:
             "user_id": person["id"],
             "user_name": person["name"],
             "command": command,
-            "text": text,
+            "text": escaped_command_text(self.state, text),
             "api_app_id": identity.app_id,
             "is_enterprise_install": "false",
             "response_url": self.responses.new({"user": person["id"], "channel": target["id"]}),

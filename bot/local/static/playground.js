@@ -377,6 +377,19 @@ async function saveContact() {
 
 // ---------------------------------------------------------------- start
 
+// The JOIN button texts the selected line's first join keyword (the marketing opt-in flow); hidden on a line
+// that has none.
+function renderJoin() {
+  const line = ui.config.lines.find((l) => l.number === $("phone-line").value);
+  const keyword = line?.join_keywords?.[0];
+  const button = $("phone-join");
+  button.hidden = !keyword;
+  if (keyword) {
+    button.dataset.quick = keyword;
+    button.textContent = keyword;
+  }
+}
+
 async function start() {
   ui.config = await (await fetch("/_playground/config")).json();
   $("customers").replaceChildren(...ui.config.customers.map((c) => el("option", {value: c.number}, c.label)));
@@ -387,6 +400,8 @@ async function start() {
   $("phone-form").addEventListener("submit", sendPhone);
   $("phone-number").addEventListener("input", renderPhone);
   for (const quick of document.querySelectorAll("[data-quick]")) quick.addEventListener("click", () => textLine(quick.dataset.quick));
+  $("phone-line").addEventListener("change", renderJoin);
+  renderJoin();
   $("phone-contact").addEventListener("click", saveContact);
   $("slack-form").addEventListener("submit", sendSlack);
   $("slack-user").addEventListener("change", () => { ui.shownView = undefined; renderSlack(); });

@@ -51,6 +51,16 @@ async def test_command_posts_a_signed_form_and_shows_the_ack(env):
     assert workspace.state()["ephemerals"]["U0ADMIN"][-1]["text"] == "pong: help"
 
 
+async def test_command_text_is_escaped_as_slack_does_with_should_escape(env):
+    """manifest.yml declares /sms with should_escape: true; the workspace delivers its text the same way."""
+    workspace, bot, _client, http = env
+    text = "team add @alice +14155550100 in #c0support & <b> @nobody"
+    async with http.post(PREFIX + "/command", json={"channel": "C0SUPPORT", "user": "U0ADMIN", "text": text}) as resp:
+        assert resp.status == 200
+    form = bot.received[-1]["body"]
+    assert form["text"] == ("team add <@U0ALICE|alice> +14155550100 in <#C0SUPPORT|c0support> &amp; &lt;b&gt; @nobody")
+
+
 async def test_action_and_response_url(env):
     workspace, bot, client, _http = env
     posted = await client.chat_postMessage(
