@@ -352,9 +352,12 @@ class SlackEmulator(LoopbackServer):
         message["delivery"] = await self.send_event(app_url, event, event_id=message["event_id"], retry_num=retry_num)
         return message["delivery"]
 
-    async def send_command(
+    async def send_command(self, app_url: str, **fields: Any) -> tuple[int, str]:
+        """POST a slash command (`command_fields`), form-encoded and signed like Slack; returns (status, body)."""
+        return await self.delivery.command(app_url, self.command_fields(**fields))
+
+    def command_fields(
         self,
-        app_url: str,
         *,
         text: str,
         user_id: str,
@@ -362,8 +365,8 @@ class SlackEmulator(LoopbackServer):
         command: str = "/sms",
         trigger_id: str | None = None,
         **overrides: Any,
-    ) -> tuple[int, str]:
-        """POST a slash command, form-encoded and signed like Slack; returns (status, body)."""
+    ) -> dict[str, str]:
+        """A slash command's fields as Slack sends them (its response_url answers in the workspace)."""
         channel = self.channels.get(channel_id)
         user = self.users.get(user_id)
         fields = {
@@ -385,7 +388,7 @@ class SlackEmulator(LoopbackServer):
             or f"{secrets.randbelow(10**10)}.{secrets.randbelow(10**10)}.{secrets.token_hex(16)}",
         }
         fields.update({k: str(v) for k, v in overrides.items()})
-        return await self.delivery.command(app_url, fields)
+        return fields
 
     async def send_action(
         self, app_url: str, payload: dict, *, timestamp: int | None = None, signature: str | None = None
@@ -394,11 +397,16 @@ class SlackEmulator(LoopbackServer):
 
         Missing envelope fields (token, api_app_id, team, is_enterprise_install) are filled in.
         """
-        payload = {
+        return await self.delivery.interaction(
+            app_url, self.action_payload(payload), timestamp=timestamp, signature=signature
+        )
+
+    def action_payload(self, payload: dict) -> dict:
+        """An interactivity payload with Slack's envelope fields filled in where missing."""
+        return {
             "token": "verification-token",
             "api_app_id": self.app_id,
             "team": {"id": self.team_id, "domain": self.team_domain},
             "is_enterprise_install": False,
             **payload,
         }
-        return await self.delivery.interaction(app_url, payload, timestamp=timestamp, signature=signature)
