@@ -33,6 +33,35 @@ BLOCK_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral", "files
 VIEW_METHODS = ("views.open", "views.update", "views.push")
 
 
+class _CheckedResponseUrls(ResponseUrls):
+    """Response URLs whose answers are checked as Block Kit before they are shown."""
+
+    def __init__(self, emulator: SlackEmulator, *args: Any) -> None:
+        super().__init__(*args)
+        self.emulator = emulator
+
+    def show(self, answer: dict, context: dict) -> None:
+        self.emulator._check_answer("response_url", answer)
+        super().show(answer, context)
+
+
+class _CheckedDelivery(Delivery):
+    """Deliveries whose answers (a command's message, a submission's view) are checked as Block Kit."""
+
+    def __init__(self, emulator: SlackEmulator, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.emulator = emulator
+
+    async def post(self, kind: str, url: str, body: str, content_type: str, **overrides: Any) -> tuple[int, str]:
+        status, text = await super().post(kind, url, body, content_type, **overrides)
+        if kind in ("command", "action") and status == 200 and text.startswith("{"):
+            try:
+                self.emulator._check_answer(f"{kind} acknowledgement", json.loads(text))
+            except ValueError:
+                pass
+        return status, text
+
+
 class SlackEmulator(LoopbackServer):
     """Slack Web API + Events/Commands/Interactivity delivery, on a loopback port."""
 
@@ -71,8 +100,10 @@ class SlackEmulator(LoopbackServer):
         )
         self.workspace = WorkspaceState(identity)
         self.api = WebApi(self.workspace, token=bot_token, base_url=lambda: self.root)
-        self.delivery = Delivery(self.workspace, signing_secret=signing_secret, timeout=aiohttp.ClientTimeout(total=10))
-        self.response_urls = ResponseUrls(self.workspace, self.api, None)
+        self.delivery = _CheckedDelivery(
+            self, self.workspace, signing_secret=signing_secret, timeout=aiohttp.ClientTimeout(total=10)
+        )
+        self.response_urls = _CheckedResponseUrls(self, self.workspace, self.api, None)
         self._recent_posts: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         post_message = self.api.methods["chat.postMessage"]
         self.api.methods["chat.postMessage"] = lambda args: self._check_rate(args) or post_message(args)
@@ -81,12 +112,6 @@ class SlackEmulator(LoopbackServer):
         self.block_kit_violations: list[str] = []
         for method in (*BLOCK_METHODS, *VIEW_METHODS):
             self.api.methods[method] = self._block_kit_checked(method, self.api.methods[method])
-        show = self.response_urls.show
-        self.response_urls.show = lambda answer, context: (
-            self._check_answer("response_url", answer) or show(answer, context)
-        )
-        deliver = self.delivery.post
-        self.delivery.post = lambda kind, *args, **kwargs: self._checked_delivery(kind, deliver(kind, *args, **kwargs))
 
     # ------------------------------------------------------------------ the workspace's records
 
@@ -221,15 +246,6 @@ class SlackEmulator(LoopbackServer):
             problems = block_kit.view_problems(answer["view"])
             if problems:
                 self._violation(f"{origin} response_action", problems)
-
-    async def _checked_delivery(self, kind: str, delivered) -> tuple[int, str]:
-        status, text = await delivered
-        if kind in ("command", "action") and status == 200 and text.startswith("{"):
-            try:
-                self._check_answer(f"{kind} acknowledgement", json.loads(text))
-            except ValueError:
-                pass
-        return status, text
 
     # ------------------------------------------------------------------ faults
 

@@ -244,7 +244,7 @@ class SocketModeEmulator:
     async def interaction(self, payload: dict) -> dict:
         """An interactivity payload (block_actions, view_submission, ...); returns the acknowledgement."""
         payload = self.slack.action_payload(payload)
-        user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
+        user = payload["user"] if isinstance(payload.get("user"), dict) else {}
         if payload.get("trigger_id"):
             self.slack.workspace.remember_trigger(str(payload["trigger_id"]), str(user.get("id") or ""))
         accepts = payload.get("type") in ("view_submission", "block_suggestion")

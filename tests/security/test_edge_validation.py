@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 
 from handlers.common import storage_unavailable, unhandled_errors
 from storage.models import Conversation, Message, SlackOutbox
+from tests.emulators.socket_mode import SocketModeEmulator
 from tests.notify.helpers import CONFIG, TOKEN
 from tests.security import hostile_requests as hostile
 from tests.support.bridge import AGENT, CHANNEL, LINE, free_port
 from tests.support.snapshot import stored_state
-from tests.emulators.socket_mode import SocketModeEmulator
 
 REQUESTS = {request.label: request for request in hostile.requests()}
 # Signed Slack requests a person could make: answered 200 with a warning (an ephemeral answer may be queued).

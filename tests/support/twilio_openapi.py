@@ -28,7 +28,14 @@ _TEMPLATES = [
     (re.compile("^" + re.sub(r"\{\w+\}", "[^/]+", re.escape(p).replace(r"\{", "{").replace(r"\}", "}")) + "$"), p)
     for p in SPEC["paths"]
 ]
-_TYPES = {"string": str, "integer": int, "number": (int, float), "boolean": bool, "object": dict, "array": list}
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+    "object": dict,
+    "array": list,
+}
 
 
 def _resolve(schema: dict) -> dict:
