@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from bot.slack.format import escape
+from bot.slack.format import escape, section_pieces
 
 
 def inbound_post(body: str, media_count: int, note: str, flagged: bool, phone: str) -> dict:
     """The thread reply that shows a customer's text (and, for keywords, what it did)."""
     text = escape(body) if body else "_(no text)_"
-    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    blocks: list[dict] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": piece}} for piece in section_pieces(text)
+    ]
     footer = ":iphone: Customer"
     if media_count:
         footer += f" · {media_count} attachment{'s' if media_count > 1 else ''} below"

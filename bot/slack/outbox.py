@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.ratelimit import SharedRate
 from bot.services import Services
+from bot.slack.format import section_pieces
 from storage.db import changed, get_row
 from storage.models import SlackOutbox
 from storage.states import OutboxStatus
@@ -395,7 +396,7 @@ def _fold(payloads: list[dict]) -> list[dict]:
     for payload in payloads:
         for block in payload.get("blocks", []):
             if block.get("type") == "section":
-                lines += _pieces(block["text"]["text"])
+                lines += section_pieces(block["text"]["text"])
             elif block.get("type") == "context" and block.get("block_id") == "customer":
                 footer = block
             else:
@@ -410,18 +411,6 @@ def _fold(payloads: list[dict]) -> list[dict]:
         sections.append(current)
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}} for text in sections] + extras
     return blocks + ([footer] if footer else [])
-
-
-def _pieces(text: str) -> list[str]:
-    """A section text cut into pieces of at most SECTION_LIMIT characters, at a line break or a space when
-    there is one in the second half of a piece."""
-    pieces = []
-    while len(text) > SECTION_LIMIT:
-        cut = max(text.rfind("\n", 0, SECTION_LIMIT), text.rfind(" ", 0, SECTION_LIMIT))
-        cut = cut if cut > SECTION_LIMIT // 2 else SECTION_LIMIT
-        pieces.append(text[:cut])
-        text = text[cut:].lstrip("\n ") if cut < SECTION_LIMIT else text[cut:]
-    return [*pieces, text]
 
 
 def slack_error(exc: SlackApiError) -> str | None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from bot.conversations.views import inbound_post
+from bot.slack.format import section_pieces
 from bot.slack.outbox import folded_blocks
 from tests.support import block_kit
+from tests.support.bridge import CHANNEL, LINE
+
+CUSTOMER = "+14155550124"
 
 
 def _texts(blocks: list[dict]) -> str:
@@ -45,3 +49,19 @@ def test_a_text_longer_than_a_section_is_split_not_cut():
     blocks, used = folded_blocks([inbound_post(text, 0, "", False, "+14155550100")])
     assert used == 1 and block_kit.message_problems(blocks) == []
     assert _texts(blocks).replace("\n", " ") == text
+
+
+async def test_a_long_text_of_characters_slack_escapes_still_reaches_slack(bridge, slack, twilio):
+    """1,600 characters (Twilio's longest text) of `&` are 8,000 once escaped for mrkdwn: more than one section."""
+    body = "&" * 1600
+    await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body=body)
+    await slack.wait_for(lambda: slack.roots(CHANNEL) and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"]))
+    [post] = slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"])
+    sections = [b["text"]["text"] for b in post["blocks"] if b["type"] == "section"]
+    assert "".join(sections) == "&amp;" * 1600
+
+
+def test_a_long_text_is_never_cut_inside_an_escaped_character():
+    text = "x" * 2898 + "&amp;" + "y" * 10
+    pieces = section_pieces(text)
+    assert pieces == ["x" * 2898, "&amp;" + "y" * 10]
