@@ -53,9 +53,9 @@ async def test_the_emulator_watch_names_the_request_and_the_test():
     violations = twilio_openapi.watch(twilio)
     await twilio.start()
     try:
-        auth = aiohttp.BasicAuth(twilio.account_sid, twilio.auth_token)
+        headers = {"Authorization": aiohttp.encode_basic_auth(twilio.account_sid, twilio.auth_token)}
         url = f"{twilio.url}/2010-04-01/Accounts/{twilio.account_sid}/Messages.json"
-        async with aiohttp.ClientSession(auth=auth) as http:
+        async with aiohttp.ClientSession(headers=headers) as http:
             form = {"To": "+14155550100", "From": "+14155550199", "Body": "hi", "Colour": "red"}
             async with http.post(url, data=form) as resp:
                 assert resp.status in (201, 400)
