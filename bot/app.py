@@ -16,15 +16,17 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers.api
+import handlers.api_v1
 import handlers.health
 import handlers.links
 import handlers.media
 import handlers.slack
 import handlers.twilio
-from bot import campaigns, notify
+from bot import api, campaigns, notify
 from bot.carriers import build_carrier
 from bot.carriers.base import Carrier
 from bot.clock import Clock
+from bot.conversations import inbox
 from bot.conversations.card_ops import card_ops
 from bot.lines import sync_lines
 from bot.messaging.sender import SendWorker
@@ -95,6 +97,7 @@ def build_app(
     handlers.media.register(app)
     handlers.links.register(app)
     handlers.api.register(app)
+    handlers.api_v1.register(app)
     if settings.local_mode:
         from bot.local.slack.store import workspace_path
         from bot.local.slack.workspace import LocalWorkspace
@@ -109,7 +112,7 @@ def build_app(
         from bot.local.playground import Playground
 
         Playground(services, slack_prefix=LOCAL_SLACK_PREFIX).mount(app)  # GET /: the page to try it all in a browser
-    domain_workers = [worker for domain in (campaigns, notify) for worker in domain.install(services)]
+    domain_workers = [worker for domain in (campaigns, notify, inbox, api) for worker in domain.install(services)]
     app.cleanup_ctx.append(
         _lifecycle(services, run_workers, sender_options or {}, outbox_options or {}, domain_workers)
     )

@@ -159,6 +159,73 @@ def _contacts_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_database(work):
+    """Run `work(session)` in one transaction on the configured database (migrated first)."""
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    settings = load_settings()
+
+    async def run():
+        db = Database(settings.database_url)
+        try:
+            await upgrade(db.engine)
+            async with db.session() as session:
+                return await work(session)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def _api_key_create(args: argparse.Namespace) -> int:
+    """Make a key; its token and callback secret are printed this once and never stored as they are."""
+    from bot.api import keys
+
+    try:
+        scopes = keys.parse_scopes(args.scopes)
+        created = _with_database(lambda session: keys.create(session, args.name, scopes))
+    except keys.ApiKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"API key {created.name!r} created with scopes {','.join(created.scopes)}.")
+    print("Keep these now; they are not shown again:")
+    print(f"  token:           {created.token}")
+    print(f"  callback secret: {created.callback_secret}")
+    return 0
+
+
+def _api_key_list(args: argparse.Namespace) -> int:
+    from bot.api import keys
+
+    rows = _with_database(keys.list_keys)
+    if not rows:
+        print("no API keys (make one with: sms-bridge api-key create NAME --scopes messages,verify,notify)")
+        return 0
+
+    def when(value) -> str:
+        return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"
+
+    print(f"{'NAME':<24} {'SCOPES':<24} {'CREATED':<21} {'LAST USED':<21} STATE")
+    for row in rows:
+        state = f"revoked {when(row.revoked_at)}" if row.revoked_at else "active"
+        print(f"{row.name:<24} {row.scopes:<24} {when(row.created_at):<21} {when(row.last_used_at):<21} {state}")
+    return 0
+
+
+def _api_key_revoke(args: argparse.Namespace) -> int:
+    from bot.api import keys
+    from storage.models import utcnow
+
+    try:
+        _with_database(lambda session: keys.revoke(session, args.name, utcnow()))
+    except keys.ApiKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"API key {args.name!r} is revoked: requests with it are refused from now on.")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="sms-bridge", description="Business texting run from Slack.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -181,6 +248,20 @@ def parser() -> argparse.ArgumentParser:
     contacts_commands.add_parser(
         "export", help="print every contact and its consent state as CSV to stdout"
     ).set_defaults(func=_contacts_export)
+    api_key = commands.add_parser("api-key", help="make, list and revoke keys for the HTTP API")
+    api_key_commands = api_key.add_subparsers(dest="api_key_command", required=True)
+    create = api_key_commands.add_parser("create", help="make a key; prints its token and callback secret once")
+    create.add_argument("name", metavar="NAME")
+    create.add_argument(
+        "--scopes", required=True, help="comma-separated: messages, verify, notify (e.g. messages,verify)"
+    )
+    create.set_defaults(func=_api_key_create)
+    api_key_commands.add_parser("list", help="names, scopes, created, last used (never the token)").set_defaults(
+        func=_api_key_list
+    )
+    revoke = api_key_commands.add_parser("revoke", help="refuse every request made with the key NAME from now on")
+    revoke.add_argument("name", metavar="NAME")
+    revoke.set_defaults(func=_api_key_revoke)
     simulate = commands.add_parser("simulate", help="send test traffic to the running server")
     sim = simulate.add_subparsers(dest="simulate_command", required=True)
     inbound = sim.add_parser("inbound", help="a customer texts a line")

@@ -43,3 +43,5 @@ def setup_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # At DEBUG, aiosqlite logs every statement with its parameters: API key secrets, one-time codes, bodies.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)

@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.business_hours import BusinessHours, parse_business_hours
 from bot.paging_config import PagingConfigError, Policy, Schedule, Step, parse_policies, parse_schedules
 from bot.phone import InvalidPhoneNumber, parse_e164
 from bot.time_window import parse_window
@@ -40,6 +42,10 @@ class LineConfig:
     brand: str = ""
     help_text: str = ""
     smart_encoding: bool = False
+    business_hours: BusinessHours | None = None  # None: always open
+    timezone: str = "UTC"
+    away_text: str = ""  # sent outside business_hours (none when empty)
+    answer_within_minutes: int | None = None  # an unanswered customer text is raised after this
 
     @property
     def key(self) -> str:
@@ -83,6 +89,11 @@ class NotifyConfig:
 
 
 @dataclass(frozen=True)
+class ApiConfig:
+    allow_private_callbacks: bool = False  # status callbacks to loopback/private/link-local addresses
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the service needs at run time. Build it with :func:`load_settings`."""
 
@@ -105,6 +116,8 @@ class Settings:
     compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
     teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    templates: Mapping[str, str] = field(default_factory=dict)  # name -> text with {variable|fallback}
     schedules: Mapping[str, Schedule] = field(default_factory=dict)
     config_path: str | None = None
 
@@ -157,8 +170,23 @@ def _database_url(value: str) -> str:
 
 # -- TOML file -------------------------------------------------------------------------------------
 
-_TOP_KEYS = {"admins", "approvers", "lines", "compliance", "teams", "notify", "alertmanager", "schedules"}
+_TOP_KEYS = {
+    "admins",
+    "approvers",
+    "lines",
+    "compliance",
+    "teams",
+    "notify",
+    "alertmanager",
+    "api",
+    "templates",
+    "schedules",
+}
+_API_KEYS = {"allow_private_callbacks"}
+_TEMPLATE_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,63}$")
+TEMPLATE_MAX = 1600
 _LINE_KEYS = {"number", "messaging_service", "channel", "kind", "mps", "brand", "help_text", "smart_encoding"}
+_LINE_KEYS |= {"business_hours", "timezone", "away_text", "answer_within_minutes"}
 _COMPLIANCE_KEYS = {"quiet_hours", "quiet_hours_by_region", "frequency_cap", "footer"}
 _NOTIFY_KEYS = {"api_tokens", "api_token_hashes", "escalation_minutes", "escalation", "default_policy", "policies"}
 _ALERTMANAGER_KEYS = {"routes", "default_group"}
@@ -217,6 +245,7 @@ def _line(raw: Any, index: int) -> LineConfig:
     smart = raw.get("smart_encoding", False)
     if not isinstance(smart, bool):
         raise ConfigError(f"{where}smart_encoding: must be true or false")
+    inbox = _line_inbox(raw, where)
     return LineConfig(
         number=number,
         messaging_service=service,
@@ -226,7 +255,34 @@ def _line(raw: Any, index: int) -> LineConfig:
         brand=raw.get("brand", ""),
         help_text=raw.get("help_text", ""),
         smart_encoding=smart,
+        **inbox,
     )
+
+
+def _line_inbox(raw: dict, where: str) -> dict[str, Any]:
+    """A line's business hours (in its timezone), away text and unanswered-text alert."""
+    zone_name = raw.get("timezone", "UTC")
+    try:
+        if not isinstance(zone_name, str):
+            raise ValueError
+        zone = ZoneInfo(zone_name)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ConfigError(
+            f'{where}timezone: {zone_name!r} is not an IANA time zone like "America/Los_Angeles"'
+        ) from None
+    hours: BusinessHours | None = None
+    if "business_hours" in raw:
+        try:
+            hours = parse_business_hours(raw["business_hours"], zone)
+        except ValueError as exc:
+            raise ConfigError(f"{where}business_hours: {exc}") from None
+    away = raw.get("away_text", "")
+    if not isinstance(away, str) or len(away) > 1600:
+        raise ConfigError(f"{where}away_text: must be a string of at most 1600 characters")
+    minutes = raw.get("answer_within_minutes")
+    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 10080):
+        raise ConfigError(f"{where}answer_within_minutes: {minutes!r} must be a whole number of minutes (1-10080)")
+    return {"business_hours": hours, "timezone": zone_name, "away_text": away, "answer_within_minutes": minutes}
 
 
 def _compliance(raw: Any) -> ComplianceConfig:
@@ -311,6 +367,31 @@ def _notify(
     )
 
 
+def _api(raw: Any) -> ApiConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError("api: must be a table")
+    _unknown(raw, _API_KEYS, "api.")
+    allow = raw.get("allow_private_callbacks", False)
+    if not isinstance(allow, bool):
+        raise ConfigError("api.allow_private_callbacks: must be true or false")
+    return ApiConfig(allow_private_callbacks=allow)
+
+
+def _templates(raw: Any) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise ConfigError('templates: must be a table of name = "text"')
+    templates = {}
+    for name, text in raw.items():
+        if not _TEMPLATE_NAME.match(name):
+            raise ConfigError(f"templates.{name}: names are lowercase letters, digits, - and _ (at most 64)")
+        if not isinstance(text, str) or not text.strip():
+            raise ConfigError(f"templates.{name}: must be a non-empty string")
+        if len(text) > TEMPLATE_MAX:
+            raise ConfigError(f"templates.{name}: is {len(text)} characters; at most {TEMPLATE_MAX}")
+        templates[name] = text
+    return templates
+
+
 def parse_config(data: Mapping[str, Any]) -> dict[str, Any]:
     """Validate the TOML document; return the Settings fields it defines."""
     _unknown(data, _TOP_KEYS, "")
@@ -339,6 +420,8 @@ def parse_config(data: Mapping[str, Any]) -> dict[str, Any]:
         "compliance": _compliance(data.get("compliance", {})),
         "teams": teams,
         "notify": notify,
+        "api": _api(data.get("api", {})),
+        "templates": _templates(data.get("templates", {})),
         "schedules": schedules,
     }
 
@@ -365,6 +448,8 @@ kind = "both"
 mps = 5
 brand = "Acme"
 help_text = "Acme: help@acme.example. Msg&data rates may apply. Reply STOP to opt out."
+timezone = "America/Los_Angeles"
+answer_within_minutes = 15
 [teams]
 oncall = ["U0ALICE", "U0BOB"]
 """

@@ -1,22 +1,21 @@
 """The HTTP API for other systems: pages (`POST /api/v1/notify`), their state, and Alertmanager webhooks.
 
-Every route needs `Authorization: Bearer <token>`; the token's SHA-256 is compared in constant time with
-`notify.api_token_hashes`. Errors are JSON `{"error": "..."}` naming what is wrong.
+Every route needs `Authorization: Bearer <token>` of a key with the `notify` scope (or a token from
+`[notify] api_tokens`). Errors are JSON `{"error": "..."}` naming what is wrong.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from typing import Any
 
 from aiohttp import web
 
 from bot import limits
+from bot.api import keys
 from bot.notify import alertmanager, service
 from bot.notify.service import IdempotencyConflict, NotifyError
-from bot.settings import hash_token
 from bot.validation import InvalidInput, check_text, load_json, parse_digits
 from handlers.common import SERVICES
 
@@ -36,8 +35,9 @@ def _error(cls: type[web.HTTPException], message: str, **headers: str) -> web.HT
     return cls(text=json.dumps({"error": message}), content_type="application/json", headers=headers or None)
 
 
-def authorize(request: web.Request) -> str:
-    """The hash of the presented bearer token if it is one we know; 401 with WWW-Authenticate otherwise."""
+async def authorize(request: web.Request, scope: str = "notify") -> str:
+    """The hash of the presented bearer token if it is one we know with `scope`; 401 with WWW-Authenticate
+    otherwise, 403 for a key without the scope (see bot.api.keys)."""
     header = request.headers.get("Authorization", "")
     if not header.strip():
         raise _error(web.HTTPUnauthorized, "missing Authorization: Bearer <token>", **{"WWW-Authenticate": REALM})
@@ -48,13 +48,12 @@ def authorize(request: web.Request) -> str:
             "Authorization must use the Bearer scheme: Bearer <token>",
             **{"WWW-Authenticate": REALM + ', error="invalid_request"'},
         )
-    presented = hash_token(token.strip())
-    matched = False
-    for known in request.app[SERVICES].settings.notify.api_token_hashes:
-        matched |= hmac.compare_digest(presented, known)  # no early exit: same work whichever token matches
-    if not matched:
+    caller = await keys.authenticate(request.app[SERVICES], token.strip())
+    if caller is None:
         raise _error(web.HTTPUnauthorized, "invalid token", **{"WWW-Authenticate": REALM + ', error="invalid_token"'})
-    return presented
+    if not caller.may(scope):
+        raise _error(web.HTTPForbidden, f"this key has no {scope!r} scope")
+    return caller.token_hash
 
 
 async def read_json(request: web.Request) -> tuple[Any, bytes]:
@@ -101,7 +100,7 @@ def _notify_request(body: Any) -> tuple[service.Target, str]:
 
 async def post_notify(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    token_hash = authorize(request)
+    token_hash = await authorize(request)
     body, _raw = await read_json(request)
     key = request.headers.get("Idempotency-Key")
     if key is not None and (not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY):
@@ -138,7 +137,7 @@ async def post_notify(request: web.Request) -> web.Response:
 
 async def get_notification(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    authorize(request)
+    await authorize(request)
     raw_id = request.match_info["id"]
     try:
         notification_id = parse_digits(raw_id, "id", maximum=limits.NOTIFICATION_ID_MAX)
@@ -152,7 +151,7 @@ async def get_notification(request: web.Request) -> web.Response:
 
 async def post_alertmanager(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    authorize(request)
+    await authorize(request)
     body, _raw = await read_json(request)
     try:
         created = await alertmanager.receive(services, body)

@@ -81,6 +81,23 @@ class PageRecipientState(StrEnum):
     NO_PHONE = "no_phone"
 
 
+class VerificationStatus(StrEnum):
+    """A one-time code sent by the API: pending until checked right (approved), out of time (expired), checked
+    wrong too often (max_attempts_reached), or replaced by a newer code for the same number (expired)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    EXPIRED = "expired"
+    MAX_ATTEMPTS_REACHED = "max_attempts_reached"
+
+
+class ConversationStatus(StrEnum):
+    """A conversation thread as an inbox item: open until an agent resolves it; a customer text reopens it."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
 class IllegalTransition(ValueError):
     """A row was asked to move between two states its flow does not connect."""
 
@@ -175,5 +192,24 @@ PAGE_RECIPIENT_FLOW = Flow(
         },
         PageRecipientState.SENT: {PageRecipientState.DELIVERED, PageRecipientState.FAILED},
         PageRecipientState.DELIVERED: {PageRecipientState.FAILED},
+    },
+)
+
+VERIFICATION_FLOW = Flow(
+    VerificationStatus,
+    {
+        VerificationStatus.PENDING: {
+            VerificationStatus.APPROVED,
+            VerificationStatus.EXPIRED,
+            VerificationStatus.MAX_ATTEMPTS_REACHED,
+        },
+    },
+)
+
+CONVERSATION_FLOW = Flow(
+    ConversationStatus,
+    {
+        ConversationStatus.OPEN: {ConversationStatus.RESOLVED},
+        ConversationStatus.RESOLVED: {ConversationStatus.OPEN},
     },
 )

@@ -103,3 +103,13 @@ def parse_kv(text: str, *, rest_of_line: tuple[str, ...] = ("text",)) -> dict[st
             raise ArgumentError(f"{key}= is given twice")
         result[key] = value
     return result
+
+
+def missing_fields(template: str, fields: dict[str, str]) -> list[str]:
+    """Placeholders that neither `fields` fills (with a non-empty value) nor a `|fallback` covers, each once."""
+    missing: list[str] = []
+    for match in _PLACEHOLDER.finditer(template):
+        name, fallback = match.group(1), match.group(2)
+        if not (fields.get(name) or "").strip() and fallback is None and name not in missing:
+            missing.append(name)
+    return missing

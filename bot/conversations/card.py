@@ -25,6 +25,39 @@ class CardFacts:
     last_activity: datetime
     last_agent: str | None
     number_status: str = "ok"
+    conversation_id: int = 0
+    status: str = "open"
+    assignee: str | None = None
+    tags: tuple[str, ...] = ()
+    notes: str = ""
+    closed_now: bool = False  # outside the line's business hours when the card was drawn
+
+
+NOTES_SHOWN = 280  # characters of the contact's notes the card shows
+
+
+def card_actions(facts: CardFacts) -> dict:
+    """The card's buttons; each carries the conversation's id."""
+    value = str(facts.conversation_id)
+    resolve = (
+        {"action_id": "conversation_reopen", "text": "Reopen"}
+        if facts.status == "resolved"
+        else {"action_id": "conversation_resolve", "text": "Resolve", "style": "primary"}
+    )
+    buttons = [{"action_id": "conversation_assign_me", "text": "Assign to me"}, resolve]
+    buttons.append({"action_id": "conversation_edit_contact", "text": "Edit contact"})
+    elements = []
+    for button in buttons:
+        element = {
+            "type": "button",
+            "action_id": button["action_id"],
+            "text": {"type": "plain_text", "text": button["text"]},
+            "value": value,
+        }
+        if "style" in button:
+            element["style"] = button["style"]
+        elements.append(element)
+    return {"type": "actions", "block_id": "conversation_card", "elements": elements}
 
 
 def card_text(facts: CardFacts) -> str:
@@ -34,7 +67,7 @@ def card_text(facts: CardFacts) -> str:
 
 
 def card_blocks(facts: CardFacts) -> list[dict]:
-    """Block Kit for the thread root: number, name, consent, last activity, who answered."""
+    """Block Kit for the thread root: number, name, status, assignee, consent, last activity, contact, buttons."""
     title = f":speech_balloon: *{pretty_phone(facts.phone)}*"
     if facts.name:
         title += f"  ·  {escape(facts.name)}"
@@ -42,7 +75,10 @@ def card_blocks(facts: CardFacts) -> list[dict]:
         consent = _CONSENT_LABEL["opted_out"]
     else:
         consent = _CONSENT_LABEL[facts.marketing.status] + " (marketing)"
+    status = ":white_check_mark: resolved" if facts.status == "resolved" else ":large_green_circle: open"
     details = [
+        f"*Status:* {status}",
+        f"*Assignee:* {f'<@{facts.assignee}>' if facts.assignee else 'nobody'}",
         f"*Line:* {escape(facts.line_label)}",
         f"*Consent:* {consent}",
         f"*Last activity:* {slack_date(facts.last_activity)}",
@@ -50,16 +86,31 @@ def card_blocks(facts: CardFacts) -> list[dict]:
     ]
     if facts.number_status != "ok":
         details.append(f"*Number:* :warning: {facts.number_status}")
-    return [
+    if facts.closed_now:
+        details.append("*Hours:* :crescent_moon: closed now")
+    blocks: list[dict] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": title}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": "  |  ".join(details)}]},
+    ]
+    contact = []
+    if facts.tags:
+        contact.append("*Tags:* " + " ".join(f"`{escape(tag)}`" for tag in facts.tags))
+    if facts.notes:
+        notes = facts.notes if len(facts.notes) <= NOTES_SHOWN else facts.notes[: NOTES_SHOWN - 1] + "…"
+        contact.append("*Notes:* " + escape(notes.replace("\n", " ")))
+    if contact:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "  |  ".join(contact)}]})
+    if facts.conversation_id:
+        blocks.append(card_actions(facts))
+    return blocks + [
         {
             "type": "context",
             "elements": [
                 {
                     "type": "mrkdwn",
                     "text": (
-                        "Reply in this thread to text the customer. Start a reply with `note:` to keep it internal."
+                        "Reply in this thread to text the customer. Start a reply with `note:` to keep it internal, "
+                        "or reply `!NAME` to send a saved snippet."
                     ),
                 }
             ],

@@ -15,7 +15,7 @@ from storage.models import Conversation, SlackOutbox
 
 async def _card(services: Services, conversation: Conversation) -> tuple[str, list[dict]]:
     async with services.db.session() as session:
-        facts = await card_facts(session, services.lines, conversation)
+        facts = await card_facts(session, services.lines, conversation, services.clock.now())
     return card_text(facts), card_blocks(facts)
 
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.campaigns.template import contact_fields, render
 from bot.carriers.base import InboundSMS
 from bot.compliance import consent
 from bot.compliance.inbound import KeywordOutcome, handle_keywords
 from bot.compliance.keywords import classify
-from bot.conversations import queries, views
+from bot.conversations import inbox, queries, views
 from bot.lines import KnownLine
 from bot.messaging.outbound import queue_sms
 from bot.phone import InvalidPhoneNumber, mask, parse_e164
@@ -127,6 +129,7 @@ async def _store_inbound(
             message_id=reply.id,
             payload={"text": f":robot_face: Automatic answer: {escape(reply.body)}"},
         )
+    await inbox.on_customer_text(session, services, line, conversation, message, outcome)
     if not created:
         await outbox.enqueue(session, channel=channel, op="update_card", conversation_id=conversation.id)
     if outcome.keyword is None:
@@ -195,12 +198,17 @@ class ThreadReply:
     files: tuple[dict, ...] = ()
 
 
+SNIPPET_REPLY = re.compile(r"!([A-Za-z0-9_-]{1,40})")
+
+
 async def reply_from_slack(services: Services, reply: ThreadReply) -> str:
-    """Queue an agent's thread reply as SMS. Returns what happened: sent, note, duplicate, not_ours, empty."""
+    """Queue an agent's thread reply as SMS. Returns what happened: sent, snippet, unknown_snippet, note,
+    duplicate, not_ours, empty."""
     if reply.text.strip().lower().startswith(NOTE_PREFIX):
         return "note"
     if not reply.text.strip() and not reply.files:
         return "empty"
+    snippet_name = SNIPPET_REPLY.fullmatch(reply.text.strip())
     try:
         async with services.db.session() as session:
             if reply.event_id and not await _take_event(session, f"slack-event:{reply.event_id}"):
@@ -209,11 +217,33 @@ async def reply_from_slack(services: Services, reply: ThreadReply) -> str:
             if conversation is None:
                 return "not_ours"
             line = services.lines.get(conversation.line_id)
+            body = to_plain_text(reply.text)
+            outcome = "sent"
+            if snippet_name:
+                name = snippet_name.group(1).lower()
+                saved = await queries.snippet(session, name)
+                if saved is None:
+                    await outbox.enqueue(
+                        session,
+                        channel=reply.channel,
+                        op="ephemeral",
+                        conversation_id=conversation.id,
+                        payload={
+                            "user": reply.user,
+                            "thread_ts": reply.thread_ts,
+                            "text": views.unknown_snippet(name),
+                        },
+                    )
+                    services.wakeups.poke_outbox()
+                    return "unknown_snippet"
+                contact = await queries.contact_for(session, conversation.phone)
+                fields = contact_fields(contact) if contact else {"phone": conversation.phone}
+                body, outcome = render(saved.text, fields), "snippet"
             queued = await queue_sms(
                 session,
                 line=line,
                 phone=conversation.phone,
-                body=to_plain_text(reply.text),
+                body=body,
                 origin="slack",
                 origin_ref=reply.user,
                 conversation_id=conversation.id,
@@ -224,13 +254,23 @@ async def reply_from_slack(services: Services, reply: ThreadReply) -> str:
             )
             if queued is None:
                 return "duplicate"
-            conversation.last_agent, conversation.last_activity_at = reply.user, services.clock.now()
+            now = services.clock.now()
+            conversation.last_agent, conversation.last_activity_at = reply.user, now
+            if outcome == "snippet" and snippet_name:
+                await outbox.enqueue(
+                    session,
+                    channel=reply.channel,
+                    op="post",
+                    conversation_id=conversation.id,
+                    payload={"text": views.snippet_sent(reply.user, snippet_name.group(1).lower(), body)},
+                )
+            await inbox.on_agent_answer(session, conversation, reply.user, now)
             await outbox.enqueue(session, channel=reply.channel, op="update_card", conversation_id=conversation.id)
     except IntegrityError:
         return "duplicate"
     services.wakeups.poke_sender()
     services.wakeups.poke_outbox()
-    return "sent"
+    return outcome
 
 
 async def _take_event(session: AsyncSession, key: str) -> bool:
@@ -273,6 +313,8 @@ async def start_from_command(services: Services, *, channel: str, user: str, num
             slack_channel=channel,
         )
         assert message is not None  # queued without a dedupe key: never refused as a repeat
+        if not created:
+            await inbox.on_agent_answer(session, conversation, user, services.clock.now())
         if created:
             await outbox.enqueue(session, channel=channel, op="post_root", conversation_id=conversation.id)
         else:

@@ -10,15 +10,13 @@ The page plays two parts and nothing else:
   and its ``/events`` stream.
 
 So every click goes through the bot's real code paths. ``POST /_playground/contact`` saves the customer as a
-contact through the same CSV import ``sms-bridge contacts import`` uses (campaigns go to contacts).
+contact through the contacts service, as the card's *Edit contact* does (campaigns go to contacts).
 State here is in memory only.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import logging
 import secrets
 from datetime import UTC, datetime
@@ -29,7 +27,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.carriers.simulator import SIMULATOR_ACCOUNT_SID, SimulatedSend, SimulatorCarrier
-from bot.contacts import import_csv
+from bot.contacts import service as contacts
 from bot.local import sse
 from bot.local.json_body import BadRequest, read_object
 from bot.phone import InvalidPhoneNumber, parse_e164
@@ -226,22 +224,17 @@ class Playground:
         return web.json_response({"ok": True, "sid": sid})
 
     async def _contact(self, request: web.Request) -> web.Response:
-        """Save a number as a contact (upsert), through the CSV import the CLI uses."""
+        """Save a number as a contact (upsert of its first name), through the contacts service."""
         try:
             body = await _json_body(request)
             phone = _phone(body.get("phone"), "phone")
             name = body.get("first_name") or ""
-            if not isinstance(name, str) or len(name) > 100:
-                raise BadRequest("first_name must be a string of at most 100 characters")
+            view = await contacts.save(self.services, phone, first_name=name or None)  # blank keeps the stored name
         except BadRequest as exc:
             return web.json_response({"ok": False, "error": str(exc)}, status=400)
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["phone", "first_name"])
-        writer.writerow([phone, name])
-        async with self.services.db.session() as session:
-            report = await import_csv(session, out.getvalue(), filename="playground.csv")
-        return web.json_response({"ok": report.ok, "report": report.text()}, status=200 if report.ok else 400)
+        except contacts.ContactInputError as exc:
+            return web.json_response({"ok": False, "error": f"{exc.field}: {exc}"}, status=400)
+        return web.json_response({"ok": True, "report": f"Saved {view.phone} as {view.name or 'a contact'}."})
 
     def _client(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:

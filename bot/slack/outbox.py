@@ -55,13 +55,16 @@ async def enqueue(
     payload: dict | None = None,
     conversation_id: int | None = None,
     message_id: int | None = None,
+    flush: bool = True,
 ) -> SlackOutbox:
-    """Add a Slack call to the outbox in the caller's transaction (it happens only if that commits)."""
+    """Add a Slack call to the outbox in the caller's transaction (it happens only if that commits). With
+    `flush=False` the row is written with the transaction's next flush (rows added together share one INSERT)."""
     row = SlackOutbox(
         channel=channel, op=op, payload=payload or {}, conversation_id=conversation_id, message_id=message_id
     )
     session.add(row)
-    await session.flush()
+    if flush:
+        await session.flush()
     return row
 
 

@@ -12,6 +12,7 @@ from handlers.slack import (
     consent_commands,
     contacts_commands,
     events,
+    inbox,
     notify_commands,
 )
 from handlers.slack.commands import Subcommands
@@ -26,4 +27,5 @@ def register(app: AsyncApp, services: Services) -> None:
     campaign_commands.register(app, services, subcommands)
     consent_commands.register(app, services, subcommands)
     contacts_commands.register(app, services, subcommands)
+    inbox.register(app, services, subcommands)
     notify_commands.register(app, services, subcommands)

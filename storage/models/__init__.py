@@ -6,12 +6,14 @@ from storage.models.core import (
     Contact,
     ContactTag,
     Conversation,
+    ConversationEvent,
     Line,
     Media,
     Message,
     ProcessedEvent,
     RateSlot,
     SlackOutbox,
+    Snippet,
     StatusEvent,
 )
 
@@ -22,15 +24,18 @@ __all__ = [
     "Contact",
     "ContactTag",
     "Conversation",
+    "ConversationEvent",
     "Line",
     "Media",
     "Message",
     "ProcessedEvent",
     "RateSlot",
     "SlackOutbox",
+    "Snippet",
     "StatusEvent",
 ]
 
 # Domain tables register themselves on Base.metadata when imported.
+from storage.models import api as _api  # noqa: E402,F401
 from storage.models import campaigns as _campaigns  # noqa: E402,F401
 from storage.models import notify as _notify  # noqa: E402,F401

@@ -21,7 +21,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, JSONDoc, State, UTCDateTime, follow, utcnow
-from storage.states import MESSAGE_FLOW, OUTBOX_FLOW, MessageStatus, OutboxStatus
+from storage.states import (
+    CONVERSATION_FLOW,
+    MESSAGE_FLOW,
+    OUTBOX_FLOW,
+    ConversationStatus,
+    MessageStatus,
+    OutboxStatus,
+)
 
 # Integer primary keys that are BIGINT on PostgreSQL and still autoincrement (ROWID) on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -53,6 +60,7 @@ class Contact(Base):
     # ok | invalid | landline: set from carrier errors; campaigns skip anything but ok.
     number_status: Mapped[str] = mapped_column(String(16), default="ok")
     number_status_reason: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -75,6 +83,46 @@ class Conversation(Base):
     thread_ts: Mapped[str | None] = mapped_column(String(32), index=True)
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_agent: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The inbox: open or resolved, who owns it, since when the current open period runs (time to resolve).
+    status: Mapped[ConversationStatus] = mapped_column(
+        State(CONVERSATION_FLOW, 16), default=ConversationStatus.OPEN, server_default=ConversationStatus.OPEN.value
+    )
+    assignee: Mapped[str | None] = mapped_column(String(32))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The customer's oldest text no agent has answered yet (None: nobody waits); whether this open period had
+    # its first answer (time to first answer is measured once per period).
+    awaiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_in_period: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # When the unanswered-text alert is due; cleared by an answer, or by the one replica that raises it.
+    answer_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The last automatic away text (at most one per conversation per 12 hours).
+    away_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConversationEvent(Base):
+    """The history of a conversation as an inbox item: assigned, resolved, reopened, answered, alerted.
+
+    `seconds` measures what the event ends (first_answer: the customer's wait; resolved: the open period)."""
+
+    __tablename__ = "conversation_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # assigned | resolved | reopened | first_answer | alerted | away
+    actor: Mapped[str | None] = mapped_column(String(32))  # the Slack user; None: the customer or the service
+    value: Mapped[str | None] = mapped_column(String(64))  # assigned: the new assignee
+    seconds: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Snippet(Base):
+    """A saved reply, sent by a thread reply that is exactly `!NAME`."""
+
+    __tablename__ = "snippets"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -147,6 +195,7 @@ class SlackOutbox(Base):
 
 
 follow(Message.status, MESSAGE_FLOW)
+follow(Conversation.status, CONVERSATION_FLOW)
 follow(SlackOutbox.status, OUTBOX_FLOW)
 
 

@@ -175,3 +175,45 @@ async def test_customer_agent_and_campaign_through_the_page(page: Page, page_err
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+async def test_inbox_buttons_contact_modal_and_a_snippet_through_the_page(page: Page, page_errors: list[str]):
+    await phone_sends(page, "Is my order ready?")
+    root = page.locator("#slack-messages li.root", has_text="+1 415-555-0123")
+    await expect(root.locator(".replies")).to_contain_text("Is my order ready?", timeout=WAIT_MS)
+    body = root.locator(".body").first
+    await expect(body).to_contain_text("Assignee: nobody")
+
+    # Alice takes it from the card.
+    await act_as(page, "U0ALICE")
+    await root.locator('button[data-action-id="conversation_assign_me"]').first.click()
+    await expect(body).to_contain_text("Assignee: @Alice", timeout=WAIT_MS)
+
+    # She names the contact in the Edit contact modal; an empty name is refused inside the modal first.
+    await root.locator('button[data-action-id="conversation_edit_contact"]').first.click()
+    await expect(page.locator("#modal")).to_be_visible(timeout=WAIT_MS)
+    await page.fill('[name="name/value"]', "")
+    await page.click("#modal-submit")
+    await expect(page.locator("#modal-errors")).to_contain_text("Name cannot be empty", timeout=WAIT_MS)
+    await page.fill('[name="name/value"]', "Dana Scully")
+    await page.fill('[name="tags/value"]', "vip")
+    await page.click("#modal-submit")
+    await expect(body).to_contain_text("Dana Scully", timeout=WAIT_MS)
+    await expect(body).to_contain_text("vip")
+
+    # An admin saves a snippet; Alice sends it with !thanks, filled with the contact's first name.
+    await act_as(page, "U0ADMIN")
+    await slack_sends(page, "/sms snippet add thanks Thanks {first_name|there}, it is ready!")
+    await act_as(page, "U0ALICE")
+    await root.locator(".thread-button").click()
+    await slack_sends(page, "!thanks")
+    await expect(received(page).filter(has_text="Thanks Dana, it is ready!")).to_have_count(1, timeout=WAIT_MS)
+
+    # Resolved from the card; the customer's next text reopens it, and the thread says so.
+    await root.locator('button[data-action-id="conversation_resolve"]').first.click()
+    await expect(body).to_contain_text("resolved", timeout=WAIT_MS)
+    await expect(root.locator('button[data-action-id="conversation_reopen"]')).to_have_count(1)
+    await phone_sends(page, "One more thing")
+    await expect(root.locator(".replies")).to_contain_text("Reopened: the customer wrote again", timeout=WAIT_MS)
+    await expect(root.locator('button[data-action-id="conversation_resolve"]')).to_have_count(1, timeout=WAIT_MS)
+    assert page_errors == []

@@ -87,3 +87,35 @@ def test_cli_reports_a_config_error_without_a_traceback(tmp_path, capsys, monkey
     assert main(["db", "upgrade"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("configuration error: lines[0].number") and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "extra, key, quoted",
+    [
+        ('business_hours = "Mon-Fri 9-5"', "lines[0].business_hours", "'9-5'"),
+        ('business_hours = "Someday 09:00-17:00"', "lines[0].business_hours", "'Someday'"),
+        ('business_hours = "Mon-Fri 17:00-09:00"', "lines[0].business_hours", "'17:00-09:00'"),
+        ('business_hours = ""', "lines[0].business_hours", "''"),
+        ('timezone = "Moon/Base"', "lines[0].timezone", "'Moon/Base'"),
+        ("answer_within_minutes = 0", "lines[0].answer_within_minutes", "0"),
+        ('answer_within_minutes = "15"', "lines[0].answer_within_minutes", "'15'"),
+        ("away_text = 3", "lines[0].away_text", ""),
+    ],
+)
+def test_bad_inbox_keys_of_a_line_stop_start_up_naming_the_key(tmp_path, extra, key, quoted):
+    with pytest.raises(ConfigError) as raised:
+        settings_with(tmp_path, GOOD + extra + "\n")
+    assert str(raised.value).startswith(key + ":") and quoted in str(raised.value)
+
+
+def test_business_hours_are_read_in_the_line_time_zone(tmp_path):
+    from datetime import UTC, datetime
+
+    toml = GOOD + 'business_hours = "Mon-Fri 09:00-17:00; Sat 10:00-14:00"\ntimezone = "America/Los_Angeles"\n'
+    line = settings_with(tmp_path, toml + "answer_within_minutes = 15\n").lines[0]
+    hours = line.business_hours
+    assert line.answer_within_minutes == 15 and hours is not None
+    assert hours.open_at(datetime(2026, 12, 7, 17, 0, tzinfo=UTC))  # Monday 09:00 in Los Angeles
+    assert not hours.open_at(datetime(2026, 12, 7, 16, 59, tzinfo=UTC))
+    assert hours.open_at(datetime(2026, 12, 5, 21, 30, tzinfo=UTC))  # Saturday 13:30
+    assert not hours.open_at(datetime(2026, 12, 6, 20, 0, tzinfo=UTC))  # Sunday

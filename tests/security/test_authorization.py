@@ -40,6 +40,13 @@ COMMANDS = {
     "oncall": {"admin", "approver", "member", "stranger"},
     "oncall override primary <@U0CAROL> 8h": {"admin"},
     "notify oncall hello": {"admin", "approver", "member", "stranger"},
+    "inbox": {"admin", "approver", "member", "stranger"},
+    "find 555": {"admin", "approver", "member", "stranger"},
+    "assign +14155550177 <@U0AGENT>": {"admin", "approver", "member", "stranger"},
+    "resolve +14155550177": {"admin", "approver", "member", "stranger"},
+    "snippet list": {"admin", "approver", "member", "stranger"},
+    "snippet add greet Hello {first_name|there}": {"admin"},
+    "snippet delete greet": {"admin"},
 }
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import StatementError
 from storage.models import Base, Line, Message
 from storage.models.base import State
 from storage.models.campaigns import Campaign, CampaignEvent, CampaignRecipient
-from storage.models.core import SlackOutbox
+from storage.models.core import Conversation, SlackOutbox
 from storage.models.notify import Notification, NotificationRecipient
 from storage.states import (
     CAMPAIGN_FLOW,
@@ -18,6 +18,7 @@ from storage.states import (
     PAGE_FLOW,
     PAGE_RECIPIENT_FLOW,
     CampaignState,
+    ConversationStatus,
     IllegalTransition,
     MessageStatus,
     OutboxStatus,
@@ -34,6 +35,7 @@ STATE_COLUMNS = {
     (CampaignEvent, "to_state"): CampaignState,
     (CampaignRecipient, "status"): RecipientStatus,
     (SlackOutbox, "status"): OutboxStatus,
+    (Conversation, "status"): ConversationStatus,
     (Notification, "status"): PageStatus,
     (NotificationRecipient, "state"): PageRecipientState,
 }

@@ -148,6 +148,7 @@ class WebApi:
         app.router.add_get(prefix + "/files-pri/{owner}/{name}", self.handle_download)
         app.router.add_get(prefix + "/files-pri/{owner}/download/{name}", self.handle_download)
         app.router.add_get(prefix + "/signin", self.handle_signin)
+        app.router.add_get(prefix + "/archives/{channel}/{link}", self.handle_archive)
 
     # ------------------------------------------------------------------ HTTP
 
@@ -500,6 +501,19 @@ class WebApi:
             content_type=record["mimetype"],
             headers={"Content-Disposition": f'attachment; filename="{quote(record["name"])}"'},
         )
+
+    async def handle_archive(self, request: web.Request) -> web.Response:
+        """A message's archive link (`/archives/C…/p1700000000000100`, as auth.test's url + chat.getPermalink
+        make them): the message and its thread as JSON."""
+        channel, link = request.match_info["channel"], request.match_info["link"]
+        digits = link[1:] if link.startswith("p") else ""
+        message = None
+        if digits.isdigit() and len(digits) > 6:
+            message = self.state.message(channel, f"{digits[:-6]}.{digits[-6:]}")
+        if message is None:
+            return web.json_response({"ok": False, "error": "message_not_found"}, status=404)
+        replies = self.state.replies(channel, message["ts"])
+        return web.json_response({"ok": True, "channel": channel, "message": message, "replies": replies})
 
     async def handle_signin(self, request: web.Request) -> web.Response:
         return web.Response(text="<!DOCTYPE html><html><body>Sign in to Slack</body></html>", content_type="text/html")

@@ -1,0 +1,163 @@
+"""The HTTP API for texts to customers: `/api/v1/messages`, `/api/v1/verifications`, and the OpenAPI description.
+
+Every route takes `Authorization: Bearer <key>` of a key with the route's scope. Errors are JSON
+`{"error": {"code": "...", "message": "<field>: ..."}}`; a refused request changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from bot.api import idempotency, messages, openapi, rules, verifications
+from bot.api.keys import Principal, authenticate
+from bot.api.rules import ApiError
+from bot.validation import InvalidInput, load_json
+from handlers.common import SERVICES
+
+MAX_JSON_BYTES = 64 * 1024
+REALM = 'Bearer realm="sms-bridge"'
+
+
+def register(app: web.Application) -> None:
+    app.router.add_post("/api/v1/messages", post_message)
+    app.router.add_get("/api/v1/messages/{id}", get_message)
+    app.router.add_delete("/api/v1/messages/{id}", delete_message)
+    app.router.add_post("/api/v1/verifications", post_verification)
+    app.router.add_post("/api/v1/verifications/check", post_check)
+    app.router.add_get("/api/v1/openapi.json", get_openapi)
+
+
+def _answer(status: int, body: dict, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _failure(exc: ApiError) -> web.Response:
+    return _answer(exc.status, exc.body(), exc.headers or None)
+
+
+async def _caller(request: web.Request, scope: str | None) -> Principal:
+    header = request.headers.get("Authorization", "").strip()
+    if not header:
+        raise ApiError(
+            401, "unauthorized", "Authorization: missing; send Bearer <key>", headers={"WWW-Authenticate": REALM}
+        )
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(
+            401,
+            "unauthorized",
+            "Authorization: must use the Bearer scheme: Bearer <key>",
+            headers={"WWW-Authenticate": REALM + ', error="invalid_request"'},
+        )
+    caller = await authenticate(request.app[SERVICES], token.strip())
+    if caller is None:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "Authorization: unknown or revoked key",
+            headers={"WWW-Authenticate": REALM + ', error="invalid_token"'},
+        )
+    if scope is not None and not caller.may(scope):
+        raise ApiError(403, "forbidden", f"Authorization: this key has no {scope!r} scope")
+    return caller
+
+
+async def _body(request: web.Request) -> Any:
+    if request.content_type != "application/json":
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"Content-Type: must be application/json, got {request.content_type or 'nothing'}",
+        )
+    raw = await request.read()
+    try:
+        return load_json(raw, "body", max_bytes=MAX_JSON_BYTES)
+    except InvalidInput as exc:
+        raise ApiError(400, "invalid_json", str(exc)) from None
+
+
+def _key(request: web.Request, caller: Principal, route: str, body: Any) -> idempotency.Key | None:
+    raw = rules.check_idempotency_key(request.headers.get("Idempotency-Key"))
+    caller_id = str(caller.key_id) if caller.key_id is not None else caller.token_hash[:16]
+    return idempotency.scoped(caller_id, route, raw, rules.request_hash(body))
+
+
+def _replayed(answer: idempotency.Answer, location: str | None = None) -> web.Response:
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    if location:
+        headers["Location"] = location
+    return _answer(answer.status, answer.body, headers)
+
+
+def _id(request: web.Request) -> str:
+    raw = request.match_info["id"]
+    if not rules.MESSAGE_ID.fullmatch(raw):
+        raise ApiError(404, "not_found", f"id: no message {raw[:40]!r}")
+    return raw
+
+
+async def post_message(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    try:
+        caller = await _caller(request, "messages")
+        body = await _body(request)
+        key = _key(request, caller, "messages", body)
+        parsed = rules.read_message_request(body, services.settings, services.lines, services.clock.now())
+        answer = await messages.create(services, caller, parsed, key)
+    except ApiError as exc:
+        return _failure(exc)
+    return _replayed(answer, f"/api/v1/messages/{answer.body.get('id')}")
+
+
+async def get_message(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    try:
+        caller = await _caller(request, "messages")
+        return _answer(200, await messages.get(services, caller, _id(request)))
+    except ApiError as exc:
+        return _failure(exc)
+
+
+async def delete_message(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    try:
+        caller = await _caller(request, "messages")
+        return _answer(200, await messages.cancel(services, caller, _id(request)))
+    except ApiError as exc:
+        return _failure(exc)
+
+
+async def post_verification(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    try:
+        caller = await _caller(request, "verify")
+        body = await _body(request)
+        key = _key(request, caller, "verifications", body)
+        phone, line = rules.read_verification_request(body, services.settings, services.lines)
+        answer = await verifications.start(services, caller, phone, line, key)
+    except ApiError as exc:
+        return _failure(exc)
+    return _replayed(answer)
+
+
+async def post_check(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    try:
+        caller = await _caller(request, "verify")
+        body = await _body(request)
+        key = _key(request, caller, "verifications/check", body)
+        phone, code = rules.read_check_request(body)
+        answer = await verifications.check(services, caller, phone, code, key)
+    except ApiError as exc:
+        return _failure(exc)
+    return _replayed(answer)
+
+
+async def get_openapi(request: web.Request) -> web.Response:
+    try:
+        await _caller(request, None)
+    except ApiError as exc:
+        return _failure(exc)
+    return _answer(200, openapi.document(request.app[SERVICES].settings.public_url))
