@@ -12,6 +12,7 @@ from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Base
 from tests.emulators import SlackEmulator, TwilioEmulator
+from tests.support import block_kit, twilio_openapi
 from tests.support.bridge import Bridge
 from tests.support.postgres import create_database_or_skip, drop_database
 
@@ -36,6 +37,19 @@ async def _truncate(url: str) -> None:
     async with db.engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     await db.dispose()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if block_kit.CHECKED["payloads"]:
+        terminalreporter.write_line(
+            f"Block Kit: {block_kit.CHECKED['payloads']} payloads checked against slack_sdk's models, "
+            f"{block_kit.CHECKED['violations']} refused"
+        )
+    if twilio_openapi.CHECKED["requests"]:
+        terminalreporter.write_line(
+            f"Twilio: {twilio_openapi.CHECKED['requests']} requests and {twilio_openapi.CHECKED['answers']} answers "
+            f"checked against Twilio's OpenAPI description, {twilio_openapi.CHECKED['violations']} not as described"
+        )
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -69,15 +83,18 @@ async def slack():
     yield emulator
     await emulator.stop()
     assert not emulator.server_errors, emulator.server_errors
+    assert not emulator.block_kit_violations, "Slack would refuse these:\n" + "\n".join(emulator.block_kit_violations)
 
 
 @pytest.fixture
 async def twilio():
     emulator = TwilioEmulator()
+    violations = twilio_openapi.watch(emulator)
     await emulator.start()
     yield emulator
     await emulator.stop()
     assert not emulator.server_errors, emulator.server_errors
+    assert not violations, "not as Twilio's API description says:\n" + "\n".join(violations)
 
 
 @pytest.fixture

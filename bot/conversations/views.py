@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.slack.format import escape, pretty_phone
+from bot.slack.format import escape, pretty_phone, section_pieces
 
 
 def inbound_post(body: str, media_count: int, note: str, request_id: int | None) -> dict:
     """The thread reply that shows a customer's text (and, for keywords, what it did; for a stop request in
     plain words, its *Confirm opt-out* and *Not an opt-out* buttons)."""
     text = escape(body) if body else "_(no text)_"
-    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    blocks: list[dict] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": piece}} for piece in section_pieces(text)
+    ]
     footer = ":iphone: Customer"
     if media_count:
         footer += f" · {media_count} attachment{'s' if media_count > 1 else ''} below"

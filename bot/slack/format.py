@@ -13,6 +13,27 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+SECTION_LIMIT = 2900  # characters of one section block's text (Slack allows 3,000)
+_ENTITY_TAIL = re.compile(r"&[a-z]{0,3}$")  # the start of &amp; &lt; &gt;, at the end of a piece
+
+
+def section_pieces(text: str, limit: int = SECTION_LIMIT) -> list[str]:
+    """`text` cut into pieces of at most `limit` characters, one per section block, nothing dropped: at a line
+    break or a space in the second half of a piece when there is one, never inside an escaped character."""
+    pieces = []
+    while len(text) > limit:
+        cut = max(text.rfind("\n", 0, limit), text.rfind(" ", 0, limit))
+        if cut > limit // 2:
+            pieces.append(text[:cut])
+            text = text[cut + 1 :]
+            continue
+        entity = _ENTITY_TAIL.search(text, 0, limit)
+        cut = entity.start() if entity and entity.start() > 0 else limit
+        pieces.append(text[:cut])
+        text = text[cut:]
+    return [*pieces, text]
+
+
 def pretty_phone(e164: str) -> str:
     """+14155550100 -> +1 415-555-0100 (international format); unparseable text is returned as is."""
     try:

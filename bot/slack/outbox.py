@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.ratelimit import SharedRate
 from bot.services import Services
+from bot.slack.format import section_pieces
 from storage.db import changed, get_row
 from storage.models import SlackOutbox
 from storage.states import OutboxStatus
@@ -43,6 +44,7 @@ STOP_GRACE_SECONDS = 5.0
 MAX_BACKOFF = 60.0
 MAX_COALESCED = 200  # customer texts in one Slack post at most
 SECTION_LIMIT = 2900  # characters in one section block (Slack allows 3,000)
+MAX_POST_BLOCKS = 50  # blocks in one message, as Slack allows
 
 
 async def enqueue(
@@ -248,11 +250,18 @@ class OutboxWorker:
             if not texts:
                 return head
             fresh = await get_row(session, SlackOutbox, head.id)
+            blocks, used = folded_blocks([fresh.payload] + [row.payload for row in texts])
+            if used == 1:
+                return head
+            if used - 1 < len(texts):  # the rest do not fit in one message: they wait for the next post
+                texts = texts[: used - 1]
+                folded = folded[: folded.index(texts[-1]) + 1]
+                card = any(row.op == "update_card" for row in folded)
             payloads = [fresh.payload] + [row.payload for row in texts]
             fresh.payload = {
                 "inbound": True,
                 "text": "\n".join(p.get("text", "") for p in payloads)[:39000],
-                "blocks": folded_blocks(payloads),
+                "blocks": blocks,
                 "message_ids": [fresh.message_id] + [row.message_id for row in texts],
             }
             for row in folded:
@@ -368,16 +377,29 @@ class OutboxWorker:
         return None
 
 
-def folded_blocks(payloads: list[dict]) -> list[dict]:
-    """One post for many customer texts: their lines packed into as few sections as Slack allows, any
-    notes and buttons kept, the "Customer" line once at the end."""
+def folded_blocks(payloads: list[dict]) -> tuple[list[dict], int]:
+    """One post for many customer texts: their lines packed into as few sections as Slack allows, any notes
+    and buttons kept, the "Customer" line once at the end. Only as many texts as fit in one message are folded
+    (Slack takes 50 blocks, 3,000 characters per section): returns the blocks and how many of `payloads` they
+    hold (at least one); the rest wait for the next post."""
+    blocks = _fold(payloads[:1])
+    used = 1
+    while used < len(payloads):
+        more = _fold(payloads[: used + 1])
+        if len(more) > MAX_POST_BLOCKS:
+            break
+        blocks, used = more, used + 1
+    return blocks, used
+
+
+def _fold(payloads: list[dict]) -> list[dict]:
     lines: list[str] = []
     extras: list[dict] = []
     footer = None
     for payload in payloads:
         for block in payload.get("blocks", []):
             if block.get("type") == "section":
-                lines.append(block["text"]["text"])
+                lines += section_pieces(block["text"]["text"])
             elif block.get("type") == "context" and block.get("block_id") == "customer":
                 footer = block
             else:
@@ -387,11 +409,11 @@ def folded_blocks(payloads: list[dict]) -> list[dict]:
         if current and len(current) + 1 + len(line) > SECTION_LIMIT:
             sections.append(current)
             current = ""
-        current = f"{current}\n{line}" if current else line[:SECTION_LIMIT]
+        current = f"{current}\n{line}" if current else line
     if current:
         sections.append(current)
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}} for text in sections] + extras
-    return blocks[:49] + ([footer] if footer else [])
+    return blocks + ([footer] if footer else [])
 
 
 def slack_error(exc: SlackApiError) -> str | None:

@@ -44,6 +44,8 @@ class LoopbackServer:
         self.faults_injected: Counter[str] = Counter()
         # Exceptions raised by emulator code while handling a request (should stay empty).
         self.server_errors: list[BaseException] = []
+        # Called with every request and the answer it got (tests check both against the service's definition).
+        self.answer_hooks: list[Callable[[web.Request, web.StreamResponse], None]] = []
         self._faults: list[Fault] = []
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -166,6 +168,9 @@ class LoopbackServer:
             raise
         if isinstance(record, dict):
             record["status"] = None if response is None else response.status
+        if response is not None:
+            for hook in self.answer_hooks:
+                hook(request, response)
         return response if response is not None else _drop_connection(request)
 
     async def _answer(self, request: web.Request, handler) -> web.StreamResponse | None:

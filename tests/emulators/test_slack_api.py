@@ -97,3 +97,34 @@ async def test_delivering_to_an_app_that_is_down_raises_a_client_error(slack):
 async def test_wait_for_times_out_with_context(slack):
     with pytest.raises(AssertionError, match="not met"):
         await slack.wait_for(lambda: False, timeout=0.05)
+
+
+async def test_blocks_slack_would_refuse_are_refused_and_named(slack, client):
+    """Block Kit is checked with slack_sdk's models: Slack's limits hold, and what breaks them is answered
+    `invalid_blocks` (views: `invalid_arguments`), as Slack answers, and kept to fail the test."""
+    long_section = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
+    too_many = [{"type": "divider"}] * 51
+    button = {"type": "button", "text": {"type": "plain_text", "text": "b" * 76}, "action_id": "a"}
+    long_button = [{"type": "actions", "elements": [button]}]
+    unknown_field = [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}, "colour": "red"}]
+    for blocks in (long_section, too_many, long_button, unknown_field):
+        with pytest.raises(SlackApiError) as err:
+            await client.chat_postMessage(channel="C1", text="x", blocks=blocks)
+        assert err.value.response["error"] == "invalid_blocks" and err.value.response["errors"]
+    await client.chat_postMessage(
+        channel="C1", text="x", blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3000}}]
+    )
+    title = {"type": "plain_text", "text": "t" * 25}
+    slack.workspace.remember_trigger("1.2.abc", "U1")
+    with pytest.raises(SlackApiError) as err:
+        await client.views_open(
+            trigger_id="1.2.abc", view={"type": "modal", "title": title, "blocks": [{"type": "divider"}]}
+        )
+    assert err.value.response["error"] == "invalid_arguments"
+    violations = list(slack.block_kit_violations)
+    slack.block_kit_violations.clear()
+    assert len(violations) == 5
+    assert all("test_blocks_slack_would_refuse_are_refused_and_named" in v for v in violations)
+    assert "text attribute cannot exceed 3000 characters" in violations[0]
+    assert "51 blocks, a message holds at most 50" in violations[1]
+    assert "75" in violations[2] and "colour" in violations[3] and violations[4].startswith("views.open")

@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 
 from handlers.common import storage_unavailable, unhandled_errors
 from storage.models import Conversation, Message, SlackOutbox
+from tests.emulators.socket_mode import SocketModeEmulator
 from tests.notify.helpers import CONFIG, TOKEN
 from tests.security import hostile_requests as hostile
 from tests.support.bridge import AGENT, CHANNEL, LINE, free_port
 from tests.support.snapshot import stored_state
-from tests.support.socket_mode import SocketModeFront
 
 REQUESTS = {request.label: request for request in hostile.requests()}
 # Signed Slack requests a person could make: answered 200 with a warning (an ephemeral answer may be queued).
@@ -137,7 +137,7 @@ async def test_unsigned_slack_timestamp_that_is_not_ascii_is_refused(bridge):
 
 
 async def test_socket_mode_without_signing_secret_refuses_every_http_request(make_bridge, slack, twilio):
-    front = await SocketModeFront(slack.url).start()
+    front = await SocketModeEmulator(slack, app_token="xapp-1-A0TEST-1-secret").start()
     try:
         bridge = await make_bridge(
             env={"SLACK_APP_TOKEN": "xapp-1-A0TEST-1-secret", "SLACK_SIGNING_SECRET": "", "SLACK_API_URL": front.url}
