@@ -2,8 +2,8 @@
 the outcome. The only code that calls `carrier.send`.
 
 Exactly once: a message is marked `sending` (committed) before the carrier call. If the process dies
-or the call times out, the row stays `sending`; when its claim lapses it is reconciled against the
-carrier's own records — found means sent, not found means it is queued again.
+or the carrier's answer is lost, the row stays `sending` and is reconciled (bot.messaging.reconcile): settled by
+a status callback or the carrier's own records, and queued again only if still absent after a bounded window.
 
 Work goes in batches: one transaction claims a batch and gates it, the carrier calls run concurrently
 (each at its line's shared rate), one transaction records the outcomes. Per text, the database sees a
@@ -33,8 +33,10 @@ from bot.carriers.base import (
     SendResult,
     TransientCarrierError,
 )
+from bot.carriers.twilio import status_callback_url
 from bot.compliance import gate
 from bot.lines import UnknownLine
+from bot.messaging import reconcile
 from bot.messaging.status import (
     after_failure,
     after_send,
@@ -71,7 +73,7 @@ LAST_CALL_BEFORE_LAPSE = 15 + 3
 RECORD_MARGIN = 5.0  # an outcome is recorded at least this long before its claim lapses, or not at all
 MAX_TRANSIENT_ATTEMPTS = 10
 MAX_BACKOFF = 300.0
-RECOVERY_EVERY = 5.0  # seconds between looks for messages a crash left `sending`
+RECOVERY_EVERY = 1.0  # seconds between passes over messages whose outcome is unknown (see bot.messaging.reconcile)
 RECEIPTS_EVERY = 1.0  # seconds between sweeps for receipts that raced their message's recording
 
 
@@ -93,7 +95,7 @@ class Outcome:
     result: SendResult | None = None
     error: CarrierError | None = None
     side_effects: bool = True  # whether recording it must go through the status module
-    abandoned: bool = False  # not sent: the claim was too near its end (it will be reconciled, then resent)
+    abandoned: bool = False  # not sent: the claim was too near its end (it is queued again)
 
     @property
     def plain(self) -> bool:
@@ -140,7 +142,7 @@ class SendWorker:
             try:
                 if loop.time() - self._last_recovery > RECOVERY_EVERY:
                     self._last_recovery = loop.time()
-                    await self.recover_stale()
+                    await reconcile.recover(self.services)
                 if loop.time() - self._last_receipts > RECEIPTS_EVERY:
                     self._last_receipts = loop.time()
                     await apply_late_receipts(self.services)
@@ -214,6 +216,7 @@ class SendWorker:
                 .values(
                     status=MessageStatus.SENDING,
                     claim_until=claim_until,
+                    claimed_by=self.services.worker_id,
                     attempts=messages.attempts + 1,
                 )
                 .returning(*_GATE_COLUMNS)
@@ -243,12 +246,6 @@ class SendWorker:
         outcomes = await asyncio.gather(*(self._call_carrier(*item, claim_ends) for item in ready))
         await self._record_while_ours(outcomes, claim_ends)
         self.services.wakeups.poke_campaigns()  # recorded texts leave a campaign's window: room to queue more
-        for outcome in outcomes:
-            if isinstance(outcome.error, AmbiguousCarrierError):
-                log.warning(
-                    "sender: outcome of message %s unknown (%s); reconciling", outcome.message_id, outcome.error
-                )
-                await self._reconcile(outcome.message_id, own=True)
 
     async def _record_while_ours(self, outcomes: list[Outcome], claim_ends: float) -> None:
         """Record the outcomes, retrying while the database is away, as long as the claim is ours: past that
@@ -256,7 +253,7 @@ class SendWorker:
         loop, delay = asyncio.get_running_loop(), 0.2
         while True:
             try:
-                await self._record(outcomes)
+                await self._record(outcomes, claim_ends)
                 return
             except Exception as exc:
                 if loop.time() + delay > claim_ends - RECORD_MARGIN:
@@ -358,7 +355,7 @@ class SendWorker:
             sender=self.services.lines.get(row.line_id).config.key,
             body=row.body,
             media_urls=self._media_urls(media),
-            status_callback=status_callback,
+            status_callback=status_callback_url(status_callback, row.id),
         )
 
     def _media_urls(self, media: list) -> tuple[str, ...]:
@@ -393,17 +390,39 @@ class SendWorker:
             finally:
                 self._carrier_calls.put_nowait(token)
 
-    async def _record(self, outcomes: list[Outcome]) -> None:
-        """Store every outcome of a batch in one transaction (ambiguous ones are reconciled after).
+    async def _record(self, outcomes: list[Outcome], claim_ends: float) -> None:
+        """Store every outcome of a batch in one transaction: a lost answer is left to reconciliation, a text
+        abandoned before its call is queued again.
 
         Plain successes (no reaction to show, nobody listening) are one UPDATE (storage.bulk); the rest go
         through the status module one by one."""
         now = self.services.clock.now()
         plain = [o for o in outcomes if o.plain]
-        others = [
-            o for o in outcomes if not o.plain and not o.abandoned and not isinstance(o.error, AmbiguousCarrierError)
-        ]
+        unknown = [o.message_id for o in outcomes if isinstance(o.error, AmbiguousCarrierError)]
+        abandoned = [o.message_id for o in outcomes if o.abandoned]
+        others = [o for o in outcomes if not o.plain and not o.abandoned and o.message_id not in unknown]
         async with self.services.db.session() as session:
+            if unknown:
+                for outcome in outcomes:
+                    if outcome.message_id in unknown:
+                        log.warning("sender: outcome of message %s unknown (%s)", outcome.message_id, outcome.error)
+                claimed_at = now - timedelta(seconds=CLAIM_SECONDS - (claim_ends - asyncio.get_running_loop().time()))
+                await reconcile.mark_unknown(session, unknown, min(claimed_at, now), now)
+            if abandoned:
+                await session.execute(
+                    update(_messages)
+                    .where(
+                        _messages.c.id.in_(abandoned),
+                        MESSAGE_FLOW.where(_messages.c.status, MessageStatus.SENDING, MessageStatus.QUEUED),
+                    )
+                    .values(
+                        status=MessageStatus.QUEUED,
+                        claim_until=None,
+                        claimed_by=None,
+                        next_attempt_at=now,
+                        attempts=_messages.c.attempts - 1,
+                    )
+                )
             if plain:
                 await update_rows(
                     session,
@@ -457,81 +476,3 @@ class SendWorker:
         message.next_attempt_at = now + timedelta(seconds=delay)
         message.error_message = f"retrying: {error}"
         log.info("sender: message %s retried in %.0fs: %s", message.id, delay, error)
-
-    async def recover_stale(self) -> None:
-        """Reconcile messages left `sending` by a crash or a lost answer, once their claim has lapsed."""
-        now = self.services.clock.now()
-        async with self.services.db.session() as session:
-            stale = list(
-                (
-                    await session.scalars(
-                        select(Message.id)
-                        .where(Message.status == MessageStatus.SENDING, Message.claim_until < now)
-                        .limit(100)
-                    )
-                ).all()
-            )
-        for message_id in stale:
-            await self._reconcile(message_id)
-
-    async def _reconcile(self, message_id: int, *, own: bool = False) -> None:
-        """Settle a `sending` message whose outcome we do not know: found at the carrier means sent, else
-        it is queued again. Only while the claim we looked at still stands lapsed (or is our own, after a
-        lost answer): a replica that has since claimed the message again must not see it pulled away."""
-        now = self.services.clock.now()
-        async with self.services.db.session() as session:
-            message = await session.get(Message, message_id)
-            if message is None or message.status != MessageStatus.SENDING:
-                return
-            if not own and message.claim_until is not None and message.claim_until > now:
-                return  # claimed again since we listed it: its owner settles it
-            observed_claim = message.claim_until
-            sender_key = self.services.lines.get(message.line_id).config.key
-            since = message.created_at - timedelta(minutes=5)
-        try:
-            records = await self.services.carrier.find_sent(to=message.phone, sender=sender_key, since=since)
-        except Exception as exc:  # noqa: BLE001 - the carrier may be away; try again when the claim lapses
-            log.warning("sender: cannot reconcile message %s yet: %s", message_id, exc)
-            async with self.services.db.session() as session:
-                await session.execute(
-                    update(Message)
-                    .where(
-                        Message.id == message_id,
-                        Message.status == MessageStatus.SENDING,
-                        Message.claim_until == observed_claim,
-                    )
-                    .values(claim_until=self.services.clock.now() + timedelta(seconds=CLAIM_SECONDS))
-                )
-            return
-        async with self.services.db.session() as session:
-            known = (
-                set(
-                    (
-                        await session.scalars(
-                            select(Message.carrier_sid).where(Message.carrier_sid.in_([r.carrier_sid for r in records]))
-                        )
-                    ).all()
-                )
-                if records
-                else set()
-            )
-        match = next((r for r in records if r.body == message.body and r.carrier_sid not in known), None)
-        if match is not None:
-            log.info(
-                "sender: message %s was accepted by the carrier before we lost track (%s)",
-                message_id,
-                match.carrier_sid,
-            )
-            await self._record([Outcome(message_id, result=SendResult(carrier_sid=match.carrier_sid))])
-            return
-        async with self.services.db.session() as session:
-            await session.execute(
-                update(Message)
-                .where(
-                    Message.id == message_id,
-                    MESSAGE_FLOW.where(Message.status, MessageStatus.SENDING, MessageStatus.QUEUED),
-                    Message.claim_until == observed_claim,
-                )
-                .values(status=MessageStatus.QUEUED, claim_until=None, next_attempt_at=self.services.clock.now())
-            )
-        self.services.wakeups.poke_sender()
