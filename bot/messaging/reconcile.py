@@ -84,9 +84,8 @@ async def reconcile(services: Services, message_id: int, gone: set[str] = frozen
     taken = await _take(services, message_id, gone)
     if taken is None:
         return
-    message, held_until = taken
+    message, held_until, carrier_sid = taken
     since = message.outcome_unknown_since
-    carrier_sid = await _receipt_for(services, message_id)
     records: list[SentRecord] | None = []
     if carrier_sid is None:
         records = await _carrier_records(services, message, since - CLOCK_SKEW)
@@ -98,9 +97,9 @@ async def reconcile(services: Services, message_id: int, gone: set[str] = frozen
         services.wakeups.poke_sender()
 
 
-async def _take(services: Services, message_id: int, gone: set[str]) -> tuple[Message, datetime] | None:
+async def _take(services: Services, message_id: int, gone: set[str]) -> tuple[Message, datetime, str | None] | None:
     """Hold a message for one look (a conditional update, so one replica looks at a time). Returns the message as
-    it was and until when it is ours, or None when it is not ours to look at."""
+    it was, until when it is ours and the MessageSid of a receipt that named it; None when it is not ours."""
     now = services.clock.now()
     async with services.db.session() as session:
         message = await session.get(Message, message_id)
@@ -125,23 +124,23 @@ async def _take(services: Services, message_id: int, gone: set[str]) -> tuple[Me
             return None
         message.outcome_unknown_since = message_started
         session.expunge(message)
-    return message, held_until
+        receipt = await _receipt_for(session, message_id)
+    return message, held_until, receipt
 
 
 def _same(column, value):
     return column.is_(None) if value is None else column == value
 
 
-async def _receipt_for(services: Services, message_id: int) -> str | None:
+async def _receipt_for(session, message_id: int) -> str | None:
     """The MessageSid of a status callback that named this message, if one came (and names no other message)."""
-    async with services.db.session() as session:
-        return await session.scalar(
-            select(StatusEvent.carrier_sid)
-            .where(StatusEvent.message_id == message_id)
-            .where(~select(Message.id).where(Message.carrier_sid == StatusEvent.carrier_sid).exists())
-            .order_by(StatusEvent.id)
-            .limit(1)
-        )
+    return await session.scalar(
+        select(StatusEvent.carrier_sid)
+        .where(StatusEvent.message_id == message_id)
+        .where(~select(Message.id).where(Message.carrier_sid == StatusEvent.carrier_sid).exists())
+        .order_by(StatusEvent.id)
+        .limit(1)
+    )
 
 
 async def _carrier_records(services: Services, message: Message, since: datetime) -> list[SentRecord] | None:
