@@ -41,11 +41,11 @@ class Replica:
             stderr=log,
         )
 
-    async def activate(self) -> None:
-        """A standby process starts serving; returns once it is ready."""
+    async def activate(self, timeout: float = 120.0) -> None:
+        """A standby process starts serving; returns once it is ready (it may still be loading its modules)."""
         self.process.stdin.write(b"go\n")
         self.waiting = False
-        await self.ready()
+        await self.ready(timeout)
 
     async def ready(self, timeout: float = 60.0) -> None:
         deadline = asyncio.get_running_loop().time() + timeout
