@@ -129,10 +129,14 @@ class SendWorker:
         self._rates: dict[str, SharedRate] = {}  # by the line's sender key
         self._stopping = asyncio.Event()
         self._policy = gate.quiet_policy(services.settings.compliance)
-        self._last_recovery = self._last_receipts = float("-inf")
-        self._recovery: asyncio.Task | None = None  # the reconciliation pass under way, if any
+        self._last_receipts = float("-inf")
 
     async def run(self) -> None:
+        # Beside the claims, not before them (a successor has a crashed sender's texts to reconcile), and never
+        # two passes at once: the scheduler's scan (see bot.scheduling).
+        self.services.scheduler.every(
+            RECOVERY_EVERY, "sender: reconciliation", lambda: reconcile.recover(self.services)
+        )
         wake = self.services.wakeups.sender
         slots = asyncio.Semaphore(self.batches_in_flight)
         tasks: set[asyncio.Task] = set()
@@ -141,10 +145,6 @@ class SendWorker:
             wake.clear()
             claimed, batch, acquired = 0, None, False
             try:
-                if loop.time() - self._last_recovery > RECOVERY_EVERY and not self._recovering:
-                    self._last_recovery = loop.time()
-                    # Beside the claims, not before them: a successor has a crashed sender's texts to reconcile.
-                    self._recovery = asyncio.create_task(self._recover_guarded())
                 if loop.time() - self._last_receipts > RECEIPTS_EVERY:
                     self._last_receipts = loop.time()
                     await apply_late_receipts(self.services)
@@ -164,18 +164,8 @@ class SendWorker:
                     await asyncio.wait_for(wake.wait(), timeout=0.5)
                 except TimeoutError:
                     pass
-        await asyncio.gather(*tasks, *([self._recovery] if self._recovery else []), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.gather(*(rate.close() for rate in self._rates.values()))
-
-    @property
-    def _recovering(self) -> bool:
-        return self._recovery is not None and not self._recovery.done()
-
-    async def _recover_guarded(self) -> None:
-        try:
-            await reconcile.recover(self.services)
-        except Exception:  # database away: the next pass tries again
-            log.exception("sender: cannot reconcile messages whose outcome is unknown")
 
     async def stop(self) -> None:
         """Stop claiming; `run` returns once the batches in flight have been recorded."""
