@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.carriers.base import SentRecord
 from bot.liveness import gone_among
@@ -38,7 +42,7 @@ BATCH = 200  # messages taken per pass
 TERMINAL = ("delivered", "undelivered", "failed")  # a listed status worth applying at once
 
 
-async def mark_unknown(session, message_ids: list[int], claimed_at: datetime, now: datetime) -> None:
+async def mark_unknown(session: AsyncSession, message_ids: list[int], claimed_at: datetime, now: datetime) -> None:
     """The carrier's answer to these sends was lost: look for them shortly (each is still `sending`)."""
     await session.execute(
         update(Message)
@@ -62,7 +66,7 @@ async def recover(services: Services) -> None:
             )
         ).all()
         gone = await gone_among(holders)
-        due = (Message.claim_until.is_(None)) | (Message.claim_until < now)
+        due: ColumnElement[bool] = or_(Message.claim_until.is_(None), Message.claim_until < now)
         if gone:
             due = or_(due, Message.claimed_by.in_(gone))
         stale = list(
@@ -76,30 +80,42 @@ async def recover(services: Services) -> None:
             ).all()
         )
     for start in range(0, len(stale), AT_ONCE):
-        await asyncio.gather(*(reconcile(services, message_id, gone) for message_id in stale[start : start + AT_ONCE]))
+        part = stale[start : start + AT_ONCE]
+        results = await asyncio.gather(
+            *(reconcile(services, message_id, gone) for message_id in part), return_exceptions=True
+        )
+        for message_id, result in zip(part, results, strict=True):
+            if isinstance(result, Exception):  # left held: looked at again once the hold lapses
+                log.error("reconcile: the look at message %s failed", message_id, exc_info=result)
 
 
-async def reconcile(services: Services, message_id: int, gone: set[str] = frozenset()) -> None:
+async def reconcile(services: Services, message_id: int, gone: Collection[str] = frozenset()) -> None:
     """One look at one message whose outcome is unknown: settle it, queue it again, or look again later."""
     taken = await _take(services, message_id, gone)
     if taken is None:
         return
-    message, held_until, carrier_sid = taken
-    since = message.outcome_unknown_since
+    message, held_until, since, carrier_sid = taken
     records: list[SentRecord] | None = []
+    looked_at: datetime | None = None
     if carrier_sid is None:
+        looked_at = services.clock.now()  # what the carrier listed from this moment on
         records = await _carrier_records(services, message, since - CLOCK_SKEW)
     match = None if records is None else await _unclaimed_match(services, message, records, since - CLOCK_SKEW)
     if match is not None:
         carrier_sid = match.carrier_sid
-    requeued = await _decide(services, message_id, held_until, carrier_sid, match, looked=records is not None)
+    requeued = await _decide(
+        services, message_id, held_until, carrier_sid, match, looked_at=looked_at if records is not None else None
+    )
     if requeued:
         services.wakeups.poke_sender()
 
 
-async def _take(services: Services, message_id: int, gone: set[str]) -> tuple[Message, datetime, str | None] | None:
+async def _take(
+    services: Services, message_id: int, gone: Collection[str]
+) -> tuple[Message, datetime, datetime, str | None] | None:
     """Hold a message for one look (a conditional update, so one replica looks at a time). Returns the message as
-    it was, until when it is ours and the MessageSid of a receipt that named it; None when it is not ours."""
+    it was, until when it is ours, the start of its window and the MessageSid of a receipt that named it; None when
+    it is not ours."""
     now = services.clock.now()
     async with services.db.session() as session:
         message = await session.get(Message, message_id)
@@ -125,14 +141,14 @@ async def _take(services: Services, message_id: int, gone: set[str]) -> tuple[Me
         message.outcome_unknown_since = message_started
         session.expunge(message)
         receipt = await _receipt_for(session, message_id)
-    return message, held_until, receipt
+    return message, held_until, message_started, receipt
 
 
-def _same(column, value):
+def _same(column: InstrumentedAttribute[Any], value: object) -> ColumnElement[bool]:
     return column.is_(None) if value is None else column == value
 
 
-async def _receipt_for(session, message_id: int) -> str | None:
+async def _receipt_for(session: AsyncSession, message_id: int) -> str | None:
     """The MessageSid of a status callback that named this message, if one came (and names no other message)."""
     return await session.scalar(
         select(StatusEvent.carrier_sid)
@@ -178,9 +194,10 @@ async def _decide(
     carrier_sid: str | None,
     match: SentRecord | None,
     *,
-    looked: bool,
+    looked_at: datetime | None,
 ) -> bool:
-    """Settle the message, queue it again or plan the next look, while it is still ours. True when queued."""
+    """Settle the message, queue it again or plan the next look, while it is still ours. True when queued.
+    `looked_at`: when the carrier's records this look read were asked for (None: they could not be read)."""
     now = services.clock.now()
     async with services.db.session() as session:
         message = await session.get(Message, message_id, with_for_update=True)
@@ -200,13 +217,14 @@ async def _decide(
                 await session.flush()
             await apply_stored_statuses(session, services, [message])
             return False
-        window_end = message.outcome_unknown_since + timedelta(seconds=services.settings.reconcile_window)
-        if looked and now >= window_end:
+        started = message.outcome_unknown_since or now  # set by _take, and kept while the message is ours
+        window_end = started + timedelta(seconds=services.settings.reconcile_window)
+        if looked_at is not None and looked_at >= window_end:  # a look that began after the window
             log.warning("reconcile: message %s is not at the carrier after the window; sending it again", message_id)
             message.status, message.next_attempt_at = MessageStatus.QUEUED, now
             message.claim_until = message.claimed_by = message.outcome_unknown_since = None
             return True
-        elapsed = (now - message.outcome_unknown_since).total_seconds()
+        elapsed = (now - started).total_seconds()
         pause = min(MAX_PAUSE, max(FIRST_PAUSE, elapsed))
         if now < window_end:
             pause = min(pause, max((window_end - now).total_seconds(), 0.5))
