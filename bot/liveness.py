@@ -1,20 +1,25 @@
 """Worker identities that tell whether the process holding a claim or a lease is still alive.
 
-An identity is `host:pid:start`: the host (its name and PID namespace), the process id, and the process's start
-time (from /proc/<pid>/stat). A process on the same host can tell that a holder is gone: its pid is not running,
-or is running with another start time (the pid was reused). A holder on another host can never be judged from
-here: its claims and leases are waited out until they lapse, as before.
+An identity is `host:pid:start`: the host (its name, and a digest of the kernel's boot id and the PID namespace),
+the process id, and the process's start time (from /proc/<pid>/stat). A process on the same host can tell that a
+holder is gone: its pid is not running, or is running with another start time (the pid was reused). A holder on
+another host can never be judged from here: its claims and leases are waited out until they lapse, as before.
+The hostname alone would not do: two machines may share one (and their root PID namespaces have the same number),
+and a process there would look gone from here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import socket
+import uuid
 from collections.abc import Iterable
 from functools import cache
 
 UNKNOWN_START = "?"  # no /proc here: nobody can be judged gone
+BOOT_ID = "/proc/sys/kernel/random/boot_id"  # a random id the kernel draws at each boot
 
 
 def _start_token(pid: int | str) -> str | None:
@@ -32,13 +37,22 @@ def _start_token(pid: int | str) -> str | None:
     return fields[19].decode()
 
 
+def host_identity(hostname: str, boot_id: str, pid_namespace: str) -> str:
+    """`hostname/digest`: processes share it only under one running kernel (`boot_id`) and in one PID namespace,
+    where a pid names the same process for all of them."""
+    digest = hashlib.sha256(f"{boot_id}/{pid_namespace}".encode()).hexdigest()[:16]
+    return f"{hostname[:60]}/{digest}"
+
+
 @cache
 def _host() -> str:
     try:
+        with open(BOOT_ID) as boot:
+            boot_id = boot.read().strip()
         namespace = os.readlink("/proc/self/ns/pid").strip("pid:[]")
-    except OSError:
-        namespace = "?"
-    return f"{socket.gethostname()}/{namespace}"
+    except OSError:  # not Linux: a host of its own, which no other process shares (nobody is judged)
+        boot_id, namespace = uuid.uuid4().hex, "?"
+    return host_identity(socket.gethostname(), boot_id, namespace)
 
 
 def worker_identity() -> str:
