@@ -95,7 +95,7 @@ class Outcome:
     result: SendResult | None = None
     error: CarrierError | None = None
     side_effects: bool = True  # whether recording it must go through the status module
-    abandoned: bool = False  # not sent: the claim was too near its end (it is queued again)
+    abandoned: bool = False  # not sent: the claim was too near its end, or no rate slot (it is queued again)
 
     @property
     def plain(self) -> bool:
@@ -234,7 +234,7 @@ class SendWorker:
     async def _batch_guarded(self, batch: Claim, slots: asyncio.Semaphore) -> None:
         try:
             # What needs no download goes out at once, not after the slowest of the batch's downloads.
-            parts = [self.send_batch(batch.ready, batch.ends)] if batch.ready else []
+            parts = [self.send_batch(batch.ready, batch.ends, batch.until)] if batch.ready else []
             parts += [self._send_with_slack_files(batch)] if batch.with_files else []
             for result in await asyncio.gather(*parts, return_exceptions=True):
                 if isinstance(result, Exception):
@@ -242,16 +242,16 @@ class SendWorker:
         finally:
             slots.release()
 
-    async def send_batch(self, ready: list[Ready], claim_ends: float) -> None:
+    async def send_batch(self, ready: list[Ready], claim_ends: float, claim_until: datetime) -> None:
         """Send a batch of claimed, gated messages concurrently and record the outcomes. `claim_ends`: the
-        loop time the batch's claim lapses."""
+        loop time the batch's claim lapses; `claim_until`: its claim_until."""
         outcomes = await asyncio.gather(*(self._call_carrier(*item, claim_ends) for item in ready))
-        await self._record_while_ours(outcomes, claim_ends)
+        await self._record_while_ours(outcomes, claim_ends, claim_until)
         self.services.wakeups.poke_campaigns()  # recorded texts leave a campaign's window: room to queue more
 
-    async def _record_while_ours(self, outcomes: list[Outcome], claim_ends: float) -> None:
-        """Record the outcomes, retrying while the database is away, as long as the claim is ours: past that
-        the messages are left to reconciliation, which asks the carrier what was sent."""
+    async def _record_while_ours(self, outcomes: list[Outcome], claim_ends: float, claim_until: datetime) -> None:
+        """Record the outcomes, retrying while the database is away, as long as the claim is ours; past that,
+        once the database is back, those of the messages nobody has taken since (see `_record_after_lapse`)."""
         loop, delay = asyncio.get_running_loop(), 0.2
         while True:
             try:
@@ -259,10 +259,49 @@ class SendWorker:
                 return
             except Exception as exc:
                 if loop.time() + delay > claim_ends - RECORD_MARGIN:
-                    raise
+                    log.warning("sender: cannot record %d outcomes before their claim lapses (%s)", len(outcomes), exc)
+                    await self._record_after_lapse(outcomes, claim_until)
+                    return
                 log.warning("sender: cannot record %d outcomes yet (%s); retrying", len(outcomes), exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
+
+    async def _record_after_lapse(self, outcomes: list[Outcome], claim_until: datetime) -> None:
+        """The database was away for the whole claim: what the carrier answered is known here only. Once the
+        database is back, take back the messages that are as our claim left them (still `sending`, claimed by us
+        until `claim_until`: no reconciliation has looked at them) and record their outcomes, so that a text the
+        carrier refused or never got is not held for the reconciliation window, and one it took is recorded with
+        its sid. The messages taken meanwhile are reconciliation's: it asks the carrier. Given up after the
+        reconciliation window, or when the worker stops."""
+        loop = asyncio.get_running_loop()
+        give_up, delay, held = loop.time() + self.services.settings.reconcile_window, 0.5, claim_until
+        while not self._stopping.is_set() and loop.time() < give_up:
+            await asyncio.sleep(delay)
+            try:
+                renewed = self.services.clock.now() + timedelta(seconds=CLAIM_SECONDS)
+                async with self.services.db.session() as session:
+                    messages = _messages.c
+                    taken = await session.execute(
+                        update(_messages)
+                        .where(
+                            messages.id.in_([o.message_id for o in outcomes]),
+                            messages.status == MessageStatus.SENDING,
+                            messages.claimed_by == self.services.worker_id,
+                            messages.claim_until == held,
+                        )
+                        .values(claim_until=renewed)
+                        .returning(messages.id)
+                    )
+                    ours = set(taken.scalars().all())
+                held, outcomes = renewed, [o for o in outcomes if o.message_id in ours]
+                if outcomes:
+                    await self._record(outcomes, loop.time() + CLAIM_SECONDS)
+                    log.info("sender: %d outcomes recorded once the database was back", len(outcomes))
+                self.services.wakeups.poke_campaigns()
+                return
+            except Exception as exc:
+                log.warning("sender: cannot record %d outcomes yet (%s); retrying", len(outcomes), exc)
+                delay = min(delay * 2, 5.0)
 
     async def _gate(self, session: AsyncSession, rows: list, now) -> tuple[list[Ready], list]:
         """Apply the send gate to claimed rows; store blocks and deferrals. Returns what may be sent now, each
@@ -334,9 +373,9 @@ class SendWorker:
         if fetched:
             log.warning("sender: messages %s were no longer ours once their files were downloaded", sorted(fetched))
         if failures:
-            await self._record_while_ours(failures, batch.ends)
+            await self._record_while_ours(failures, batch.ends, batch.until)
         if ready:
-            await self.send_batch(ready, batch.ends)
+            await self.send_batch(ready, batch.ends, batch.until)
 
     async def _fetch(self, row) -> list[bytes] | CarrierError:
         """The files shared in Slack of one message, or why they cannot be had (as the sender's outcomes say it)."""
@@ -374,7 +413,13 @@ class SendWorker:
         rate = self._rate(sms.sender)
         while True:
             # The slot is awaited before a connection is taken: waiting for one's slot holds no carrier call.
-            slot = await rate.acquire()
+            try:
+                slot = await rate.acquire()
+            except Exception as exc:  # noqa: BLE001 - the shared rate lives in the database, which may be away
+                # Never offered: queued again at once, rather than left to reconciliation, which cannot tell a
+                # text never offered from one the carrier has not listed yet and would hold it for its window.
+                log.warning("sender: message %s not sent: no slot of its line's rate (%s)", message_id, exc)
+                return Outcome(message_id, abandoned=True)
             must_wait = self._carrier_calls.empty()
             token = await self._carrier_calls.get()
             try:
