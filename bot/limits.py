@@ -20,5 +20,6 @@ MESSAGE_SID = _length(Message.carrier_sid)
 STATUS_SID = _length(StatusEvent.carrier_sid)
 STATUS = _length(StatusEvent.status)
 ERROR_CODE_MAX = int_range(StatusEvent.error_code)[1]
+MESSAGE_ID_MAX = int_range(Message.id)[1]  # the bridge's message id a status callback URL carries
 NOTIFICATION_ID_MAX = int_range(Notification.id)[1]
 NOTIFICATION_TARGET = _length(Notification.target)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 from dataclasses import dataclass, field
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -12,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.carriers.base import Carrier
 from bot.clock import Clock
 from bot.lines import LineDirectory
+from bot.liveness import worker_identity
 from bot.scheduling import Scheduler
 from bot.settings import Settings
 from storage.db import Database
@@ -46,8 +45,9 @@ class Services:
     wakeups: Wakeups = field(default_factory=Wakeups)
     # The process's periodic scans for due rows (see bot.scheduling); started and stopped with the workers.
     scheduler: Scheduler = field(default_factory=Scheduler)
-    # Identifies this process when claiming shared work (several replicas may share one database).
-    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    # Identifies this process when claiming shared work (several replicas may share one database); a process
+    # of the same host can tell from it that the holder of a claim is gone (bot.liveness).
+    worker_id: str = field(default_factory=worker_identity)
     lines: LineDirectory = field(default_factory=lambda: LineDirectory([]))
     # origin -> listeners called as listener(session, message) whenever the status of an outbound
     # message of that origin changes (paging follows its pages). See `on_status`.

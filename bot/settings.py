@@ -122,6 +122,9 @@ class Settings:
     templates: Mapping[str, str] = field(default_factory=dict)  # name -> text with {variable|fallback}
     schedules: Mapping[str, Schedule] = field(default_factory=dict)
     config_path: str | None = None
+    # After a send whose outcome is unknown, how long the carrier's records are looked at before the text is
+    # sent again (docs/reconciliation.md).
+    reconcile_window: float = 300.0
 
     @property
     def local_mode(self) -> bool:
@@ -154,6 +157,19 @@ def _port(environ: Mapping[str, str]) -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise ConfigError(f"PORT: {raw!r} is not a TCP port number (1-65535)")
     return int(raw)
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float, *, low: float, high: float) -> float:
+    value = _env(environ, name)
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not a number of seconds") from None
+    if not low <= seconds <= high:
+        raise ConfigError(f"{name}: {value} is out of range ({low:g} to {high:g} seconds)")
+    return seconds
 
 
 def _url(name: str, value: str) -> str:
@@ -550,5 +566,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         port=port,
         media_secret=media_secret,
         config_path=config_path,
+        reconcile_window=_seconds(env, "RECONCILE_WINDOW_SECONDS", 300.0, low=5, high=86400),
         **file_fields,
     )

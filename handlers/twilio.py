@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 
 from bot import limits
-from bot.carriers.twilio import parse_inbound, parse_status
+from bot.carriers.twilio import parse_callback_message_id, parse_inbound, parse_status
 from bot.conversations.service import receive_inbound
 from bot.messaging.status import record_status
 from bot.validation import check_text, parse_digits
@@ -53,9 +53,10 @@ async def status(request: web.Request) -> web.Response:
         check_text(update.status, "MessageStatus", limit=limits.STATUS)
         if form.get("ErrorCode"):
             parse_digits(form["ErrorCode"], "ErrorCode", maximum=limits.ERROR_CODE_MAX)
+        message_id = parse_callback_message_id(request.query, maximum=limits.MESSAGE_ID_MAX)
     except ValueError as exc:  # InvalidInput too
         raise bad_request(f"status callback: {exc}") from None
-    await record_status(request.app[SERVICES], update)
+    await record_status(request.app[SERVICES], update, message_id)
     return web.Response(status=204)
 
 

@@ -7,6 +7,7 @@ Every transition is a conditional update of the campaign row plus an audit row, 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,7 @@ from bot.compliance.quiet_hours import next_allowed
 from bot.compliance.segments import analyze
 from bot.cooperative import paced
 from bot.lines import KnownLine
+from bot.liveness import gone_among
 from bot.messaging.outbound import queue_many
 from bot.permissions import is_admin, is_approver
 from bot.services import Services
@@ -41,6 +43,8 @@ from storage.db import changed, get_row
 from storage.models import Contact, Message
 from storage.models.campaigns import Campaign, CampaignEvent, CampaignLink, CampaignRecipient
 from storage.states import CAMPAIGN_FLOW, MESSAGE_FLOW, CampaignState, MessageStatus, RecipientStatus
+
+log = logging.getLogger(__name__)
 
 PURPOSES = ("marketing", "transactional")
 BATCH = 500  # contacts read per query: memory stays flat whatever the audience size
@@ -550,7 +554,8 @@ async def start_due(services: Services) -> list[int]:
 
 
 async def take_lease(services: Services, campaign_id: int, seconds: float = 30.0) -> bool:
-    """Only one replica dispatches a campaign at a time; a dead replica's lease lapses."""
+    """Only one replica dispatches a campaign at a time. A dead replica's lease lapses; one of a process of
+    this host that is gone (bot.liveness) is taken at once."""
     now = services.clock.now()
     async with services.db.session() as session:
         result = await session.execute(
@@ -563,6 +568,17 @@ async def take_lease(services: Services, campaign_id: int, seconds: float = 30.0
                     Campaign.lease_until < now,
                 ),
             )
+            .values(lease_owner=services.worker_id, lease_until=now + timedelta(seconds=seconds))
+        )
+        if changed(result) == 1:
+            return True
+        owner = await session.scalar(select(Campaign.lease_owner).where(Campaign.id == campaign_id))
+        if owner is None or not await gone_among([owner]):
+            return False
+        log.info("campaign %s: its lease holder is gone; taking the lease over", campaign_id)
+        result = await session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id, Campaign.lease_owner == owner)
             .values(lease_owner=services.worker_id, lease_until=now + timedelta(seconds=seconds))
         )
         return changed(result) == 1
@@ -582,6 +598,7 @@ async def dispatch_step(services: Services, campaign_id: int) -> int:
             select(func.count(Message.id)).where(
                 texts_of(campaign.id),
                 Message.status.in_((MessageStatus.QUEUED, MessageStatus.SENDING)),
+                Message.outcome_unknown_since.is_(None),  # being reconciled: not in hand (see bot.messaging.reconcile)
                 or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
             )
         )

@@ -72,13 +72,16 @@ class StatusUpdate:
 
 @dataclass
 class SentRecord:
-    """A message the carrier has on record (used to reconcile after a crash)."""
+    """A message the carrier has taken to send, sent or still queued (used to reconcile a lost outcome)."""
 
     carrier_sid: str
     to: str
     sender: str
     body: str
     created_at: datetime | None = None
+    sent_at: datetime | None = None  # None while the carrier still holds it
+    status: str = "queued"  # the carrier's status for it: queued, sent, delivered, failed, ...
+    error_code: int | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -91,7 +94,8 @@ class Carrier(Protocol):
         """Hand one message to the carrier; raise a CarrierError subclass on failure."""
 
     async def find_sent(self, *, to: str, sender: str, since: datetime) -> list[SentRecord]:
-        """Messages the carrier accepted from `sender` to `to` since `since` (newest first)."""
+        """Every message the carrier took from `sender` to `to` since `since`, sent or still queued (newest
+        first)."""
 
     async def fetch_media(self, url: str) -> tuple[bytes, str]:
         """Download an inbound media URL with the carrier's credentials: (bytes, content type)."""

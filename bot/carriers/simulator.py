@@ -62,7 +62,9 @@ class SimulatorCarrier:
 
     async def find_sent(self, *, to: str, sender: str, since: datetime) -> list[SentRecord]:
         return [
-            SentRecord(carrier_sid=s.sid, to=s.to, sender=s.sender, body=s.body, created_at=s.at)
+            SentRecord(
+                carrier_sid=s.sid, to=s.to, sender=s.sender, body=s.body, created_at=s.at, sent_at=s.at, status="sent"
+            )
             for s in reversed(self.sent)
             if s.to == to and s.sender == sender and s.at >= since
         ]

@@ -28,6 +28,13 @@ from bot.validation import parse_digits
 
 MAX_MEDIA_BYTES = 5 * 1024 * 1024
 MAX_NUM_MEDIA = 10  # Twilio's limit of attachments per message
+# Statuses of a Message resource Twilio has taken to send: from the moment it is created (`accepted` with a
+# Messaging Service, `queued` with a number, `scheduled`) it goes out, or fails, without us. Not `canceled`.
+TAKEN_STATUSES = frozenset(
+    {"accepted", "scheduled", "queued", "sending", "sent", "delivered", "undelivered", "failed", "read"}
+)
+LIST_PAGE_SIZE = 200
+CALLBACK_MESSAGE_PARAM = "m"  # the status callback URL's query parameter naming the bridge's message id
 # The form is encoded once, by us: aiohttp's FormData builds a multipart writer (and a random boundary) per call.
 _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -59,8 +66,10 @@ class TwilioCarrier:
     async def send(self, message: OutboundSMS) -> SendResult:
         form = [("To", message.to), ("Body", message.body)]
         form.extend(("MediaUrl", url) for url in message.media_urls)
+        if message.status_callback:
+            form.append(("StatusCallback", message.status_callback))
         try:
-            body = f"{urlencode(form)}&{_sender_fields(message.sender, message.status_callback)}".encode()
+            body = f"{urlencode(form)}&{_sender_fields(message.sender)}".encode()
             async with self._http().post(self._messages_url, data=body, headers=_FORM_HEADERS) as resp:
                 payload = await _json_or_empty(resp)
                 status = resp.status
@@ -87,26 +96,43 @@ class TwilioCarrier:
         raise PermanentCarrierError(f"{text} — {describe(code)}" if code else text, code=code)
 
     async def find_sent(self, *, to: str, sender: str, since: datetime) -> list[SentRecord]:
-        params = {"To": to, "DateSent>": since.strftime("%Y-%m-%d"), "PageSize": "50"}
+        """Every message Twilio took from `sender` to `to` since `since`, sent or still in its queue.
+
+        No DateSent filter: it matches only messages with a date_sent, and a message Twilio still holds `queued`
+        has none. The list is newest first by date_sent (date_created while unsent), so pages are followed until
+        a message older than `since`: every message after it was created earlier still."""
+        params = {"To": to, "PageSize": str(LIST_PAGE_SIZE)}
         if not sender.startswith("MG"):
             params["From"] = sender
-        async with self._http().get(self._messages_url, params=params) as resp:
-            if resp.status != 200:
-                raise TransientCarrierError(f"cannot list Twilio messages: HTTP {resp.status}")
-            payload = await resp.json()
-        records = []
-        for item in payload.get("messages", []):
-            created = item.get("date_created")
-            records.append(
-                SentRecord(
-                    carrier_sid=item["sid"],
-                    to=item.get("to", ""),
-                    sender=item.get("from", ""),
-                    body=item.get("body", ""),
-                    created_at=parsedate_to_datetime(created) if created else None,
-                )
-            )
+        url: URL | None = self._messages_url.with_query(params)
+        records: list[SentRecord] = []
+        while url is not None:
+            payload = await self._list_page(url)
+            for item in payload.get("messages") or []:
+                record = _sent_record(item)
+                if (record.sent_at or record.created_at or since) < since:
+                    return records
+                if record.status in TAKEN_STATUSES:
+                    records.append(record)
+            url = self._next_page(payload.get("next_page_uri"))
         return records
+
+    async def _list_page(self, url: URL) -> dict:
+        try:
+            async with self._http().get(url) as resp:
+                if resp.status != 200:
+                    raise TransientCarrierError(f"cannot list Twilio messages: HTTP {resp.status}")
+                payload = await _json_or_empty(resp)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise TransientCarrierError(f"cannot list Twilio messages ({type(exc).__name__})") from None
+        return payload
+
+    def _next_page(self, uri: str | None) -> URL | None:
+        """The next page's URL on our API host: Twilio gives a path relative to it (anything else is ignored)."""
+        if not uri:
+            return None
+        parts = urlsplit(uri)
+        return URL(f"{self.api_url}{parts.path}?{parts.query}", encoded=True)
 
     async def fetch_media(self, url: str) -> tuple[bytes, str]:
         if not self.is_media_url(url):
@@ -175,13 +201,46 @@ def parse_status(form: Mapping[str, str]) -> StatusUpdate:
     return StatusUpdate(carrier_sid=sid, status=status.lower(), error_code=_int_or_none(form.get("ErrorCode")))
 
 
+def parse_callback_message_id(query: Mapping[str, str], *, maximum: int) -> int | None:
+    """The bridge's message id the status callback URL carries (`?m=<id>`, see `status_callback_url`), if any;
+    InvalidInput (a ValueError) when it is not an id of at most `maximum`."""
+    value = query.get(CALLBACK_MESSAGE_PARAM)
+    if value is None:
+        return None
+    return parse_digits(value, CALLBACK_MESSAGE_PARAM, maximum=maximum)
+
+
+def status_callback_url(base: str, message_id: int) -> str:
+    """The status callback URL for one message: `base` with the bridge's message id, so that a receipt names the
+    message even when Twilio's answer to the send (with its MessageSid) was lost."""
+    return f"{base}{'&' if '?' in base else '?'}{CALLBACK_MESSAGE_PARAM}={message_id}"
+
+
 @lru_cache(maxsize=256)
-def _sender_fields(sender: str, status_callback: str | None) -> str:
-    """The encoded form fields every text of one line shares (encoded once: a campaign sends thousands)."""
-    fields = [("MessagingServiceSid" if sender.startswith("MG") else "From", sender)]
-    if status_callback:
-        fields.append(("StatusCallback", status_callback))
-    return urlencode(fields)
+def _sender_fields(sender: str) -> str:
+    """The encoded sender field every text of one line shares (encoded once: a campaign sends thousands)."""
+    return urlencode([("MessagingServiceSid" if sender.startswith("MG") else "From", sender)])
+
+
+def _sent_record(item: Mapping) -> SentRecord:
+    """A Message resource of Twilio's list, as the carrier interface reports it."""
+    return SentRecord(
+        carrier_sid=item["sid"],
+        to=item.get("to") or "",
+        sender=item.get("from") or "",
+        body=item.get("body") or "",
+        created_at=_rfc2822_or_none(item.get("date_created")),
+        sent_at=_rfc2822_or_none(item.get("date_sent")),
+        status=item.get("status") or "",
+        error_code=_int_or_none(item.get("error_code")),
+    )
+
+
+def _rfc2822_or_none(value: str | None) -> datetime | None:
+    try:
+        return parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError):
+        return None
 
 
 async def _json_or_empty(resp: aiohttp.ClientResponse) -> dict:

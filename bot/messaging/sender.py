@@ -2,8 +2,8 @@
 the outcome. The only code that calls `carrier.send`.
 
 Exactly once: a message is marked `sending` (committed) before the carrier call. If the process dies
-or the call times out, the row stays `sending`; when its claim lapses it is reconciled against the
-carrier's own records — found means sent, not found means it is queued again.
+or the carrier's answer is lost, the row stays `sending` and is reconciled (bot.messaging.reconcile): settled by
+a status callback or the carrier's own records, and queued again only if still absent after a bounded window.
 
 Work goes in batches: one transaction claims a batch and gates it, the carrier calls run concurrently
 (each at its line's shared rate), one transaction records the outcomes. Per text, the database sees a
@@ -33,8 +33,10 @@ from bot.carriers.base import (
     SendResult,
     TransientCarrierError,
 )
+from bot.carriers.twilio import status_callback_url
 from bot.compliance import gate
 from bot.lines import UnknownLine
+from bot.messaging import reconcile
 from bot.messaging.status import (
     after_failure,
     after_send,
@@ -71,7 +73,7 @@ LAST_CALL_BEFORE_LAPSE = 15 + 3
 RECORD_MARGIN = 5.0  # an outcome is recorded at least this long before its claim lapses, or not at all
 MAX_TRANSIENT_ATTEMPTS = 10
 MAX_BACKOFF = 300.0
-RECOVERY_EVERY = 5.0  # seconds between looks for messages a crash left `sending`
+RECOVERY_EVERY = 1.0  # seconds between passes over messages whose outcome is unknown (see bot.messaging.reconcile)
 RECEIPTS_EVERY = 1.0  # seconds between sweeps for receipts that raced their message's recording
 
 
@@ -93,7 +95,7 @@ class Outcome:
     result: SendResult | None = None
     error: CarrierError | None = None
     side_effects: bool = True  # whether recording it must go through the status module
-    abandoned: bool = False  # not sent: the claim was too near its end (it will be reconciled, then resent)
+    abandoned: bool = False  # not sent: the claim was too near its end, or no rate slot (it is queued again)
 
     @property
     def plain(self) -> bool:
@@ -127,9 +129,14 @@ class SendWorker:
         self._rates: dict[str, SharedRate] = {}  # by the line's sender key
         self._stopping = asyncio.Event()
         self._policy = gate.quiet_policy(services.settings.compliance)
-        self._last_recovery = self._last_receipts = float("-inf")
+        self._last_receipts = float("-inf")
 
     async def run(self) -> None:
+        # Beside the claims, not before them (a successor has a crashed sender's texts to reconcile), and never
+        # two passes at once: the scheduler's scan (see bot.scheduling).
+        self.services.scheduler.every(
+            RECOVERY_EVERY, "sender: reconciliation", lambda: reconcile.recover(self.services)
+        )
         wake = self.services.wakeups.sender
         slots = asyncio.Semaphore(self.batches_in_flight)
         tasks: set[asyncio.Task] = set()
@@ -138,9 +145,6 @@ class SendWorker:
             wake.clear()
             claimed, batch, acquired = 0, None, False
             try:
-                if loop.time() - self._last_recovery > RECOVERY_EVERY:
-                    self._last_recovery = loop.time()
-                    await self.recover_stale()
                 if loop.time() - self._last_receipts > RECEIPTS_EVERY:
                     self._last_receipts = loop.time()
                     await apply_late_receipts(self.services)
@@ -214,6 +218,7 @@ class SendWorker:
                 .values(
                     status=MessageStatus.SENDING,
                     claim_until=claim_until,
+                    claimed_by=self.services.worker_id,
                     attempts=messages.attempts + 1,
                 )
                 .returning(*_GATE_COLUMNS)
@@ -229,7 +234,7 @@ class SendWorker:
     async def _batch_guarded(self, batch: Claim, slots: asyncio.Semaphore) -> None:
         try:
             # What needs no download goes out at once, not after the slowest of the batch's downloads.
-            parts = [self.send_batch(batch.ready, batch.ends)] if batch.ready else []
+            parts = [self.send_batch(batch.ready, batch.ends, batch.until)] if batch.ready else []
             parts += [self._send_with_slack_files(batch)] if batch.with_files else []
             for result in await asyncio.gather(*parts, return_exceptions=True):
                 if isinstance(result, Exception):
@@ -237,33 +242,66 @@ class SendWorker:
         finally:
             slots.release()
 
-    async def send_batch(self, ready: list[Ready], claim_ends: float) -> None:
+    async def send_batch(self, ready: list[Ready], claim_ends: float, claim_until: datetime) -> None:
         """Send a batch of claimed, gated messages concurrently and record the outcomes. `claim_ends`: the
-        loop time the batch's claim lapses."""
+        loop time the batch's claim lapses; `claim_until`: its claim_until."""
         outcomes = await asyncio.gather(*(self._call_carrier(*item, claim_ends) for item in ready))
-        await self._record_while_ours(outcomes, claim_ends)
+        await self._record_while_ours(outcomes, claim_ends, claim_until)
         self.services.wakeups.poke_campaigns()  # recorded texts leave a campaign's window: room to queue more
-        for outcome in outcomes:
-            if isinstance(outcome.error, AmbiguousCarrierError):
-                log.warning(
-                    "sender: outcome of message %s unknown (%s); reconciling", outcome.message_id, outcome.error
-                )
-                await self._reconcile(outcome.message_id, own=True)
 
-    async def _record_while_ours(self, outcomes: list[Outcome], claim_ends: float) -> None:
-        """Record the outcomes, retrying while the database is away, as long as the claim is ours: past that
-        the messages are left to reconciliation, which asks the carrier what was sent."""
+    async def _record_while_ours(self, outcomes: list[Outcome], claim_ends: float, claim_until: datetime) -> None:
+        """Record the outcomes, retrying while the database is away, as long as the claim is ours; past that,
+        once the database is back, those of the messages nobody has taken since (see `_record_after_lapse`)."""
         loop, delay = asyncio.get_running_loop(), 0.2
         while True:
             try:
-                await self._record(outcomes)
+                await self._record(outcomes, claim_ends)
                 return
             except Exception as exc:
                 if loop.time() + delay > claim_ends - RECORD_MARGIN:
-                    raise
+                    log.warning("sender: cannot record %d outcomes before their claim lapses (%s)", len(outcomes), exc)
+                    await self._record_after_lapse(outcomes, claim_until)
+                    return
                 log.warning("sender: cannot record %d outcomes yet (%s); retrying", len(outcomes), exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
+
+    async def _record_after_lapse(self, outcomes: list[Outcome], claim_until: datetime) -> None:
+        """The database was away for the whole claim: what the carrier answered is known here only. Once the
+        database is back, take back the messages that are as our claim left them (still `sending`, claimed by us
+        until `claim_until`: no reconciliation has looked at them) and record their outcomes, so that a text the
+        carrier refused or never got is not held for the reconciliation window, and one it took is recorded with
+        its sid. The messages taken meanwhile are reconciliation's: it asks the carrier. Given up after the
+        reconciliation window, or when the worker stops."""
+        loop = asyncio.get_running_loop()
+        give_up, delay, held = loop.time() + self.services.settings.reconcile_window, 0.5, claim_until
+        while not self._stopping.is_set() and loop.time() < give_up:
+            await asyncio.sleep(delay)
+            try:
+                renewed = self.services.clock.now() + timedelta(seconds=CLAIM_SECONDS)
+                async with self.services.db.session() as session:
+                    messages = _messages.c
+                    taken = await session.execute(
+                        update(_messages)
+                        .where(
+                            messages.id.in_([o.message_id for o in outcomes]),
+                            messages.status == MessageStatus.SENDING,
+                            messages.claimed_by == self.services.worker_id,
+                            messages.claim_until == held,
+                        )
+                        .values(claim_until=renewed)
+                        .returning(messages.id)
+                    )
+                    ours = set(taken.scalars().all())
+                held, outcomes = renewed, [o for o in outcomes if o.message_id in ours]
+                if outcomes:
+                    await self._record(outcomes, loop.time() + CLAIM_SECONDS)
+                    log.info("sender: %d outcomes recorded once the database was back", len(outcomes))
+                self.services.wakeups.poke_campaigns()
+                return
+            except Exception as exc:
+                log.warning("sender: cannot record %d outcomes yet (%s); retrying", len(outcomes), exc)
+                delay = min(delay * 2, 5.0)
 
     async def _gate(self, session: AsyncSession, rows: list, now) -> tuple[list[Ready], list]:
         """Apply the send gate to claimed rows; store blocks and deferrals. Returns what may be sent now, each
@@ -335,9 +373,9 @@ class SendWorker:
         if fetched:
             log.warning("sender: messages %s were no longer ours once their files were downloaded", sorted(fetched))
         if failures:
-            await self._record_while_ours(failures, batch.ends)
+            await self._record_while_ours(failures, batch.ends, batch.until)
         if ready:
-            await self.send_batch(ready, batch.ends)
+            await self.send_batch(ready, batch.ends, batch.until)
 
     async def _fetch(self, row) -> list[bytes] | CarrierError:
         """The files shared in Slack of one message, or why they cannot be had (as the sender's outcomes say it)."""
@@ -358,7 +396,7 @@ class SendWorker:
             sender=self.services.lines.get(row.line_id).config.key,
             body=row.body,
             media_urls=self._media_urls(media),
-            status_callback=status_callback,
+            status_callback=status_callback_url(status_callback, row.id),
         )
 
     def _media_urls(self, media: list) -> tuple[str, ...]:
@@ -375,7 +413,13 @@ class SendWorker:
         rate = self._rate(sms.sender)
         while True:
             # The slot is awaited before a connection is taken: waiting for one's slot holds no carrier call.
-            slot = await rate.acquire()
+            try:
+                slot = await rate.acquire()
+            except Exception as exc:  # noqa: BLE001 - the shared rate lives in the database, which may be away
+                # Never offered: queued again at once, rather than left to reconciliation, which cannot tell a
+                # text never offered from one the carrier has not listed yet and would hold it for its window.
+                log.warning("sender: message %s not sent: no slot of its line's rate (%s)", message_id, exc)
+                return Outcome(message_id, abandoned=True)
             must_wait = self._carrier_calls.empty()
             token = await self._carrier_calls.get()
             try:
@@ -393,17 +437,39 @@ class SendWorker:
             finally:
                 self._carrier_calls.put_nowait(token)
 
-    async def _record(self, outcomes: list[Outcome]) -> None:
-        """Store every outcome of a batch in one transaction (ambiguous ones are reconciled after).
+    async def _record(self, outcomes: list[Outcome], claim_ends: float) -> None:
+        """Store every outcome of a batch in one transaction: a lost answer is left to reconciliation, a text
+        abandoned before its call is queued again.
 
         Plain successes (no reaction to show, nobody listening) are one UPDATE (storage.bulk); the rest go
         through the status module one by one."""
         now = self.services.clock.now()
         plain = [o for o in outcomes if o.plain]
-        others = [
-            o for o in outcomes if not o.plain and not o.abandoned and not isinstance(o.error, AmbiguousCarrierError)
-        ]
+        unknown = [o.message_id for o in outcomes if isinstance(o.error, AmbiguousCarrierError)]
+        abandoned = [o.message_id for o in outcomes if o.abandoned]
+        others = [o for o in outcomes if not o.plain and not o.abandoned and o.message_id not in unknown]
         async with self.services.db.session() as session:
+            if unknown:
+                for outcome in outcomes:
+                    if outcome.message_id in unknown:
+                        log.warning("sender: outcome of message %s unknown (%s)", outcome.message_id, outcome.error)
+                claimed_at = now - timedelta(seconds=CLAIM_SECONDS - (claim_ends - asyncio.get_running_loop().time()))
+                await reconcile.mark_unknown(session, unknown, min(claimed_at, now), now)
+            if abandoned:
+                await session.execute(
+                    update(_messages)
+                    .where(
+                        _messages.c.id.in_(abandoned),
+                        MESSAGE_FLOW.where(_messages.c.status, MessageStatus.SENDING, MessageStatus.QUEUED),
+                    )
+                    .values(
+                        status=MessageStatus.QUEUED,
+                        claim_until=None,
+                        claimed_by=None,
+                        next_attempt_at=now,
+                        attempts=_messages.c.attempts - 1,
+                    )
+                )
             if plain:
                 await update_rows(
                     session,
@@ -457,81 +523,3 @@ class SendWorker:
         message.next_attempt_at = now + timedelta(seconds=delay)
         message.error_message = f"retrying: {error}"
         log.info("sender: message %s retried in %.0fs: %s", message.id, delay, error)
-
-    async def recover_stale(self) -> None:
-        """Reconcile messages left `sending` by a crash or a lost answer, once their claim has lapsed."""
-        now = self.services.clock.now()
-        async with self.services.db.session() as session:
-            stale = list(
-                (
-                    await session.scalars(
-                        select(Message.id)
-                        .where(Message.status == MessageStatus.SENDING, Message.claim_until < now)
-                        .limit(100)
-                    )
-                ).all()
-            )
-        for message_id in stale:
-            await self._reconcile(message_id)
-
-    async def _reconcile(self, message_id: int, *, own: bool = False) -> None:
-        """Settle a `sending` message whose outcome we do not know: found at the carrier means sent, else
-        it is queued again. Only while the claim we looked at still stands lapsed (or is our own, after a
-        lost answer): a replica that has since claimed the message again must not see it pulled away."""
-        now = self.services.clock.now()
-        async with self.services.db.session() as session:
-            message = await session.get(Message, message_id)
-            if message is None or message.status != MessageStatus.SENDING:
-                return
-            if not own and message.claim_until is not None and message.claim_until > now:
-                return  # claimed again since we listed it: its owner settles it
-            observed_claim = message.claim_until
-            sender_key = self.services.lines.get(message.line_id).config.key
-            since = message.created_at - timedelta(minutes=5)
-        try:
-            records = await self.services.carrier.find_sent(to=message.phone, sender=sender_key, since=since)
-        except Exception as exc:  # noqa: BLE001 - the carrier may be away; try again when the claim lapses
-            log.warning("sender: cannot reconcile message %s yet: %s", message_id, exc)
-            async with self.services.db.session() as session:
-                await session.execute(
-                    update(Message)
-                    .where(
-                        Message.id == message_id,
-                        Message.status == MessageStatus.SENDING,
-                        Message.claim_until == observed_claim,
-                    )
-                    .values(claim_until=self.services.clock.now() + timedelta(seconds=CLAIM_SECONDS))
-                )
-            return
-        async with self.services.db.session() as session:
-            known = (
-                set(
-                    (
-                        await session.scalars(
-                            select(Message.carrier_sid).where(Message.carrier_sid.in_([r.carrier_sid for r in records]))
-                        )
-                    ).all()
-                )
-                if records
-                else set()
-            )
-        match = next((r for r in records if r.body == message.body and r.carrier_sid not in known), None)
-        if match is not None:
-            log.info(
-                "sender: message %s was accepted by the carrier before we lost track (%s)",
-                message_id,
-                match.carrier_sid,
-            )
-            await self._record([Outcome(message_id, result=SendResult(carrier_sid=match.carrier_sid))])
-            return
-        async with self.services.db.session() as session:
-            await session.execute(
-                update(Message)
-                .where(
-                    Message.id == message_id,
-                    MESSAGE_FLOW.where(Message.status, MessageStatus.SENDING, MessageStatus.QUEUED),
-                    Message.claim_until == observed_claim,
-                )
-                .values(status=MessageStatus.QUEUED, claim_until=None, next_attempt_at=self.services.clock.now())
-            )
-        self.services.wakeups.poke_sender()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,14 +37,49 @@ _REPLACES = {
 }
 
 
-async def record_status(services: Services, update: StatusUpdate) -> None:
-    """Store a delivery receipt, then apply it to its message if that message is known yet."""
+async def record_status(services: Services, update: StatusUpdate, message_id: int | None = None) -> None:
+    """Store a delivery receipt, then apply it to its message if that message is known yet.
+
+    `message_id`: the bridge's id from the callback URL. A receipt for a message whose send has an unknown
+    outcome (the carrier's answer was lost) settles it: the carrier has it, under this MessageSid."""
     async with services.db.session() as session:
-        session.add(StatusEvent(carrier_sid=update.carrier_sid, status=update.status, error_code=update.error_code))
+        session.add(
+            StatusEvent(
+                carrier_sid=update.carrier_sid,
+                status=update.status,
+                error_code=update.error_code,
+                message_id=message_id,
+            )
+        )
         await session.flush()
         message = await session.scalar(select(Message).where(Message.carrier_sid == update.carrier_sid))
+        if message is None and message_id is not None:
+            message = await session.get(Message, message_id)
+            if message is None or not outcome_unknown(message):
+                return
+            log.info("message %s: the carrier's receipt settles its lost answer (%s)", message.id, update.carrier_sid)
+            await settle_sent(session, services, message, update.carrier_sid, services.clock.now())
         if message is not None:
             await apply_stored_statuses(session, services, [message])
+
+
+def outcome_unknown(message: Message) -> bool:
+    """A send whose answer from the carrier was lost, not settled yet."""
+    return (
+        message.status == MessageStatus.SENDING
+        and message.carrier_sid is None
+        and message.outcome_unknown_since is not None
+    )
+
+
+async def settle_sent(
+    session: AsyncSession, services: Services, message: Message, carrier_sid: str, now: datetime
+) -> None:
+    """A send whose outcome was unknown: the carrier has it, as `carrier_sid`."""
+    message.status, message.carrier_sid, message.sent_at = MessageStatus.SENT, carrier_sid, now
+    message.claim_until = message.claimed_by = message.outcome_unknown_since = None
+    message.error_code = message.error_message = None
+    await after_send(session, services, message)
 
 
 async def apply_stored_statuses(session: AsyncSession, services: Services, messages: list[Message]) -> None:

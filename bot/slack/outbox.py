@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.liveness import gone_among
 from bot.ratelimit import SharedRate
 from bot.services import Services
 from bot.slack.format import section_pieces
@@ -103,6 +104,7 @@ class OutboxWorker:
         self._channels: dict[str, asyncio.Task] = {}
         self._rates: dict[str, SharedRate] = {}
         self._stopping = asyncio.Event()
+        self._gone: set[str] = set()  # holders of claimed heads found gone at the last look (see _due_channels)
 
     async def run(self) -> None:
         """Loop until `stop()`: find channels with due rows, drain each in its own task."""
@@ -133,6 +135,8 @@ class OutboxWorker:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _due_channels(self) -> list[str]:
+        """Channels whose head row is due and free: unclaimed, its claim lapsed, or its holder a process of this
+        host that is gone (bot.liveness), whose rows are taken at once."""
         now = self.services.clock.now()
         async with self.services.db.session() as session:
             heads = (
@@ -141,13 +145,20 @@ class OutboxWorker:
                 .group_by(SlackOutbox.channel)
                 .subquery()
             )
-            rows = await session.execute(
-                select(SlackOutbox.channel)
-                .join(heads, SlackOutbox.id == heads.c.head)
-                .where(SlackOutbox.next_attempt_at <= now)
-                .where((SlackOutbox.claim_until.is_(None)) | (SlackOutbox.claim_until < now))
-            )
-            return [row.channel for row in rows]
+            rows = (
+                await session.execute(
+                    select(SlackOutbox.channel, SlackOutbox.claim_until, SlackOutbox.claimed_by)
+                    .join(heads, SlackOutbox.id == heads.c.head)
+                    .where(SlackOutbox.next_attempt_at <= now)
+                )
+            ).all()
+        held = [row.claimed_by for row in rows if row.claim_until is not None and row.claim_until >= now]
+        self._gone = await gone_among(holder for holder in held if holder != self.services.worker_id)
+        return [
+            row.channel
+            for row in rows
+            if row.claim_until is None or row.claim_until < now or row.claimed_by in self._gone
+        ]
 
     async def _drain(self, channel: str) -> None:
         """Perform the channel's due rows in order. Any failure (typically the database going away) ends the
@@ -204,8 +215,12 @@ class OutboxWorker:
             claimed = await session.execute(
                 update(SlackOutbox)
                 .where(SlackOutbox.id == head.id, SlackOutbox.status == OutboxStatus.PENDING)
-                .where((SlackOutbox.claim_until.is_(None)) | (SlackOutbox.claim_until < now))
-                .values(claim_until=now + timedelta(seconds=LEASE_SECONDS))
+                .where(
+                    (SlackOutbox.claim_until.is_(None))
+                    | (SlackOutbox.claim_until < now)
+                    | (SlackOutbox.claimed_by.in_(self._gone))
+                )
+                .values(claim_until=now + timedelta(seconds=LEASE_SECONDS), claimed_by=self.services.worker_id)
             )
             if changed(claimed) != 1:
                 return None

@@ -169,6 +169,9 @@ class Message(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # While "sending": until when the claiming worker owns the row; past it, the row is reconciled.
     claim_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(120))  # the claiming worker (bot.liveness identity)
+    # Set when the carrier's answer was lost: the start of the window its records are looked at before a resend.
+    outcome_unknown_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -189,6 +192,7 @@ class SlackOutbox(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claim_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(120))  # the claiming worker (bot.liveness identity)
     # Set when a call starts; still set at the next claim means the outcome is unknown (crash, timeout).
     attempt_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -228,6 +232,8 @@ class StatusEvent(Base):
     carrier_sid: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[int | None] = mapped_column(Integer)
+    # The bridge's message id from the callback URL (?m=): settles a send whose answer from the carrier was lost.
+    message_id: Mapped[int | None] = mapped_column(BigId, index=True)
     applied: Mapped[bool] = mapped_column(Boolean, default=False)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

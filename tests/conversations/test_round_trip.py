@@ -29,7 +29,10 @@ async def test_inbound_opens_thread_and_reply_goes_out_as_sms(bridge, slack, twi
     await twilio.wait_for(lambda: len(twilio.sent) == 1)
     sent = twilio.sent[0]
     assert (sent["to"], sent["from"], sent["body"]) == (CUSTOMER, LINE, "Yes, ready for pickup!")
-    assert sent["status_callback"] == bridge.url + "/sms/twilio/status"
+    async with bridge.services.db.session() as session:
+        message_id = await session.scalar(select(Message.id).where(Message.direction == "out"))
+    # The callback names the bridge's own message: a receipt settles a send whose answer from Twilio was lost.
+    assert sent["status_callback"] == f"{bridge.url}/sms/twilio/status?m={message_id}"
 
     agent_message = slack.thread(CHANNEL, root["ts"])[-1]
     await slack.wait_for(lambda: "white_check_mark" in slack.message(CHANNEL, agent_message["ts"])["reactions"])

@@ -3,6 +3,12 @@
 The app sends with aiohttp to ``{emulator.url}/2010-04-01/Accounts/{AccountSid}/Messages.json``;
 tests drive inbound texts and delivery receipts with ``send_inbound`` / ``send_status``, signed
 with Twilio's own RequestValidator.
+
+The Message list (GET ``Messages.json``) behaves as Twilio's API description says: filters ``To``, ``From``,
+``DateSent``, ``DateSent<`` (on or before) and ``DateSent>`` (on or after), a date filter matching only messages
+that have a ``date_sent`` (a message still ``queued`` has none); newest first by ``date_sent`` (a message not sent
+yet sorts by its ``date_created``); pages of ``PageSize`` (default 50, at most 1000) linked by ``next_page_uri``,
+whose ``PageToken`` names the last message of the page so that new messages never shift the pages that follow.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import base64
 import datetime as dt
 import email.utils
 import math
+import random
 import re
 import time
 import uuid
@@ -116,17 +123,27 @@ class TwilioEmulator(LoopbackServer):
         auto_status: list[str] | None = ["sent", "delivered"],  # noqa: B006 - never mutated
         status_delay: float = 0.05,
         messaging_service_from: str = "+15005550006",
+        queue_hold: float | tuple[float, float] = 0.0,
+        list_lag: float = 0.0,
     ) -> None:
+        """queue_hold: seconds (or a (low, high) range) a created message stays `queued`, its date_sent null,
+        before it moves on (Twilio holds texts over a sender's throughput or under carrier throttling).
+        list_lag: seconds before a created message shows in the Message list."""
         super().__init__()
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.auto_status = list(auto_status) if auto_status else None
         self.status_delay = status_delay
         self.messaging_service_from = messaging_service_from  # sender Twilio picks for a Messaging Service
+        self.queue_hold = queue_hold
+        self.list_lag = list_lag
+        self.answers_to_drop = 0  # creates performed, then the connection dropped before the answer
 
         self.sent: list[dict] = []
         self.requests: list[dict] = []
         self.resources: dict[str, dict] = {}  # message sid -> Message resource JSON (outbound and inbound)
+        self._times: dict[str, list] = {}  # message sid -> [created, sent or None] (epoch seconds)
+        self._by_to: dict[str, list[str]] = {}  # to -> sids, in creation order
         self.number_errors: dict[str, tuple[int, str, str]] = {}  # to -> (code, message, at)
         self.media: dict[str, tuple[bytes, str]] = {}  # media path -> (content, content type)
         self.webhooks: list[dict] = []  # every webhook sent to the app: kind, url, params, status or error
@@ -150,6 +167,11 @@ class TwilioEmulator(LoopbackServer):
         "timeout" (hold unanswered until the window ends, then drop), "down" (drop the connection).
         """
         self._add_fault(kind, seconds, retry_after, None)
+
+    def drop_answers(self, count: int) -> None:
+        """The next `count` creates are performed (the message exists and goes out) but their connection is
+        dropped before the answer is sent, as a proxy reset or a network cut would."""
+        self.answers_to_drop += count
 
     def set_number_error(self, to: str, code: int, message: str | None = None, *, at: str = "api") -> None:
         """Make sends to `to` fail with Twilio error `code`.
@@ -308,6 +330,8 @@ class TwilioEmulator(LoopbackServer):
             "uri": f"{uri}.json",
         }
         self.resources[sid] = resource
+        self._times[sid] = [now, now if direction == "inbound" else None]
+        self._by_to.setdefault(to, []).append(sid)
         return resource
 
     async def _create(self, request: web.Request) -> web.StreamResponse:
@@ -343,6 +367,10 @@ class TwilioEmulator(LoopbackServer):
         }
         self.sent.append(record)
         self._spawn(self._progress(record))
+        if self.answers_to_drop > 0:
+            self.answers_to_drop -= 1
+            self.faults_injected["answer_dropped"] += 1
+            return None  # the middleware drops the connection: created, never answered
         return web.json_response(resource, status=201)
 
     def _date_filter(self, query) -> list:
@@ -358,15 +386,28 @@ class TwilioEmulator(LoopbackServer):
             filters.append((op, bound))
         return filters
 
-    def _matches(self, resource: dict, query, filters: list) -> bool:
+    def _listed(self, sid: str, query, filters: list, now: float) -> bool:
+        resource = self.resources[sid]
+        created, sent = self._times[sid]
+        if now < created + self.list_lag:
+            return False
         if query.get("To") and resource["to"] != query["To"]:
             return False
         if query.get("From") and resource["from"] != query["From"]:
             return False
-        stamp = resource["date_sent"] or resource["date_created"]
-        day = email.utils.parsedate_to_datetime(stamp).astimezone(dt.UTC).date()
+        if not filters:
+            return True
+        if sent is None:
+            return False  # a message not sent yet has no date_sent for a DateSent filter to match
+        day = dt.datetime.fromtimestamp(sent, dt.UTC).date()
         checks = {"=": day.__eq__, ">": day.__ge__, "<": day.__le__}
         return all(checks[op](bound) for op, bound in filters)
+
+    def _newest_first(self, sids: list[str]) -> list[str]:
+        """`sids` (in creation order) most recent first: by date_sent, or by date_created while not sent; later
+        creation first among equals."""
+        ranked = sorted(enumerate(sids), key=lambda item: (self._times[item[1]][1] or self._times[item[1]][0], item[0]))
+        return [sid for _, sid in reversed(ranked)]
 
     async def _list(self, request: web.Request) -> web.StreamResponse:
         query = request.query
@@ -376,27 +417,36 @@ class TwilioEmulator(LoopbackServer):
             page = max(int(query.get("Page", 0)), 0)
         except ValueError:
             raise TwilioApiError(400, 20001, "Invalid paging parameters") from None
-        # Newest first, like Twilio; insertion order breaks ties within the same second.
-        matching = [r for r in reversed(list(self.resources.values())) if self._matches(r, query, filters)]
-        chunk = matching[page * page_size : (page + 1) * page_size]
+        now = time.time()
+        candidates = self._by_to.get(query["To"], []) if query.get("To") else list(self.resources)
+        matching = [sid for sid in self._newest_first(candidates) if self._listed(sid, query, filters, now)]
+        token = query.get("PageToken")
+        offset = page * page_size
+        if token:
+            after = token.removeprefix("PA")
+            if after not in matching:
+                raise TwilioApiError(400, 20001, f"Invalid PageToken: {token}")
+            offset = matching.index(after) + 1
+        chunk = [self.resources[sid] for sid in matching[offset : offset + page_size]]
         base = {k: v for k, v in query.items() if k not in {"Page", "PageSize", "PageToken"}}
 
-        def page_uri(number: int) -> str:
-            return f"{API}/Accounts/{self.account_sid}/Messages.json?" + urlencode(
-                {**base, "PageSize": page_size, "Page": number}
-            )
+        def page_uri(number: int, page_token: str | None = None) -> str:
+            params = {**base, "PageSize": page_size, "Page": number}
+            if page_token:
+                params["PageToken"] = page_token
+            return f"{API}/Accounts/{self.account_sid}/Messages.json?" + urlencode(params)
 
-        has_next = (page + 1) * page_size < len(matching)
+        has_next = offset + page_size < len(matching)
         return web.json_response(
             {
                 "messages": chunk,
                 "page": page,
                 "page_size": page_size,
-                "start": page * page_size,
-                "end": page * page_size + max(len(chunk) - 1, 0),
-                "uri": page_uri(page),
+                "start": offset,
+                "end": offset + max(len(chunk) - 1, 0),
+                "uri": page_uri(page, token),
                 "first_page_uri": page_uri(0),
-                "next_page_uri": page_uri(page + 1) if has_next else None,
+                "next_page_uri": page_uri(page + 1, "PA" + chunk[-1]["sid"]) if has_next else None,
                 "previous_page_uri": page_uri(page - 1) if page > 0 else None,
             }
         )
@@ -441,6 +491,9 @@ class TwilioEmulator(LoopbackServer):
     async def _progress(self, record: dict) -> None:
         """Background: fetch media, then walk the message through its statuses with callbacks."""
         media_ok = await self._fetch_media(record)
+        hold = self.queue_hold if isinstance(self.queue_hold, int | float) else random.uniform(*self.queue_hold)
+        if hold:
+            await asyncio.sleep(hold)
         for status, code in self._planned_statuses(record, media_ok):
             await asyncio.sleep(self.status_delay)
             self._set_status(record, status, code)
@@ -454,8 +507,9 @@ class TwilioEmulator(LoopbackServer):
         if resource["from"] is None and status in {"sent", "delivered", "undelivered", "failed"}:
             resource["from"] = self.messaging_service_from
             resource["num_segments"] = str(num_segments(resource["body"]))
-        if status == "sent":
+        if status == "sent" or (status in {"delivered", "undelivered"} and not resource["date_sent"]):
             resource["date_sent"] = now
+            self._times[record["sid"]][1] = time.time()
         if code is not None:
             resource["error_code"] = code
             resource["error_message"] = DEFAULT_ERROR_MESSAGES.get(code, "Error")

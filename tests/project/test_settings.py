@@ -119,3 +119,12 @@ def test_business_hours_are_read_in_the_line_time_zone(tmp_path):
     assert not hours.open_at(datetime(2026, 12, 7, 16, 59, tzinfo=UTC))
     assert hours.open_at(datetime(2026, 12, 5, 21, 30, tzinfo=UTC))  # Saturday 13:30
     assert not hours.open_at(datetime(2026, 12, 6, 20, 0, tzinfo=UTC))  # Sunday
+
+
+def test_reconcile_window_defaults_to_five_minutes_and_is_checked(tmp_path):
+    assert settings_with(tmp_path, GOOD).reconcile_window == 300.0
+    assert settings_with(tmp_path, GOOD, RECONCILE_WINDOW_SECONDS="45").reconcile_window == 45.0
+    for value, reason in (("soon", "not a number of seconds"), ("1", "out of range"), ("1e9", "out of range")):
+        with pytest.raises(ConfigError) as error:
+            settings_with(tmp_path, GOOD, RECONCILE_WINDOW_SECONDS=value)
+        assert str(error.value).startswith("RECONCILE_WINDOW_SECONDS:") and reason in str(error.value)

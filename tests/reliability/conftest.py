@@ -38,20 +38,28 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
 @pytest.fixture
 async def serve(tmp_path, slack, twilio):
-    """Factory: start an `sms-bridge serve` process on `url` with `config`, against this test's emulators, and
-    wait until it is ready. Every process started is stopped at the end of the test."""
+    """Factory: start an `sms-bridge serve` process on `url` with `config` (and `env`), against this test's
+    emulators, and wait until it is ready. Every process started is stopped at the end of the test."""
     started: list[Replica] = []
 
-    async def start(url: str, config: str, *, port: int | None = None) -> Replica:
+    async def start(
+        url: str, config: str, *, port: int | None = None, env: dict | None = None, standby: bool = False
+    ) -> Replica:
+        """`env`: settings of the process beyond the emulators' (e.g. RECONCILE_WINDOW_SECONDS). `standby`: the
+        process is loaded, and serves (and is waited for) only once `Replica.activate` is called."""
         config_path = tmp_path / "sms-bridge.toml"
         config_path.write_text(config)
-        env = replica_env(database_url=url, slack=slack, twilio=twilio, config_path=config_path)
+        env = {**replica_env(database_url=url, slack=slack, twilio=twilio, config_path=config_path), **(env or {})}
         replica = Replica(env, tmp_path / f"server{len(started)}.log", port=port)
         started.append(replica)
-        await replica.start()
-        await replica.ready()
+        await replica.start(standby=standby)
+        if not standby:
+            await replica.ready()
         return replica
 
     yield start
     for replica in started:
+        if replica.waiting:
+            replica.kill()
+            await replica.process.wait()
         await replica.stop()

@@ -24,18 +24,28 @@ class Replica:
         self.env = {**env, "PORT": str(self.port), "PUBLIC_URL": self.url}
         self.log_path = log_path
         self.process: asyncio.subprocess.Process | None = None
+        self.waiting = False  # a standby process not activated yet
 
-    async def start(self) -> None:
+    async def start(self, *, standby: bool = False) -> None:
+        """Start the process; `standby`: load it, but serve only once `go()` is called (see tests.support.standby)."""
         log = self.log_path.open("ab")
+        self.waiting = standby
+        command = ("tests.support.standby",) if standby else ("bot.cli", "serve")
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "bot.cli",
-            "serve",
+            *command,
             env={**os.environ, **self.env},
+            stdin=asyncio.subprocess.PIPE if standby else None,
             stdout=log,
             stderr=log,
         )
+
+    async def activate(self, timeout: float = 120.0) -> None:
+        """A standby process starts serving; returns once it is ready (it may still be loading its modules)."""
+        self.process.stdin.write(b"go\n")
+        self.waiting = False
+        await self.ready(timeout)
 
     async def ready(self, timeout: float = 60.0) -> None:
         deadline = asyncio.get_running_loop().time() + timeout
