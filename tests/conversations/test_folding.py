@@ -17,8 +17,7 @@ def _texts(blocks: list[dict]) -> str:
 
 def test_a_burst_of_long_texts_is_folded_into_posts_slack_takes_without_losing_any():
     payloads = [
-        inbound_post(f"text {i:03d} " + "x" * 991, 0, "", request_id=i if i % 7 == 0 else None)
-        for i in range(200)
+        inbound_post(f"text {i:03d} " + "x" * 991, 0, "", request_id=i if i % 7 == 0 else None) for i in range(200)
     ]
     posts, waiting = [], payloads
     while waiting:
