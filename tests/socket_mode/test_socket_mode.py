@@ -77,11 +77,17 @@ async def test_a_button_click_is_acknowledged_and_acted_on(bridge, slack, socket
     root = await open_thread(bridge, slack, twilio)
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="stop please")
     await slack.wait_for(
-        lambda: "conversation_opt_out" in json.dumps([m.get("blocks") for m in slack.thread(CHANNEL, root)]),
-        what="the Opt out button",
+        lambda: "stop_request_confirm" in json.dumps([m.get("blocks") for m in slack.thread(CHANNEL, root)]),
+        what="the Confirm opt-out button",
     )
-    flagged = next(m for m in slack.thread(CHANNEL, root) if "conversation_opt_out" in json.dumps(m.get("blocks")))
-    button = next(e for b in flagged["blocks"] if b["type"] == "actions" for e in b["elements"])
+    flagged = next(m for m in slack.thread(CHANNEL, root) if "stop_request_confirm" in json.dumps(m.get("blocks")))
+    button = next(
+        e
+        for b in flagged["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "stop_request_confirm"
+    )
     ack = await socket.interaction(
         {
             "type": "block_actions",
@@ -98,7 +104,7 @@ async def test_a_button_click_is_acknowledged_and_acted_on(bridge, slack, socket
     assert socket.frames[-1]["accepts_response_payload"] is False
     async with bridge.services.db.session() as session:
         [event] = (await session.scalars(select(ConsentEvent))).all()
-    assert (event.phone, event.action, event.source, event.actor) == (CUSTOMER, "opt_out", "slack", AGENT)
+    assert (event.phone, event.action, event.source, event.actor) == (CUSTOMER, "opt_out", "request", AGENT)
 
 
 async def test_a_modal_opened_by_a_command_is_submitted_over_the_socket(bridge, slack, socket):
