@@ -67,8 +67,12 @@ def build_app(
     run_workers: bool = True,
     sender_options: dict | None = None,
     outbox_options: dict | None = None,
+    freeze_gc: bool = True,
 ) -> web.Application:
-    """Build the application. Collaborators default to what `settings` describes; tests may pass their own."""
+    """Build the application. Collaborators default to what `settings` describes; tests may pass their own.
+
+    `freeze_gc` moves what startup created out of the garbage collector's sight; a process that builds many
+    apps (a test run) passes False, since each full collection at startup would then walk all of them."""
     token, signing_secret, api_url = slack_identity(settings)
     services = Services(
         settings=settings,
@@ -115,7 +119,7 @@ def build_app(
     domains = (campaigns, conversations, notify, inbox, api)
     domain_workers = [worker for domain in domains for worker in domain.install(services)]
     app.cleanup_ctx.append(
-        _lifecycle(services, run_workers, sender_options or {}, outbox_options or {}, domain_workers)
+        _lifecycle(services, run_workers, sender_options or {}, outbox_options or {}, domain_workers, freeze_gc)
     )
     return app
 
@@ -158,7 +162,14 @@ def _signed(verifier: SignatureVerifier, raw: bytes, headers) -> bool:
     return signature.isascii() and verifier.is_valid(raw, timestamp.strip(), signature)
 
 
-def _lifecycle(services: Services, run_workers: bool, sender_options: dict, outbox_options: dict, domain_workers: list):
+def _lifecycle(
+    services: Services,
+    run_workers: bool,
+    sender_options: dict,
+    outbox_options: dict,
+    domain_workers: list,
+    freeze_gc: bool,
+):
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         if run_workers:
             services.db.hold_single_server()
@@ -178,12 +189,14 @@ def _lifecycle(services: Services, run_workers: bool, sender_options: dict, outb
         socket_handler = await _start_socket_mode(app, services)
         # What exists now (modules, the app, pools) lives as long as the process: out of the collector's
         # sight, a full collection takes milliseconds instead of ~100 ms of stalled event loop.
-        gc.collect()
-        gc.freeze()
+        if freeze_gc:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
-            gc.unfreeze()
+            if freeze_gc:
+                gc.unfreeze()
             if socket_handler is not None:
                 await socket_handler.close_async()
             await services.scheduler.stop()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from storage.db import Database
 from storage.migrate import upgrade
@@ -18,6 +20,19 @@ from tests.support.postgres import create_database_or_skip, drop_database
 
 PG_TEST_DB = f"sms_bridge_test_{os.getpid()}"
 _pg_ready: dict[str, str] = {}
+_sqlite_template: list[Path] = []
+
+
+async def _migrated_sqlite_file() -> Path:
+    """A SQLite database migrated to head once per test session; each test starts from a copy of it, as each
+    PostgreSQL test starts from the session's migrated database, emptied."""
+    if not _sqlite_template:
+        path = Path(tempfile.mkdtemp(prefix="sms-bridge-template-")) / "bridge.db"
+        db = Database(f"sqlite+aiosqlite:///{path}")
+        await upgrade(db.engine)
+        await db.dispose()
+        _sqlite_template.append(path)
+    return _sqlite_template[0]
 
 
 async def _prepare_postgres() -> str:
@@ -31,11 +46,36 @@ async def _prepare_postgres() -> str:
     return _pg_ready["url"]
 
 
+# Empties the tables that hold rows and rewinds every sequence, in one round trip: TRUNCATE costs a new file
+# per table, and most tests touch few of them.
+_EMPTY_DATABASE = """
+DO $$
+DECLARE
+    name text;
+    found boolean;
+    filled text[] := '{}';
+BEGIN
+    FOREACH name IN ARRAY string_to_array('{tables}', ',') LOOP
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I)', name) INTO found;
+        IF found THEN
+            filled := filled || quote_ident(name);
+        END IF;
+    END LOOP;
+    IF array_length(filled, 1) > 0 THEN
+        EXECUTE 'TRUNCATE ' || array_to_string(filled, ', ') || ' CASCADE';
+    END IF;
+    PERFORM setval(c.oid, 1, false) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'S' AND n.nspname = current_schema();
+END
+$$;
+"""
+
+
 async def _truncate(url: str) -> None:
     db = Database(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    tables = ",".join(t.name for t in Base.metadata.sorted_tables)
     async with db.engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        await conn.exec_driver_sql(_EMPTY_DATABASE.replace("{tables}", tables))
     await db.dispose()
 
 
@@ -55,12 +95,15 @@ def pytest_terminal_summary(terminalreporter) -> None:
 def pytest_sessionfinish(session, exitstatus):
     if "url" in _pg_ready:
         asyncio.run(drop_database(PG_TEST_DB))
+    if _sqlite_template:
+        shutil.rmtree(_sqlite_template[0].parent, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def database_url(request, tmp_path):
     """Every storage test runs twice: on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
+        shutil.copyfile(await _migrated_sqlite_file(), tmp_path / "bridge.db")
         yield f"sqlite+aiosqlite:///{tmp_path}/bridge.db"
         return
     url = await _prepare_postgres()

@@ -84,7 +84,7 @@ class Bridge:
             "SMS_BRIDGE_CONFIG": str(config_path),
             **(env or {}),
         }
-        self.build_options = build_options
+        self.build_options = {"freeze_gc": False, **build_options}
         self._runner: web.AppRunner | None = None
         self.app: web.Application | None = None
 
