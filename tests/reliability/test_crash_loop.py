@@ -11,8 +11,8 @@ messages included) before any is sent again."""
 from __future__ import annotations
 
 import asyncio
-import random
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -36,11 +36,13 @@ from tests.support.traffic import (
 
 KILLS = 20
 LINES, NUMBERS_PER_LINE = 4, 2
-# 75 s of sending at least, longer than 20 lives of at most 3.5 s (ALIVE): the kills all come while it runs, even
-# when restarts are quick (at 20 texts a second an idle machine finished the campaign before the last kills).
-CAMPAIGN_SIZE, CAMPAIGN_MPS = 600, 8
+CAMPAIGN_SIZE, CAMPAIGN_MPS = 360, 20
 CAMPAIGN_TEXT = "Crash loop: your order is ready"
-ALIVE = (2.0, 3.5)  # seconds each process lives once ready
+# Each process lives until the campaign has reached another QUOTA recipients (within ALIVE seconds of being
+# ready): the kills follow the campaign's progress, so all of them come while it runs however fast the machine
+# restarts, and a slow machine is not made to wait.
+QUOTA = CAMPAIGN_SIZE // (KILLS + 2)
+ALIVE = (0.6, 3.5)
 PATIENCE = 300  # seconds Twilio and Slack go on delivering a webhook or event that is not acknowledged
 # Short enough for the texts a killed process had claimed but not yet offered to go out within the test; longer
 # than Twilio's list lag here (3 s), so nothing Twilio took is sent again.
@@ -53,6 +55,14 @@ def campaign_config() -> tuple[str, list[tuple[str, str]]]:
     a2p = f'number = "{A2P_LINE}"\nchannel = "{A2P_CHANNEL}"\nkind = "both"\nmps = 50'
     assert a2p in config
     return config.replace(a2p, a2p.replace("mps = 50", f"mps = {CAMPAIGN_MPS}")), lines
+
+
+async def live(reached: Callable[[], bool]) -> None:
+    """Let a process run ALIVE[0] seconds, then until `reached()` or ALIVE[1] seconds in all."""
+    await asyncio.sleep(ALIVE[0])
+    deadline = time.monotonic() + ALIVE[1] - ALIVE[0]
+    while not reached() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
 
 
 async def crash(server) -> None:
@@ -78,7 +88,8 @@ async def test_twenty_sigkills_across_a_campaign_inbound_texts_and_replies(datab
     texted = lambda: {m["to"] for m in twilio.sent if m["body"] == CAMPAIGN_TEXT}  # noqa: E731
 
     texts, replies, rounds = [], [], 0
-    successor = await serve(database_url, config, port=port, env=WINDOW, standby=True)
+    load_successor = lambda: asyncio.create_task(serve(database_url, config, port=port, env=WINDOW, standby=True))  # noqa: E731
+    successor = load_successor()
     texted_at_kills = []
     for _ in range(KILLS):
         # Each process gets a round of traffic: a text from every customer and a reply in every thread.
@@ -101,12 +112,14 @@ async def test_twenty_sigkills_across_a_campaign_inbound_texts_and_replies(datab
             )
             for phone, _, channel in people
         ]
-        await asyncio.sleep(random.uniform(*ALIVE))
+        goal = (texted_at_kills[-1] if texted_at_kills else 0) + QUOTA
+        await live(lambda: len(texted()) >= goal)  # noqa: B023 (called before the loop moves on)
         await crash(server)
         texted_at_kills.append(len(texted()))
-        server = successor
+        server = await successor
         await server.activate()
-        successor = await serve(database_url, config, port=port, env=WINDOW, standby=True)
+        successor = load_successor()  # loads while this one lives
+    await successor  # the spare is stopped with the others at the end
 
     texts = [*opening, *await asyncio.gather(*texts)]
     replies = await asyncio.gather(*replies)
