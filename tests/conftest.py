@@ -14,7 +14,7 @@ from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Base
 from tests.emulators import SlackEmulator, TwilioEmulator
-from tests.support import block_kit, twilio_openapi
+from tests.support import run_report, twilio_openapi
 from tests.support.bridge import Bridge
 from tests.support.postgres import create_database_or_skip, drop_database
 
@@ -80,19 +80,16 @@ async def _truncate(url: str) -> None:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    if block_kit.CHECKED["payloads"]:
-        terminalreporter.write_line(
-            f"Block Kit: {block_kit.CHECKED['payloads']} payloads checked against slack_sdk's models, "
-            f"{block_kit.CHECKED['violations']} refused"
-        )
-    if twilio_openapi.CHECKED["requests"]:
-        terminalreporter.write_line(
-            f"Twilio: {twilio_openapi.CHECKED['requests']} requests and {twilio_openapi.CHECKED['answers']} answers "
-            f"checked against Twilio's OpenAPI description, {twilio_openapi.CHECKED['violations']} not as described"
-        )
+    run_report.write_summary(terminalreporter)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    run_report.receive_from_worker(node)
 
 
 def pytest_sessionfinish(session, exitstatus):
+    run_report.send_from_worker(session.config)
     if "url" in _pg_ready:
         asyncio.run(drop_database(PG_TEST_DB))
     if _sqlite_template:

@@ -1,16 +1,13 @@
 """Reliability: faults and crashes injected from outside a running `sms-bridge serve` process, counted at the
-Slack and Twilio emulators. Each test records its counts; they are printed at the end of the run (the README's
-reliability table is made from them)."""
+Slack and Twilio emulators. Each test records its counts (tests/support/run_report.py); they are printed at the
+end of the run (the README's reliability table is made from them)."""
 
 from __future__ import annotations
-
-from collections import Counter
 
 import pytest
 
 from tests.support.replicas import Replica, replica_env
-
-RUNS: list[dict] = []
+from tests.support.run_report import RELIABILITY_RUNS
 
 
 @pytest.fixture
@@ -18,22 +15,9 @@ def report(request):
     """report(faults=Counter, crashes=int, inputs=int, lost=int, duplicates=int, **details): keep a test's counts."""
 
     def record(**counts) -> None:
-        RUNS.append({"test": request.node.name, **counts})
+        RELIABILITY_RUNS.append({"test": request.node.name, **counts})
 
     return record
-
-
-def pytest_terminal_summary(terminalreporter) -> None:
-    if not RUNS:
-        return
-    terminalreporter.section("reliability counts")
-    totals: Counter = Counter()
-    for run in RUNS:
-        terminalreporter.write_line(", ".join(f"{key}={value}" for key, value in run.items()))
-        for key in ("crashes", "inputs", "lost", "duplicates"):
-            totals[key] += run.get(key, 0)
-        totals["faults"] += sum(dict(run.get("faults", {})).values())
-    terminalreporter.write_line("total: " + ", ".join(f"{key}={value}" for key, value in totals.items()))
 
 
 @pytest.fixture
