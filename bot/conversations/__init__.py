@@ -1,5 +1,6 @@
-"""The conversations domain. `install` wires its periodic scan into the app: stop requests in plain words that
-nobody decided are confirmed as opt-outs at their due time (before 10 business days pass)."""
+"""The conversations domain. `install` wires its periodic scans into the app: stop requests in plain words that
+nobody decided are confirmed as opt-outs at their due time (before 10 business days pass), and thread replies
+that came before their thread's root was recorded are answered once it is."""
 
 from __future__ import annotations
 
@@ -7,10 +8,15 @@ from bot.services import Services
 
 
 def install(services: Services) -> list:
-    """Register the due-time scan of stop requests; return the background workers (none)."""
-    from bot.conversations import optouts
+    """Register the due-time scans; return the background workers (none)."""
+    from bot.conversations import optouts, service
 
     services.scheduler.every(
         optouts.SCAN_SECONDS, "conversations: stop requests due", lambda: optouts.confirm_due(services)
+    )
+    services.scheduler.every(
+        service.PARKED_SCAN_SECONDS,
+        "conversations: parked thread replies",
+        lambda: service.answer_parked_replies(services),
     )
     return []

@@ -15,7 +15,7 @@ from bot.conversations.card import CardFacts
 from bot.lines import LineDirectory
 from bot.slack.format import pretty_phone
 from storage.db import changed
-from storage.models import Contact, ContactTag, Conversation, ConversationEvent, Snippet
+from storage.models import Contact, ContactTag, Conversation, ConversationEvent, ParkedReply, Snippet
 from storage.states import CONVERSATION_FLOW, ConversationStatus
 
 
@@ -23,6 +23,25 @@ async def by_thread(session: AsyncSession, channel: str, thread_ts: str) -> Conv
     return await session.scalar(
         select(Conversation).where(Conversation.channel == channel, Conversation.thread_ts == thread_ts)
     )
+
+
+async def parked_with_threads(session: AsyncSession, limit: int = 100) -> list[ParkedReply]:
+    """Parked thread replies whose thread's root is recorded now, oldest first."""
+    thread = (Conversation.channel == ParkedReply.channel) & (Conversation.thread_ts == ParkedReply.thread_ts)
+    return list(
+        await session.scalars(select(ParkedReply).join(Conversation, thread).order_by(ParkedReply.id).limit(limit))
+    )
+
+
+async def take_expired_parked(session: AsyncSession, now: datetime) -> list[ParkedReply]:
+    """Remove the parked replies past their expiry; return those this transaction removed."""
+    expired = list(await session.scalars(select(ParkedReply).where(ParkedReply.expires_at <= now)))
+    return [parked for parked in expired if await take_parked(session, parked.id)]
+
+
+async def take_parked(session: AsyncSession, parked_id: int) -> bool:
+    """Remove one parked reply; False when another transaction took it first."""
+    return changed(await session.execute(delete(ParkedReply).where(ParkedReply.id == parked_id))) == 1
 
 
 async def get_or_create(session: AsyncSession, *, line_id: int, phone: str, channel: str) -> tuple[Conversation, bool]:

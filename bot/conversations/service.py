@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -23,12 +24,16 @@ from bot.services import Services
 from bot.slack import outbox
 from bot.slack.files import slack_file_item
 from bot.slack.format import escape, to_plain_text
-from storage.models import Conversation, Message, ProcessedEvent
+from storage.models import Conversation, Message, ParkedReply, ProcessedEvent
 from storage.states import MessageStatus
 
 log = logging.getLogger(__name__)
 
 NOTE_PREFIX = "note:"
+# How long a thread reply waits for its thread's root to be recorded. A root Slack has is recorded within the
+# outbox's lease (20 s) even when the process that posted it died before recording it.
+PARKED_REPLY_SECONDS = 15 * 60
+PARKED_SCAN_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -199,73 +204,134 @@ SNIPPET_REPLY = re.compile(r"!([A-Za-z0-9_-]{1,40})")
 
 async def reply_from_slack(services: Services, reply: ThreadReply) -> str:
     """Queue an agent's thread reply as SMS. Returns what happened: sent, snippet, unknown_snippet, note,
-    duplicate, not_ours, empty."""
+    duplicate, parked (its thread's root is not recorded yet: it is answered once it is), empty."""
     if reply.text.strip().lower().startswith(NOTE_PREFIX):
         return "note"
     if not reply.text.strip() and not reply.files:
         return "empty"
-    snippet_name = SNIPPET_REPLY.fullmatch(reply.text.strip())
     try:
         async with services.db.session() as session:
             if reply.event_id and not await _take_event(session, f"slack-event:{reply.event_id}"):
                 return "duplicate"
             conversation = await queries.by_thread(session, reply.channel, reply.thread_ts)
             if conversation is None:
-                return "not_ours"
-            line = services.lines.get(conversation.line_id)
-            body = to_plain_text(reply.text)
-            outcome = "sent"
-            if snippet_name:
-                name = snippet_name.group(1).lower()
-                saved = await queries.snippet(session, name)
-                if saved is None:
-                    await outbox.enqueue(
-                        session,
-                        channel=reply.channel,
-                        op="ephemeral",
-                        conversation_id=conversation.id,
-                        payload={
-                            "user": reply.user,
-                            "thread_ts": reply.thread_ts,
-                            "text": views.unknown_snippet(name),
-                        },
-                    )
-                    services.wakeups.poke_outbox()
-                    return "unknown_snippet"
-                contact = await queries.contact_for(session, conversation.phone)
-                fields = contact_fields(contact) if contact else {"phone": conversation.phone}
-                body, outcome = render(saved.text, fields), "snippet"
-            queued = await queue_sms(
-                session,
-                line=line,
-                phone=conversation.phone,
-                body=body,
-                origin="slack",
-                origin_ref=reply.user,
-                conversation_id=conversation.id,
-                media=[slack_file_item(f) for f in reply.files],
-                dedupe_key=f"slack:{reply.channel}:{reply.ts}",
-                slack_channel=reply.channel,
-                slack_ts=reply.ts,
-            )
-            if queued is None:
-                return "duplicate"
-            now = services.clock.now()
-            conversation.last_agent, conversation.last_activity_at = reply.user, now
-            if outcome == "snippet" and snippet_name:
-                await outbox.enqueue(
-                    session,
-                    channel=reply.channel,
-                    op="post",
-                    conversation_id=conversation.id,
-                    payload={"text": views.snippet_sent(reply.user, snippet_name.group(1).lower(), body)},
-                )
-            await inbox.on_agent_answer(session, conversation, reply.user, now)
-            await outbox.enqueue(session, channel=reply.channel, op="update_card", conversation_id=conversation.id)
+                await _park(session, reply, services.clock.now())
+                return "parked"
+            outcome = await _answer_reply(services, session, conversation, reply)
     except IntegrityError:
         return "duplicate"
     services.wakeups.poke_sender()
     services.wakeups.poke_outbox()
+    return outcome
+
+
+async def _park(session: AsyncSession, reply: ThreadReply, now: datetime) -> None:
+    session.add(
+        ParkedReply(
+            channel=reply.channel,
+            thread_ts=reply.thread_ts,
+            ts=reply.ts,
+            user=reply.user,
+            text=reply.text,
+            files=list(reply.files),
+            parked_at=now,
+            expires_at=now + timedelta(seconds=PARKED_REPLY_SECONDS),
+        )
+    )
+    await session.flush()
+
+
+async def answer_parked_replies(services: Services) -> int:
+    """Answer the parked replies whose thread root is recorded now, oldest first; drop those that expired (their
+    thread is not a customer's). Each is taken by a conditional DELETE in the transaction that answers it, so
+    replicas scanning at once answer it once. Returns how many were answered."""
+    answered = 0
+    async with services.db.session() as session:
+        ready = [(parked.id, _unparked(parked)) for parked in await queries.parked_with_threads(session)]
+        expired = [_unparked(parked) for parked in await queries.take_expired_parked(session, services.clock.now())]
+    for reply in expired:
+        log.info("slack reply %s in %s: not_ours (no conversation has that thread)", reply.ts, reply.channel)
+    for parked_id, reply in ready:
+        try:
+            async with services.db.session() as session:
+                if not await queries.take_parked(session, parked_id):
+                    continue
+                conversation = await queries.by_thread(session, reply.channel, reply.thread_ts)
+                if conversation is None:
+                    continue
+                outcome = await _answer_reply(services, session, conversation, reply)
+        except IntegrityError:
+            continue
+        log.info("slack reply %s in %s: %s (after its thread's root was recorded)", reply.ts, reply.channel, outcome)
+        answered += 1
+    if answered:
+        services.wakeups.poke_sender()
+        services.wakeups.poke_outbox()
+    return answered
+
+
+def _unparked(parked: ParkedReply) -> ThreadReply:
+    return ThreadReply(
+        event_id=None,  # its delivery was taken when it was parked
+        channel=parked.channel,
+        thread_ts=parked.thread_ts,
+        ts=parked.ts,
+        user=parked.user,
+        text=parked.text,
+        files=tuple(parked.files),
+    )
+
+
+async def _answer_reply(
+    services: Services, session: AsyncSession, conversation: Conversation, reply: ThreadReply
+) -> str:
+    """Queue a reply in its conversation (in the caller's transaction); the outcome as `reply_from_slack` says."""
+    snippet_name = SNIPPET_REPLY.fullmatch(reply.text.strip())
+    line = services.lines.get(conversation.line_id)
+    body = to_plain_text(reply.text)
+    outcome = "sent"
+    if snippet_name:
+        name = snippet_name.group(1).lower()
+        saved = await queries.snippet(session, name)
+        if saved is None:
+            await outbox.enqueue(
+                session,
+                channel=reply.channel,
+                op="ephemeral",
+                conversation_id=conversation.id,
+                payload={"user": reply.user, "thread_ts": reply.thread_ts, "text": views.unknown_snippet(name)},
+            )
+            return "unknown_snippet"
+        contact = await queries.contact_for(session, conversation.phone)
+        fields = contact_fields(contact) if contact else {"phone": conversation.phone}
+        body, outcome = render(saved.text, fields), "snippet"
+    queued = await queue_sms(
+        session,
+        line=line,
+        phone=conversation.phone,
+        body=body,
+        origin="slack",
+        origin_ref=reply.user,
+        conversation_id=conversation.id,
+        media=[slack_file_item(f) for f in reply.files],
+        dedupe_key=f"slack:{reply.channel}:{reply.ts}",
+        slack_channel=reply.channel,
+        slack_ts=reply.ts,
+    )
+    if queued is None:
+        return "duplicate"
+    now = services.clock.now()
+    conversation.last_agent, conversation.last_activity_at = reply.user, now
+    if outcome == "snippet" and snippet_name:
+        await outbox.enqueue(
+            session,
+            channel=reply.channel,
+            op="post",
+            conversation_id=conversation.id,
+            payload={"text": views.snippet_sent(reply.user, snippet_name.group(1).lower(), body)},
+        )
+    await inbox.on_agent_answer(session, conversation, reply.user, now)
+    await outbox.enqueue(session, channel=reply.channel, op="update_card", conversation_id=conversation.id)
     return outcome
 
 

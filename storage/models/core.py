@@ -213,6 +213,28 @@ class ProcessedEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ParkedReply(Base):
+    """A person's Slack thread reply whose thread root was not yet known when it came: Slack can deliver a
+    reply to a root the outbox has posted but not yet recorded. It waits here, due again each scan, until the
+    root is recorded (then it is answered as any reply) or `expires_at` passes (then it was not a customer's
+    thread)."""
+
+    __tablename__ = "parked_replies"
+    __table_args__ = (
+        UniqueConstraint("channel", "ts", name="uq_parked_replies_channel_ts"),
+        Index("ix_parked_replies_thread", "channel", "thread_ts"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    user: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text, default="")
+    files: Mapped[list] = mapped_column(JSONDoc, default=list)
+    parked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Media(Base):
     """Bytes of an outbound MMS attachment, served to the carrier through a signed, expiring link."""
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from bot.compliance import consent
-from storage.models import Message
+from bot.conversations import queries, service
+from storage.models import Message, ParkedReply
 from tests.support.bridge import AGENT, CHANNEL, LINE
 
 CUSTOMER = "+14155550124"
@@ -132,3 +134,37 @@ async def test_carrier_failure_is_posted_in_the_thread(bridge, slack, twilio):
     await slack.wait_for(lambda: any("30003" in m["text"] for m in slack.thread(CHANNEL, thread)))
     agent_ts = next(m["ts"] for m in slack.thread(CHANNEL, thread) if m["text"] == "ping")
     await slack.wait_for(lambda: "x" in slack.message(CHANNEL, agent_ts)["reactions"])
+
+
+async def test_reply_before_its_thread_root_is_recorded_is_sent_once(bridge, slack, twilio):
+    """Slack has the root and delivers a reply in its thread while the bridge still awaits the answer to its
+    post (so it has not recorded the root's ts): the reply waits, and goes out once the root is recorded."""
+    slack.fail("late", 1.5, methods={"chat.postMessage"})
+    await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="hello")
+    await slack.wait_for(lambda: slack.roots(CHANNEL), what="the root posted (its answer held)")
+    thread = slack.roots(CHANNEL)[0]["ts"]
+    async with bridge.services.db.session() as session:
+        assert await queries.by_thread(session, CHANNEL, thread) is None, "the root must not be recorded yet"
+    message = await slack.user_message(bridge.events_url, channel=CHANNEL, user=AGENT, text="fast hi", thread_ts=thread)
+    assert message["delivery"][0] == 200
+    again = await slack.deliver_message_event(bridge.events_url, message, retry_num=1)
+    assert again[0] == 200
+    await twilio.wait_for(lambda: twilio.sent, timeout=10, what="the early reply sent")
+    await asyncio.sleep(1.0)  # a second copy, had one been queued, goes out within this
+    assert [m["body"] for m in twilio.sent] == ["fast hi"]
+    assert await outbound_count(bridge) == 1
+    async with bridge.services.db.session() as session:
+        assert await session.scalar(select(func.count(ParkedReply.id))) == 0
+
+
+async def test_reply_in_a_thread_of_no_conversation_is_dropped_when_it_expires(bridge, slack, twilio):
+    root = await slack.user_message(bridge.events_url, channel=CHANNEL, user=AGENT, text="team chat")
+    await slack.user_message(bridge.events_url, channel=CHANNEL, user=AGENT, text="agreed", thread_ts=root["ts"])
+    async with bridge.services.db.session() as session:
+        parked = (await session.scalars(select(ParkedReply))).one()
+        assert (parked.thread_ts, parked.text) == (root["ts"], "agreed")
+        parked.expires_at = bridge.services.clock.now() - timedelta(seconds=1)
+    assert await service.answer_parked_replies(bridge.services) == 0
+    async with bridge.services.db.session() as session:
+        assert await session.scalar(select(func.count(ParkedReply.id))) == 0
+    assert twilio.sent == [] and await outbound_count(bridge) == 0

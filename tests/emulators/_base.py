@@ -14,7 +14,7 @@ from aiohttp import web
 
 log = logging.getLogger(__name__)
 
-FAULT_KINDS = {"429", "500", "503", "timeout", "down"}
+FAULT_KINDS = {"429", "500", "503", "timeout", "down", "late"}
 
 
 def request_key(name: str):
@@ -183,6 +183,10 @@ class LoopbackServer:
                 return None
             if fault.kind == "down":
                 return None
+            if fault.kind == "late":  # done at once, answered only when the window ends
+                response = await handler(request)
+                await self._hold(fault)
+                return response
             return self._fault_response(fault)
         try:
             return await handler(request)

@@ -169,7 +169,8 @@ class SlackEmulator(LoopbackServer):
 
         kind: "429" (ratelimited + Retry-After), "500"/"503" (plain-text server error),
         "timeout" (hold the request unanswered until the window ends, then drop it),
-        "down" (close the connection without a response).
+        "down" (close the connection without a response), "late" (carry the call out at once, answer it
+        only when the window ends).
         methods: Web API method names (e.g. {"chat.postMessage"}); also "upload", "files-pri",
         "response" for the upload URL, file downloads and response URLs. None = everything.
         """
