@@ -6,6 +6,7 @@ Every route takes `Authorization: Bearer <key>` of a key with the route's scope.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -13,11 +14,13 @@ from aiohttp import web
 from bot.api import idempotency, messages, openapi, rules, verifications
 from bot.api.keys import Principal, authenticate
 from bot.api.rules import ApiError
+from bot.services import Services
 from bot.validation import InvalidInput, load_json
 from handlers.common import SERVICES
 
 MAX_JSON_BYTES = 64 * 1024
 REALM = 'Bearer realm="sms-bridge"'
+_Handler = Callable[[web.Request, Services, Principal], Awaitable[web.Response]]
 
 
 def register(app: web.Application) -> None:
@@ -98,66 +101,60 @@ def _id(request: web.Request) -> str:
     return raw
 
 
-async def post_message(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    try:
-        caller = await _caller(request, "messages")
-        body = await _body(request)
-        key = _key(request, caller, "messages", body)
-        parsed = rules.read_message_request(body, services.settings, services.lines, services.clock.now())
-        answer = await messages.create(services, caller, parsed, key)
-    except ApiError as exc:
-        return _failure(exc)
+def _route(scope: str | None) -> Callable[[_Handler], Callable[[web.Request], Awaitable[web.Response]]]:
+    """A route that needs a key with `scope` (None: any key); every refusal becomes its JSON error answer."""
+
+    def wrap(handler: _Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def route(request: web.Request) -> web.Response:
+            try:
+                caller = await _caller(request, scope)
+                return await handler(request, request.app[SERVICES], caller)
+            except ApiError as exc:
+                return _failure(exc)
+
+        return route
+
+    return wrap
+
+
+async def _posted(request: web.Request, caller: Principal, route: str) -> tuple[Any, idempotency.Key | None]:
+    """A POST's JSON body and its idempotency key."""
+    body = await _body(request)
+    return body, _key(request, caller, route, body)
+
+
+@_route("messages")
+async def post_message(request: web.Request, services: Services, caller: Principal) -> web.Response:
+    body, key = await _posted(request, caller, "messages")
+    parsed = rules.read_message_request(body, services.settings, services.lines, services.clock.now())
+    answer = await messages.create(services, caller, parsed, key)
     return _replayed(answer, f"/api/v1/messages/{answer.body.get('id')}")
 
 
-async def get_message(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    try:
-        caller = await _caller(request, "messages")
-        return _answer(200, await messages.get(services, caller, _id(request)))
-    except ApiError as exc:
-        return _failure(exc)
+@_route("messages")
+async def get_message(request: web.Request, services: Services, caller: Principal) -> web.Response:
+    return _answer(200, await messages.get(services, caller, _id(request)))
 
 
-async def delete_message(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    try:
-        caller = await _caller(request, "messages")
-        return _answer(200, await messages.cancel(services, caller, _id(request)))
-    except ApiError as exc:
-        return _failure(exc)
+@_route("messages")
+async def delete_message(request: web.Request, services: Services, caller: Principal) -> web.Response:
+    return _answer(200, await messages.cancel(services, caller, _id(request)))
 
 
-async def post_verification(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    try:
-        caller = await _caller(request, "verify")
-        body = await _body(request)
-        key = _key(request, caller, "verifications", body)
-        phone, line = rules.read_verification_request(body, services.settings, services.lines)
-        answer = await verifications.start(services, caller, phone, line, key)
-    except ApiError as exc:
-        return _failure(exc)
-    return _replayed(answer)
+@_route("verify")
+async def post_verification(request: web.Request, services: Services, caller: Principal) -> web.Response:
+    body, key = await _posted(request, caller, "verifications")
+    phone, line = rules.read_verification_request(body, services.settings, services.lines)
+    return _replayed(await verifications.start(services, caller, phone, line, key))
 
 
-async def post_check(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    try:
-        caller = await _caller(request, "verify")
-        body = await _body(request)
-        key = _key(request, caller, "verifications/check", body)
-        phone, code = rules.read_check_request(body)
-        answer = await verifications.check(services, caller, phone, code, key)
-    except ApiError as exc:
-        return _failure(exc)
-    return _replayed(answer)
+@_route("verify")
+async def post_check(request: web.Request, services: Services, caller: Principal) -> web.Response:
+    body, key = await _posted(request, caller, "verifications/check")
+    phone, code = rules.read_check_request(body)
+    return _replayed(await verifications.check(services, caller, phone, code, key))
 
 
-async def get_openapi(request: web.Request) -> web.Response:
-    try:
-        await _caller(request, None)
-    except ApiError as exc:
-        return _failure(exc)
-    return _answer(200, openapi.document(request.app[SERVICES].settings.public_url))
+@_route(None)
+async def get_openapi(request: web.Request, services: Services, caller: Principal) -> web.Response:
+    return _answer(200, openapi.document(services.settings.public_url))

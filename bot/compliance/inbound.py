@@ -104,6 +104,20 @@ async def _handle(
     def answer(text: str) -> str | None:
         return text if is_phone_number(phone) else None
 
+    async def record_keyword(action: str, evidence: str) -> None:
+        """Record what the keyword did to this line's consent, with the text as evidence."""
+        await consent.record(
+            session,
+            phone=phone,
+            line_id=line.id,
+            action=action,
+            source="keyword",
+            scope="all",
+            evidence=evidence,
+            message_id=message.id,
+            at=now,
+        )
+
     if keyword is Keyword.OPT_OUT:
         every_line = is_stop_all(body)
         event = await optout.record_opt_out(
@@ -140,17 +154,7 @@ async def _handle(
             await requests.decide(session, join.id, ConsentRequestStatus.CONFIRMED, by=None, at=now)
         first = await session.get(Message, joins[0].message_id) if joins[0].message_id else None
         asked = f"texted {first.body.strip()!r} (message {first.carrier_sid}), then " if first else ""
-        await consent.record(
-            session,
-            phone=phone,
-            line_id=line.id,
-            action="opt_in",
-            source="keyword",
-            scope="all",
-            evidence=f"double opt-in: {asked}confirmed with {body.strip()!r} (message {sid})",
-            message_id=message.id,
-            at=now,
-        )
+        await record_keyword("opt_in", f"double opt-in: {asked}confirmed with {body.strip()!r} (message {sid})")
         return KeywordOutcome(
             keyword,
             note=":white_check_mark: *Double opt-in confirmed.* The number is opted in to marketing on this "
@@ -163,17 +167,7 @@ async def _handle(
             return KeywordOutcome(
                 keyword, note=":arrow_forward: *Opt-in keyword.* The number is not opted out; nothing changed."
             )
-        await consent.record(
-            session,
-            phone=phone,
-            line_id=line.id,
-            action="lift",
-            source="keyword",
-            scope="all",
-            evidence=f"{quoted}: lifts the opt-out of this line",
-            message_id=message.id,
-            at=now,
-        )
+        await record_keyword("lift", f"{quoted}: lifts the opt-out of this line")
         return KeywordOutcome(
             keyword,
             note=":arrow_forward: *Opt-in keyword.* The opt-out of this line is lifted (marketing only with an "
@@ -184,8 +178,9 @@ async def _handle(
     if keyword is Keyword.JOIN:
         if line.config.double_opt_in:
             if not await requests.pending(session, requests.JOIN, phone, line.id):
-                await requests.open_join(
+                await requests.open_request(
                     session,
+                    requests.JOIN,
                     phone=phone,
                     line_id=line.id,
                     conversation_id=conversation_id,
@@ -198,17 +193,7 @@ async def _handle(
                 "the question was sent.",
                 answer=answer(join_question(line)),
             )
-        await consent.record(
-            session,
-            phone=phone,
-            line_id=line.id,
-            action="opt_in",
-            source="keyword",
-            scope="all",
-            evidence=f"join keyword: {quoted}",
-            message_id=message.id,
-            at=now,
-        )
+        await record_keyword("opt_in", f"join keyword: {quoted}")
         return KeywordOutcome(
             keyword,
             note=":white_check_mark: *Join keyword.* The number is opted in to marketing on this line; "
@@ -221,8 +206,9 @@ async def _handle(
             return KeywordOutcome(
                 note=":octagonal_sign: This reads like a request to stop; the number is already opted out of this line."
             )
-        request = await requests.open_stop_request(
+        request = await requests.open_request(
             session,
+            requests.STOP,
             phone=phone,
             line_id=line.id,
             conversation_id=conversation_id,

@@ -24,8 +24,9 @@ JOIN = "join"
 PENDING = ConsentRequestStatus.PENDING
 
 
-async def open_stop_request(
+async def open_request(
     session: AsyncSession,
+    kind: str,
     *,
     phone: str,
     line_id: int,
@@ -33,39 +34,16 @@ async def open_stop_request(
     message_id: int | None,
     received_at: datetime,
 ) -> ConsentRequest:
-    """Store a stop request in plain words, due for automatic confirmation before 10 business days pass."""
+    """Store a pending request: a JOIN waits for its YES; a STOP in plain words is due for automatic
+    confirmation before 10 business days pass."""
     request = ConsentRequest(
-        kind=STOP,
+        kind=kind,
         phone=phone,
         line_id=line_id,
         conversation_id=conversation_id,
         message_id=message_id,
         status=PENDING,
-        due_at=auto_confirm_at(received_at),
-        created_at=received_at,
-    )
-    session.add(request)
-    await session.flush()
-    return request
-
-
-async def open_join(
-    session: AsyncSession,
-    *,
-    phone: str,
-    line_id: int,
-    conversation_id: int | None,
-    message_id: int | None,
-    received_at: datetime,
-) -> ConsentRequest:
-    """Store a join keyword waiting for its YES."""
-    request = ConsentRequest(
-        kind=JOIN,
-        phone=phone,
-        line_id=line_id,
-        conversation_id=conversation_id,
-        message_id=message_id,
-        status=PENDING,
+        due_at=auto_confirm_at(received_at) if kind == STOP else None,
         created_at=received_at,
     )
     session.add(request)

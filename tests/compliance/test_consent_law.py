@@ -220,8 +220,14 @@ async def test_confirm_due_ignores_decided_requests(database):
         line = Line(key=LINE, channel=CHANNEL)
         session.add(line)
         await session.flush()
-        request = await requests.open_stop_request(
-            session, phone=CUSTOMER, line_id=line.id, conversation_id=None, message_id=None, received_at=MONDAY
+        request = await requests.open_request(
+            session,
+            requests.STOP,
+            phone=CUSTOMER,
+            line_id=line.id,
+            conversation_id=None,
+            message_id=None,
+            received_at=MONDAY,
         )
         assert await requests.held(session, [CUSTOMER]) == {CUSTOMER}
         assert await requests.decide(session, request.id, "dismissed", by=AGENT, at=MONDAY)
