@@ -17,13 +17,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers.api
 import handlers.api_v1
+import handlers.carriers
 import handlers.health
 import handlers.links
 import handlers.media
 import handlers.slack
-import handlers.twilio
 from bot import api, campaigns, conversations, notify
-from bot.carriers import build_carrier
+from bot.carriers import build_carriers
 from bot.carriers.base import Carrier
 from bot.clock import Clock
 from bot.conversations import inbox
@@ -63,6 +63,7 @@ def build_app(
     settings: Settings,
     *,
     carrier: Carrier | None = None,
+    carriers: dict[str, Carrier] | None = None,
     clock: Clock | None = None,
     run_workers: bool = True,
     sender_options: dict | None = None,
@@ -74,10 +75,15 @@ def build_app(
     `freeze_gc` moves what startup created out of the garbage collector's sight; a process that builds many
     apps (a test run) passes False, since each full collection at startup would then walk all of them."""
     token, signing_secret, api_url = slack_identity(settings)
+    given = dict(carriers or {})
+    if carrier is not None:
+        given[settings.sms_provider] = carrier
+    all_carriers = build_carriers(settings, given)
     services = Services(
         settings=settings,
         db=Database(settings.database_url),
-        carrier=carrier or build_carrier(settings),
+        carrier=all_carriers[settings.sms_provider],
+        carriers=all_carriers,
         slack=AsyncWebClient(token=token, base_url=api_url, timeout=10),
         clock=clock or Clock(),
     )
@@ -96,7 +102,7 @@ def build_app(
     app[BOLT] = bolt
     app[SLACK_VERIFIER] = SignatureVerifier(signing_secret) if signing_secret else None
     app.router.add_post("/slack/events", _slack_events)
-    handlers.twilio.register(app)
+    handlers.carriers.register(app)
     handlers.health.register(app)
     handlers.media.register(app)
     handlers.links.register(app)
@@ -203,7 +209,8 @@ def _lifecycle(
             for worker in workers:
                 await worker.stop()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await services.carrier.close()
+            for each in {id(c): c for c in services.carriers.values()}.values():
+                await each.close()
             await services.slack.session.close() if services.slack.session else None
             await services.db.dispose()
 

@@ -62,6 +62,24 @@ class Services:
     # true means the sender is not a customer (paging: a team member's page answers); the text is stored outside
     # any conversation and handed to `await take(session, line, message)` in the same transaction.
     inbound_routes: list = field(default_factory=list)
+    # Every carrier a line uses, by the name settings give it (`[[lines]] carrier`, default SMS_PROVIDER);
+    # `carrier` is SMS_PROVIDER's. Lines of different carriers are served at once.
+    carriers: dict[str, Carrier] = field(default_factory=dict)
+
+    def carrier_for(self, line_id: int | None) -> Carrier:
+        """The carrier of the line with this id (SMS_PROVIDER's for a line the settings no longer have)."""
+        line = self.lines.by_id(line_id) if line_id is not None else None
+        if line is None:
+            return self.carrier
+        return self.carriers.get(self.settings.carrier_of(line.config)) or self.carrier
+
+    def webhook_carriers(self) -> dict[str, Carrier]:
+        """path -> the carrier whose webhook it is (SMS_PROVIDER's first, when two share a path)."""
+        paths: dict[str, Carrier] = {}
+        for carrier in [self.carrier, *self.carriers.values()]:
+            for path in carrier.webhook_paths:
+                paths.setdefault(path, carrier)
+        return paths
 
 
 def on_status(services: Services, origin: str, listener) -> None:

@@ -5,6 +5,7 @@ Anything unknown or malformed stops start-up with a :class:`ConfigError` that na
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -26,6 +27,7 @@ class ConfigError(ValueError):
 
 
 LINE_KINDS = ("p2p", "a2p", "both")
+CARRIERS = ("twilio", "telnyx", "simulator")  # what SMS_PROVIDER and a line's `carrier` may name
 _SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
@@ -48,6 +50,7 @@ class LineConfig:
     answer_within_minutes: int | None = None  # an unanswered customer text is raised after this
     join_keywords: tuple[str, ...] = ()  # whole-message keywords that subscribe to marketing (upper case)
     double_opt_in: bool = False  # a join keyword counts only once the number answers YES
+    carrier: str | None = None  # the carrier this line sends and receives through; None: SMS_PROVIDER
 
     @property
     def key(self) -> str:
@@ -108,6 +111,9 @@ class Settings:
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
     twilio_api_url: str = "https://api.twilio.com"
+    telnyx_api_key: str | None = None
+    telnyx_public_key: str | None = None  # base64 of the account's Ed25519 public key
+    telnyx_api_url: str = "https://api.telnyx.com"
     public_url: str = "http://localhost:3000"
     host: str = "127.0.0.1"
     port: int = 3000
@@ -134,6 +140,16 @@ class Settings:
     @property
     def socket_mode(self) -> bool:
         return bool(self.slack_app_token)
+
+    def carrier_of(self, line: LineConfig) -> str:
+        """The carrier a line uses: its own `carrier`, else SMS_PROVIDER."""
+        return line.carrier or self.sms_provider
+
+    def carriers_used(self) -> list[str]:
+        """Every carrier some line (or SMS_PROVIDER) names, SMS_PROVIDER first."""
+        names = [self.sms_provider]
+        names += [name for name in (self.carrier_of(line) for line in self.lines) if name not in names]
+        return list(dict.fromkeys(names))
 
     def callback_url(self, path: str) -> str:
         return self.public_url.rstrip("/") + path
@@ -215,7 +231,7 @@ _LINE_KEYS = {
     "join_keywords",
     "double_opt_in",
 }
-_LINE_KEYS |= {"business_hours", "timezone", "away_text", "answer_within_minutes"}
+_LINE_KEYS |= {"business_hours", "timezone", "away_text", "answer_within_minutes", "carrier"}
 # Words a line cannot take as a join keyword: they already mean something to every line.
 _RESERVED_KEYWORDS = frozenset(
     {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "OPT OUT"}
@@ -276,6 +292,11 @@ def _line(raw: Any, index: int) -> LineConfig:
     for text_key in ("brand", "help_text"):
         if not isinstance(raw.get(text_key, ""), str):
             raise ConfigError(f"{where}{text_key}: must be a string")
+    carrier = raw.get("carrier")
+    if carrier is not None and carrier not in CARRIERS:
+        raise ConfigError(f"{where}carrier: {carrier!r} must be one of {', '.join(CARRIERS)}")
+    if service is not None and carrier not in (None, "twilio"):
+        raise ConfigError(f"{where}messaging_service: only a twilio line has a Messaging Service; give a number")
     smart = raw.get("smart_encoding", False)
     if not isinstance(smart, bool):
         raise ConfigError(f"{where}smart_encoding: must be true or false")
@@ -299,6 +320,7 @@ def _line(raw: Any, index: int) -> LineConfig:
         brand=raw.get("brand", ""),
         help_text=raw.get("help_text", ""),
         smart_encoding=smart,
+        carrier=carrier,
         **inbox,
         join_keywords=join_keywords,
         double_opt_in=double,
@@ -503,6 +525,14 @@ oncall = ["U0ALICE", "U0BOB"]
 """
 
 
+def _is_ed25519_key(value: str) -> bool:
+    """Whether `value` is base64 of 32 bytes (an Ed25519 public key)."""
+    try:
+        return len(base64.b64decode(value, validate=True)) == 32
+    except ValueError:
+        return False
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read settings from `environ` (default: the process environment) and the TOML file it points at."""
     env = os.environ if environ is None else environ
@@ -531,14 +561,24 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     account_sid = _env(env, "TWILIO_ACCOUNT_SID")
     auth_token = _env(env, "TWILIO_AUTH_TOKEN")
-    provider = _env(env, "SMS_PROVIDER") or ("twilio" if account_sid else "simulator")
-    if provider not in ("twilio", "simulator"):
-        raise ConfigError(f"SMS_PROVIDER: {provider!r} must be twilio or simulator")
-    if provider == "twilio":
+    telnyx_key = _env(env, "TELNYX_API_KEY")
+    telnyx_public_key = _env(env, "TELNYX_PUBLIC_KEY")
+    provider = _env(env, "SMS_PROVIDER") or ("twilio" if account_sid else "telnyx" if telnyx_key else "simulator")
+    if provider not in CARRIERS:
+        raise ConfigError(f"SMS_PROVIDER: {provider!r} must be one of {', '.join(CARRIERS)}")
+    used = {provider} | {line.carrier for line in file_fields.get("lines", ()) if line.carrier}
+    if "twilio" in used:
         if not account_sid or not re.match(r"^AC[0-9a-fA-F]{32}$", account_sid):
-            raise ConfigError("TWILIO_ACCOUNT_SID: required for SMS_PROVIDER=twilio, AC followed by 32 hex digits")
+            raise ConfigError("TWILIO_ACCOUNT_SID: required for a twilio line, AC followed by 32 hex digits")
         if not auth_token:
-            raise ConfigError("TWILIO_AUTH_TOKEN: required for SMS_PROVIDER=twilio")
+            raise ConfigError("TWILIO_AUTH_TOKEN: required for a twilio line")
+    if "telnyx" in used:
+        if not telnyx_key:
+            raise ConfigError("TELNYX_API_KEY: required for a telnyx line")
+        if not telnyx_public_key or not _is_ed25519_key(telnyx_public_key):
+            raise ConfigError(
+                "TELNYX_PUBLIC_KEY: required for a telnyx line, the account's Ed25519 public key (base64)"
+            )
 
     port = _port(env)
     host = _env(env, "HOST") or "127.0.0.1"
@@ -548,7 +588,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         slack_api_url += "/"
     # Media links are signed with a key derived from secrets the operator already keeps.
     media_secret = hashlib.sha256(
-        ("media:" + (signing_secret or "") + (auth_token or "") + (bot_token or "local")).encode()
+        ("media:" + (signing_secret or "") + (auth_token or "") + (telnyx_key or "") + (bot_token or "local")).encode()
     ).hexdigest()
 
     return Settings(
@@ -561,6 +601,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         twilio_account_sid=account_sid,
         twilio_auth_token=auth_token,
         twilio_api_url=_url("TWILIO_API_URL", _env(env, "TWILIO_API_URL") or "https://api.twilio.com").rstrip("/"),
+        telnyx_api_key=telnyx_key,
+        telnyx_public_key=telnyx_public_key,
+        telnyx_api_url=_url("TELNYX_API_URL", _env(env, "TELNYX_API_URL") or "https://api.telnyx.com").rstrip("/"),
         public_url=public_url,
         host=host,
         port=port,

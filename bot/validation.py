@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from sqlalchemy import BigInteger, Integer, SmallInteger, String
 from sqlalchemy.orm import InstrumentedAttribute
@@ -178,3 +179,19 @@ def _json_kind(value: Any) -> str:
 def _quote(raw: Any) -> str:
     text = repr(raw) if isinstance(raw, str) else _json_kind(raw)
     return text if len(text) <= 40 else text[:37] + "…'"
+
+
+def parse_form(raw: bytes) -> dict[str, str]:
+    """A url-encoded form as a dict (first value of repeated fields); InvalidInput when it is not one."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("body", "is not valid UTF-8") from None
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("body", "is not a valid url-encoded form") from None
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        form.setdefault(key, value)
+    return form

@@ -4,12 +4,11 @@ database is away, and a logged, plain 500 for anything else that escapes a handl
 from __future__ import annotations
 
 import logging
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from bot.services import Services
-from bot.validation import InvalidInput
+from bot.validation import InvalidInput, parse_form
 from storage.db import storage_unreachable
 
 SERVICES = web.AppKey("services", Services)
@@ -68,19 +67,3 @@ async def read_form(request: web.Request) -> dict[str, str]:
         return parse_form(await request.read())
     except InvalidInput as exc:
         raise bad_request(str(exc)) from None
-
-
-def parse_form(raw: bytes) -> dict[str, str]:
-    """A url-encoded form as a dict (first value of repeated fields); InvalidInput when it is not one."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidInput("body", "is not valid UTF-8") from None
-    try:
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("body", "is not a valid url-encoded form") from None
-    form: dict[str, str] = {}
-    for key, value in pairs:
-        form.setdefault(key, value)
-    return form

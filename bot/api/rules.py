@@ -23,7 +23,7 @@ from bot.settings import Settings
 from bot.validation import InvalidInput, check_text
 from storage.states import MessageStatus
 
-MAX_TEXT = 1600  # Twilio's body limit
+MAX_TEXT = 1600  # characters: the longest body a carrier takes in one send
 MAX_SCHEDULE = timedelta(days=35)
 PAST_TOLERANCE = timedelta(seconds=5)  # a send_at this little in the past is "now" (clocks differ)
 MAX_METADATA_BYTES = 4096

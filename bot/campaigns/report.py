@@ -16,7 +16,6 @@ from bot import media
 from bot.campaigns.audience import SKIP_REASONS
 from bot.campaigns.chart import funnel_png
 from bot.campaigns.service import CampaignError, counts
-from bot.carriers import twilio_errors
 from bot.services import Services
 from bot.slack import outbox
 from storage.bulk import among
@@ -127,7 +126,7 @@ async def build(services: Services, campaign_id: int) -> Report:
     ]
     if errors:
         lines.append("Carrier errors:")
-        lines += [f"• {code}: {n} — {twilio_errors.describe(code)}" for code, n in errors]
+        lines += [f"• {code}: {n} — {services.carrier_for(campaign.line_id).describe(code)}" for code, n in errors]
     if blocked_reasons:
         lines += [f"• blocked ({n}): {reason}" for reason, n in blocked_reasons]
     lines.append(f"Opt-outs within 72 h of a campaign text: {len(opt_outs)}")

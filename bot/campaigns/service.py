@@ -234,7 +234,7 @@ async def compute_preview(services: Services, campaign_id: int) -> dict:
     line = services.lines.get(campaign.line_id)
     skipped: Counter = Counter()
     eligible = total = total_segments = 0
-    estimate = Estimate()
+    estimate = Estimate(services.carrier_for(line.id).prices)
     encodings: Counter = Counter()
     sample = None
     starts: Counter = Counter()  # earliest allowed send time (to the minute) -> recipients

@@ -85,10 +85,75 @@ class SentRecord:
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class WebhookEvent:
+    """One thing a carrier's webhook reported: a customer's text, or a delivery receipt for one of ours.
+
+    `message_id`: the bridge's id of the message a receipt is for, when the callback URL carries it (it settles a
+    send whose answer was lost). `event_id`: the carrier's id of the event, for logs."""
+
+    inbound: InboundSMS | None = None
+    status: StatusUpdate | None = None
+    message_id: int | None = None
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookReply:
+    """What to answer the carrier once its events are stored."""
+
+    status: int = 200
+    text: str | None = None
+    content_type: str = "text/plain"
+
+
+class WebhookRefused(Exception):
+    """A webhook that does not prove the carrier sent it (401: no signature, 403: a wrong or stale one) or that is
+    not in the carrier's format (415). Nothing of it is read."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A verified, parsed webhook request."""
+
+    events: tuple[WebhookEvent, ...]
+    reply: WebhookReply = field(default_factory=WebhookReply)
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """What a carrier needs of an HTTP request to its webhook: `url` is the public URL it was sent to."""
+
+    path: str
+    url: str
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    body: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
+class PriceList:
+    """A carrier's list price of one outbound SMS segment by destination country (ISO 3166-1 code -> US
+    dollars), and the date it was read. A country it does not list is not estimated."""
+
+    per_segment_usd: Mapping[str, float]
+    as_of: str
+
+
 class Carrier(Protocol):
-    """What the rest of the bot needs from an SMS provider."""
+    """What the rest of the bot needs from an SMS provider. One package per carrier under bot/carriers/."""
 
     name: str
+    # The paths of this carrier's webhooks (POST), each served by `read_webhook`.
+    webhook_paths: tuple[str, ...]
+    # The list prices of one outbound SMS segment by destination country, for the preview's estimate.
+    prices: PriceList
 
     async def send(self, message: OutboundSMS) -> SendResult:
         """Hand one message to the carrier; raise a CarrierError subclass on failure."""
@@ -100,8 +165,18 @@ class Carrier(Protocol):
     async def fetch_media(self, url: str) -> tuple[bytes, str]:
         """Download an inbound media URL with the carrier's credentials: (bytes, content type)."""
 
-    def signature_ok(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
-        """True when a webhook's signature proves the carrier sent it."""
+    def read_webhook(self, request: WebhookRequest, now: float) -> Webhook:
+        """Verify a webhook request before reading anything of it (WebhookRefused otherwise), then parse it
+        (ValueError naming what is wrong). `now`: the Unix time, for the age of a signed timestamp."""
+
+    def status_callback(self, public_url: str, message_id: int) -> str:
+        """The URL the carrier reports the delivery of message `message_id` to (`public_url` is ours)."""
+
+    def describe(self, code: int | None) -> str:
+        """A human sentence for one of the carrier's error codes, for Slack threads and reports."""
+
+    def error_kind(self, code: int | None) -> str | None:
+        """What an error code says of the number: `opted_out`, `invalid`, `landline`, or None."""
 
     async def close(self) -> None:
         """Release connections."""

@@ -1,5 +1,5 @@
 """The simulator carrier for local mode: accepts every send, keeps it, and reports delivery back
-through the same signed status webhook Twilio would call."""
+through the same signed status webhook Twilio would call (it speaks Twilio's wire format, with a token of its own)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from datetime import UTC, datetime
 import aiohttp
 from twilio.request_validator import RequestValidator
 
-from bot.carriers.base import OutboundSMS, PermanentCarrierError, SendResult, SentRecord
+from bot.carriers import twilio as twilio_format
+from bot.carriers.base import OutboundSMS, PermanentCarrierError, SendResult, SentRecord, Webhook, WebhookRequest
+from bot.carriers.twilio import errors as twilio_errors
+from bot.carriers.twilio import webhooks as twilio_webhooks
 
 # Local mode signs its own webhooks with this token; it guards nothing secret (the simulator sends no SMS).
 SIMULATOR_AUTH_TOKEN = "sms-bridge-simulator"
@@ -32,6 +35,8 @@ class SimulatorCarrier:
     """A carrier that never leaves the machine. `sent` is what a customer's phone would have received."""
 
     name = "simulator"
+    webhook_paths: tuple[str, ...] = twilio_format.TwilioCarrier.webhook_paths
+    prices = twilio_format.TwilioCarrier.prices
 
     def __init__(self, *, delivery_delay: float = 0.2) -> None:
         self.sent: list[SimulatedSend] = []
@@ -75,6 +80,18 @@ class SimulatorCarrier:
 
     def signature_ok(self, url: str, params, signature: str | None) -> bool:
         return bool(signature) and self.validator.validate(url, dict(params), signature)
+
+    def read_webhook(self, request: WebhookRequest, now: float) -> Webhook:
+        return twilio_webhooks.read_webhook(self.signature_ok, request)
+
+    def status_callback(self, public_url: str, message_id: int) -> str:
+        return twilio_format.status_callback_url(public_url.rstrip("/") + twilio_format.STATUS_PATH, message_id)
+
+    def describe(self, code: int | None) -> str:
+        return twilio_errors.describe(code)
+
+    def error_kind(self, code: int | None) -> str | None:
+        return twilio_errors.kind(code)
 
     def sign(self, url: str, params: dict[str, str]) -> str:
         return self.validator.compute_signature(url, params)

@@ -163,7 +163,7 @@ async def _carrier_records(services: Services, message: Message, since: datetime
     """What the carrier took to this number since `since`; None while the carrier cannot be asked."""
     sender_key = services.lines.get(message.line_id).config.key
     try:
-        return await services.carrier.find_sent(to=message.phone, sender=sender_key, since=since)
+        return await services.carrier_for(message.line_id).find_sent(to=message.phone, sender=sender_key, since=since)
     except Exception as exc:  # noqa: BLE001 - the carrier may be away: look again later, never decide blind
         log.warning("reconcile: cannot look at the carrier for message %s yet: %s", message.id, exc)
         return None

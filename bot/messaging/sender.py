@@ -27,13 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import media as media_links
 from bot.carriers.base import (
     AmbiguousCarrierError,
+    Carrier,
     CarrierError,
     OutboundSMS,
     PermanentCarrierError,
     SendResult,
     TransientCarrierError,
 )
-from bot.carriers.twilio import status_callback_url
 from bot.compliance import gate
 from bot.lines import UnknownLine
 from bot.messaging import reconcile
@@ -316,7 +316,7 @@ class SendWorker:
         return ready, [row for row in allowed if has_slack_files(row.media)]
 
     def _ready(self, row, media: list) -> Ready:
-        callback = self.services.settings.callback_url("/sms/twilio/status")
+        callback = self.services.carrier_for(row.line_id).status_callback(self.services.settings.public_url, row.id)
         return (
             row.id,
             self._outbound(row, media, callback),
@@ -396,7 +396,7 @@ class SendWorker:
             sender=self.services.lines.get(row.line_id).config.key,
             body=row.body,
             media_urls=self._media_urls(media),
-            status_callback=status_callback_url(status_callback, row.id),
+            status_callback=status_callback,
         )
 
     def _media_urls(self, media: list) -> tuple[str, ...]:
@@ -408,6 +408,11 @@ class SendWorker:
                 )
                 urls.append(self.services.settings.callback_url(f"/media/{token}"))
         return tuple(urls)
+
+    def _carrier(self, sms: OutboundSMS) -> Carrier:
+        """The carrier of the line that sends as `sms.sender`."""
+        line = self.services.lines.by_key(sms.sender)
+        return self.services.carrier_for(line.id if line is not None else None)
 
     async def _call_carrier(self, message_id: int, sms: OutboundSMS, side_effects: bool, claim_ends: float) -> Outcome:
         rate = self._rate(sms.sender)
@@ -431,7 +436,7 @@ class SendWorker:
                     )
                     return Outcome(message_id, abandoned=True)
                 try:
-                    return Outcome(message_id, result=await self.services.carrier.send(sms), side_effects=side_effects)
+                    return Outcome(message_id, result=await self._carrier(sms).send(sms), side_effects=side_effects)
                 except CarrierError as exc:
                     return Outcome(message_id, error=exc, side_effects=side_effects)
             finally:

@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.carriers import twilio_errors
 from bot.carriers.base import StatusUpdate
 from bot.compliance import consent
 from bot.phone import mask
@@ -131,7 +130,7 @@ async def _apply(
     status = message.status = MESSAGE_FLOW.state(status)
     if status in (MessageStatus.FAILED, MessageStatus.UNDELIVERED):
         message.error_code = error_code
-        message.error_message = twilio_errors.describe(error_code)
+        message.error_message = services.carrier_for(message.line_id).describe(error_code)
         await after_failure(session, services, message)
         return
     await _react(session, message, _REACTION_FOR.get(status))
@@ -147,18 +146,20 @@ async def after_send(session: AsyncSession, services: Services, message: Message
 async def after_failure(session: AsyncSession, services: Services, message: Message) -> None:
     """The carrier refused the message or could not deliver it: record consequences, tell the thread."""
     code = message.error_code
-    if code in twilio_errors.OPTED_OUT:
+    carrier = services.carrier_for(message.line_id)
+    kind = carrier.error_kind(code)
+    if kind == "opted_out":
         await consent.record(
             session,
             phone=message.phone,
             action="opt_out",
             source="carrier",
             line_id=message.line_id,
-            evidence=f"Twilio error {code}: {twilio_errors.describe(code)}",
+            evidence=f"{carrier.name} error {code}: {carrier.describe(code)}",
         )
-    number_status = twilio_errors.number_status_for(code)
+    number_status = kind if kind in ("invalid", "landline") else None
     if number_status is not None:
-        await mark_number(session, message.phone, number_status, twilio_errors.describe(code))
+        await mark_number(session, message.phone, number_status, carrier.describe(code))
     await _react(session, message, "x")
     conversation = await _conversation(session, message)
     if conversation is not None:
@@ -169,7 +170,7 @@ async def after_failure(session: AsyncSession, services: Services, message: Mess
             conversation_id=conversation.id,
             payload={"text": f":x: Not delivered to the customer: {message.error_message or 'unknown error'}"},
         )
-        if code in twilio_errors.OPTED_OUT or number_status is not None:
+        if kind is not None:
             await outbox.enqueue(
                 session, channel=conversation.channel, op="update_card", conversation_id=conversation.id
             )

@@ -147,7 +147,7 @@ class UploadMedia(NoThread):
         uploads = []
         for index, item in enumerate(message.media or []):
             try:
-                content, content_type = await services.carrier.fetch_media(item["url"])
+                content, content_type = await services.carrier_for(message.line_id).fetch_media(item["url"])
             except CarrierError as exc:
                 raise Retry(f"cannot fetch inbound media: {exc}") from None
             extension = content_type.split("/")[-1].split(";")[0] or "bin"

@@ -128,3 +128,36 @@ def test_reconcile_window_defaults_to_five_minutes_and_is_checked(tmp_path):
         with pytest.raises(ConfigError) as error:
             settings_with(tmp_path, GOOD, RECONCILE_WINDOW_SECONDS=value)
         assert str(error.value).startswith("RECONCILE_WINDOW_SECONDS:") and reason in str(error.value)
+
+
+TELNYX_KEY = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="  # base64 of 32 bytes
+
+
+def test_a_line_names_its_carrier_and_defaults_to_sms_provider(tmp_path):
+    toml = (
+        '[[lines]]\nnumber = "+14155550100"\nchannel = "C0A"\ncarrier = "telnyx"\n'
+        '[[lines]]\nnumber = "+14155550101"\nchannel = "C0B"\n'
+    )
+    settings = settings_with(tmp_path, toml, TELNYX_API_KEY="KEY", TELNYX_PUBLIC_KEY=TELNYX_KEY)
+    assert settings.sms_provider == "telnyx"  # TELNYX_API_KEY set, no Twilio account
+    first, second = settings.lines
+    assert settings.carrier_of(first) == "telnyx" and settings.carrier_of(second) == "telnyx"
+    mixed = settings_with(tmp_path, toml, SMS_PROVIDER="simulator", TELNYX_API_KEY="KEY", TELNYX_PUBLIC_KEY=TELNYX_KEY)
+    assert [mixed.carrier_of(line) for line in mixed.lines] == ["telnyx", "simulator"]
+    assert mixed.carriers_used() == ["simulator", "telnyx"]
+
+
+@pytest.mark.parametrize(
+    "line,env,named",
+    [
+        ('carrier = "vonage"', {}, "lines[0].carrier"),
+        ('carrier = "telnyx"', {}, "TELNYX_API_KEY"),
+        ('carrier = "telnyx"', {"TELNYX_API_KEY": "KEY"}, "TELNYX_PUBLIC_KEY"),
+        ('carrier = "telnyx"', {"TELNYX_API_KEY": "KEY", "TELNYX_PUBLIC_KEY": "bm90IGEga2V5"}, "TELNYX_PUBLIC_KEY"),
+        ('carrier = "twilio"', {}, "TWILIO_ACCOUNT_SID"),
+    ],
+)
+def test_a_line_s_carrier_needs_its_credentials(tmp_path, line, env, named):
+    toml = f'[[lines]]\nnumber = "+14155550100"\nchannel = "C0A"\n{line}\n'
+    with pytest.raises(ConfigError, match=named.replace("[", r"\[").replace("]", r"\]")):
+        settings_with(tmp_path, toml, SMS_PROVIDER="simulator", **env)

@@ -11,7 +11,7 @@ from bot.app import build_app
 from bot.services import Services
 from bot.settings import load_settings
 from handlers.common import SERVICES
-from tests.emulators import SlackEmulator, TwilioEmulator
+from tests.emulators import SlackEmulator, TelnyxEmulator, TwilioEmulator
 
 LINE = "+14155550100"
 A2P_LINE = "+14155550199"
@@ -65,6 +65,7 @@ class Bridge:
         tmp_path: Path,
         config: str = DEFAULT_CONFIG,
         env: dict | None = None,
+        telnyx: TelnyxEmulator | None = None,
         **build_options,
     ) -> None:
         self.port = free_port()
@@ -82,6 +83,11 @@ class Bridge:
             "PUBLIC_URL": self.url,
             "PORT": str(self.port),
             "SMS_BRIDGE_CONFIG": str(config_path),
+            **(
+                {"TELNYX_API_KEY": telnyx.api_key, "TELNYX_PUBLIC_KEY": telnyx.public_key, "TELNYX_API_URL": telnyx.url}
+                if telnyx is not None
+                else {}
+            ),
             **(env or {}),
         }
         self.build_options = {"freeze_gc": False, **build_options}

@@ -1,4 +1,4 @@
-"""Twilio: send over the REST API with aiohttp, validate and parse its webhooks."""
+"""Twilio: send over the REST API with aiohttp, validate and parse its webhooks (see webhooks.py)."""
 
 from __future__ import annotations
 
@@ -15,16 +15,18 @@ from yarl import URL
 
 from bot.carriers.base import (
     AmbiguousCarrierError,
-    InboundSMS,
     OutboundSMS,
     PermanentCarrierError,
     SendResult,
     SentRecord,
-    StatusUpdate,
     TransientCarrierError,
+    Webhook,
+    WebhookRequest,
 )
-from bot.carriers.twilio_errors import describe
-from bot.validation import parse_digits
+from bot.carriers.twilio import errors
+from bot.carriers.twilio.errors import describe
+from bot.carriers.twilio.prices import PRICES
+from bot.carriers.twilio.webhooks import INBOUND_PATH, STATUS_PATH, read_webhook, status_callback_url
 
 MAX_MEDIA_BYTES = 5 * 1024 * 1024
 MAX_NUM_MEDIA = 10  # Twilio's limit of attachments per message
@@ -34,7 +36,6 @@ TAKEN_STATUSES = frozenset(
     {"accepted", "scheduled", "queued", "sending", "sent", "delivered", "undelivered", "failed", "read"}
 )
 LIST_PAGE_SIZE = 200
-CALLBACK_MESSAGE_PARAM = "m"  # the status callback URL's query parameter naming the bridge's message id
 # The form is encoded once, by us: aiohttp's FormData builds a multipart writer (and a random boundary) per call.
 _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -43,6 +44,8 @@ class TwilioCarrier:
     """Twilio Programmable Messaging at `api_url` (https://api.twilio.com unless overridden)."""
 
     name = "twilio"
+    webhook_paths: tuple[str, ...] = (INBOUND_PATH, STATUS_PATH)
+    prices = PRICES
 
     def __init__(
         self, account_sid: str, auth_token: str, api_url: str = "https://api.twilio.com", *, timeout: float = 15.0
@@ -167,53 +170,17 @@ class TwilioCarrier:
         """Validate `X-Twilio-Signature` exactly as Twilio's own helper library does."""
         return bool(signature) and self.validator.validate(url, dict(params), signature)
 
+    def read_webhook(self, request: WebhookRequest, now: float) -> Webhook:
+        return read_webhook(self.signature_ok, request)
 
-def parse_inbound(form: Mapping[str, str]) -> InboundSMS:
-    """Read Twilio's inbound message webhook fields; raise ValueError naming a missing field."""
-    sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
-    for name, value in (("MessageSid", sid), ("From", form.get("From")), ("To", form.get("To"))):
-        if not value:
-            raise ValueError(f"missing field {name}")
-    count = parse_digits(form.get("NumMedia") or "0", "NumMedia", maximum=MAX_NUM_MEDIA)
-    media = tuple(
-        (form[f"MediaUrl{i}"], form.get(f"MediaContentType{i}", "application/octet-stream"))
-        for i in range(count)
-        if form.get(f"MediaUrl{i}")
-    )
-    return InboundSMS(
-        carrier_sid=sid,
-        from_=form["From"],
-        to=form["To"],
-        body=form.get("Body", ""),
-        media=media,
-        messaging_service=form.get("MessagingServiceSid") or None,
-    )
+    def status_callback(self, public_url: str, message_id: int) -> str:
+        return status_callback_url(public_url.rstrip("/") + STATUS_PATH, message_id)
 
+    def describe(self, code: int | None) -> str:
+        return errors.describe(code)
 
-def parse_status(form: Mapping[str, str]) -> StatusUpdate:
-    """Read Twilio's status callback fields; raise ValueError naming a missing field."""
-    sid = form.get("MessageSid") or form.get("SmsSid")
-    status = form.get("MessageStatus") or form.get("SmsStatus")
-    if not sid:
-        raise ValueError("missing field MessageSid")
-    if not status:
-        raise ValueError("missing field MessageStatus")
-    return StatusUpdate(carrier_sid=sid, status=status.lower(), error_code=_int_or_none(form.get("ErrorCode")))
-
-
-def parse_callback_message_id(query: Mapping[str, str], *, maximum: int) -> int | None:
-    """The bridge's message id the status callback URL carries (`?m=<id>`, see `status_callback_url`), if any;
-    InvalidInput (a ValueError) when it is not an id of at most `maximum`."""
-    value = query.get(CALLBACK_MESSAGE_PARAM)
-    if value is None:
-        return None
-    return parse_digits(value, CALLBACK_MESSAGE_PARAM, maximum=maximum)
-
-
-def status_callback_url(base: str, message_id: int) -> str:
-    """The status callback URL for one message: `base` with the bridge's message id, so that a receipt names the
-    message even when Twilio's answer to the send (with its MessageSid) was lost."""
-    return f"{base}{'&' if '?' in base else '?'}{CALLBACK_MESSAGE_PARAM}={message_id}"
+    def error_kind(self, code: int | None) -> str | None:
+        return errors.kind(code)
 
 
 @lru_cache(maxsize=256)

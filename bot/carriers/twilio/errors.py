@@ -34,6 +34,11 @@ def describe(code: int | None) -> str:
     return MEANINGS.get(code, f"Twilio error {code}") + f" (error {code}, https://www.twilio.com/docs/errors/{code})"
 
 
+def kind(code: int | None) -> str | None:
+    """`opted_out`, `invalid` or `landline` when the code says so of the number, else None."""
+    return "opted_out" if code in OPTED_OUT else number_status_for(code)
+
+
 def number_status_for(code: int | None) -> str | None:
     """`invalid` or `landline` when the code says the number cannot take texts, else None."""
     if code in INVALID_NUMBER:
