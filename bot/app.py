@@ -35,7 +35,7 @@ from bot.settings import Settings
 from bot.slack.ops import all_ops
 from bot.slack.outbox import OutboxWorker
 from bot.validation import InvalidInput, parse_digits
-from handlers.common import SERVICES, storage_unavailable, unhandled_errors
+from handlers.common import SERVICES, measured, storage_unavailable, unhandled_errors
 from handlers.slack.payloads import check_request
 from storage.db import Database
 from storage.migrate import upgrade
@@ -97,7 +97,7 @@ def build_app(
     )
     handlers.slack.register(bolt, services)
 
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[unhandled_errors, storage_unavailable])
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[measured, unhandled_errors, storage_unavailable])
     app[SERVICES] = services
     app[BOLT] = bolt
     app[SLACK_VERIFIER] = SignatureVerifier(signing_secret) if signing_secret else None
@@ -124,6 +124,11 @@ def build_app(
         Playground(services, slack_prefix=LOCAL_SLACK_PREFIX).mount(app)  # GET /: the page to try it all in a browser
     domains = (campaigns, conversations, notify, inbox, api)
     domain_workers = [worker for domain in domains for worker in domain.install(services)]
+    services.scheduler.every(
+        settings.metrics_refresh,
+        "metrics: database figures",
+        lambda: services.metrics.refresh(services.db, services.lines),
+    )
     app.cleanup_ctx.append(
         _lifecycle(services, run_workers, sender_options or {}, outbox_options or {}, domain_workers, freeze_gc)
     )

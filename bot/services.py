@@ -11,6 +11,7 @@ from bot.carriers.base import Carrier
 from bot.clock import Clock
 from bot.lines import LineDirectory
 from bot.liveness import worker_identity
+from bot.metrics import Metrics
 from bot.scheduling import Scheduler
 from bot.settings import Settings
 from storage.db import Database
@@ -65,6 +66,8 @@ class Services:
     # Every carrier a line uses, by the name settings give it (`[[lines]] carrier`, default SMS_PROVIDER);
     # `carrier` is SMS_PROVIDER's. Lines of different carriers are served at once.
     carriers: dict[str, Carrier] = field(default_factory=dict)
+    # Counters and histograms of what this process does, and the database's figures (bot.metrics).
+    metrics: Metrics = field(default_factory=Metrics)
 
     def carrier_for(self, line_id: int | None) -> Carrier:
         """The carrier of the line with this id (SMS_PROVIDER's for a line the settings no longer have)."""

@@ -131,6 +131,7 @@ class Settings:
     # After a send whose outcome is unknown, how long the carrier's records are looked at before the text is
     # sent again (docs/reconciliation.md).
     reconcile_window: float = 300.0
+    metrics_refresh: float = 15.0  # seconds between reads of the database's figures for /metrics
 
     @property
     def local_mode(self) -> bool:
@@ -610,5 +611,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         media_secret=media_secret,
         config_path=config_path,
         reconcile_window=_seconds(env, "RECONCILE_WINDOW_SECONDS", 300.0, low=5, high=86400),
+        metrics_refresh=_seconds(env, "METRICS_REFRESH_SECONDS", 15.0, low=1, high=3600),
         **file_fields,
     )

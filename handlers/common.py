@@ -4,6 +4,7 @@ database is away, and a logged, plain 500 for anything else that escapes a handl
 from __future__ import annotations
 
 import logging
+import time
 
 from aiohttp import web
 
@@ -19,9 +20,27 @@ log = logging.getLogger(__name__)
 
 
 @web.middleware
+async def measured(request: web.Request, handler):
+    """Count and time every answer by route pattern and status (sms_bridge_http_answers, ..._answer_seconds)."""
+    started, status = time.perf_counter(), 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        route = _route(request)
+        metrics = request.app[SERVICES].metrics
+        metrics.webhook_answers.labels(route, str(status)).inc()
+        metrics.webhook_ack.labels(route).observe(time.perf_counter() - started)
+
+
+@web.middleware
 async def unhandled_errors(request: web.Request, handler):
-    """The outermost middleware: an exception no handler expected is logged with the route and its traceback,
-    and answered a plain 500 that shows neither (nothing about the internals leaks to the caller)."""
+    """Inside `measured`, outside the rest: an exception no handler expected is logged with the route and its
+    traceback, and answered a plain 500 that shows neither (nothing about the internals leaks to the caller)."""
     try:
         return await handler(request)
     except web.HTTPException:

@@ -29,9 +29,9 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics_endpoint(request: web.Request) -> web.Response:
-    text = await metrics.render(request.app[SERVICES])
     return web.Response(
-        text=text, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"}
+        body=request.app[SERVICES].metrics.render(),
+        headers={"Content-Type": metrics.CONTENT_TYPE, "X-Content-Type-Options": "nosniff"},
     )
 
 

@@ -68,6 +68,7 @@ async def receive_inbound(services: Services, inbound: InboundSMS) -> InboundRes
             message_id = await _store_inbound(session, services, line, phone, inbound)
     except IntegrityError:
         return InboundResult(stored=False, reason="duplicate delivery")  # a concurrent retry won the race
+    services.metrics.texts_in.labels(line.config.key, services.carrier_for(line.id).name).inc()
     services.wakeups.poke_outbox()
     services.wakeups.poke_sender()
     return InboundResult(stored=True, message_id=message_id)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -57,13 +58,26 @@ from storage.states import MESSAGE_FLOW, MessageStatus
 _messages = Message.__table__
 # What the gate and the carrier call need of a message, read without building ORM objects.
 _GATE_COLUMNS = tuple(
-    _messages.c[name] for name in ("id", "phone", "line_id", "purpose", "body", "media", "slack_channel", "origin")
+    _messages.c[name]
+    for name in (
+        "id",
+        "phone",
+        "line_id",
+        "purpose",
+        "body",
+        "media",
+        "slack_channel",
+        "origin",
+        "next_attempt_at",
+        "created_at",
+    )
 )
 
 log = logging.getLogger(__name__)
 
-# A gated message ready for the carrier: its id, the text, and whether recording it has side effects.
-Ready = tuple[int, OutboundSMS, bool]
+# A gated message ready for the carrier: its id, the text, whether recording it has side effects, and when it
+# was due.
+Ready = tuple[int, OutboundSMS, bool, datetime]
 
 MIN_BATCH, MAX_BATCH = 50, 200  # messages claimed per transaction (see SendWorker._default_batch_size)
 CLAIM_SECONDS = 30  # how long a claimed message is ours; past it, another replica may reconcile it
@@ -321,6 +335,7 @@ class SendWorker:
             row.id,
             self._outbound(row, media, callback),
             needs_side_effects(self.services, row.slack_channel, row.origin),
+            row.next_attempt_at or row.created_at,
         )
 
     async def _hold_back(self, session: AsyncSession, held: list[int], decisions: dict[int, gate.Decision]) -> None:
@@ -414,7 +429,9 @@ class SendWorker:
         line = self.services.lines.by_key(sms.sender)
         return self.services.carrier_for(line.id if line is not None else None)
 
-    async def _call_carrier(self, message_id: int, sms: OutboundSMS, side_effects: bool, claim_ends: float) -> Outcome:
+    async def _call_carrier(
+        self, message_id: int, sms: OutboundSMS, side_effects: bool, due: datetime, claim_ends: float
+    ) -> Outcome:
         rate = self._rate(sms.sender)
         while True:
             # The slot is awaited before a connection is taken: waiting for one's slot holds no carrier call.
@@ -435,12 +452,25 @@ class SendWorker:
                         "sender: message %s not sent: its claim is about to lapse; it will be reconciled", message_id
                     )
                     return Outcome(message_id, abandoned=True)
-                try:
-                    return Outcome(message_id, result=await self._carrier(sms).send(sms), side_effects=side_effects)
-                except CarrierError as exc:
-                    return Outcome(message_id, error=exc, side_effects=side_effects)
+                return await self._offer(message_id, sms, side_effects, due)
             finally:
                 self._carrier_calls.put_nowait(token)
+
+    async def _offer(self, message_id: int, sms: OutboundSMS, side_effects: bool, due: datetime) -> Outcome:
+        """The carrier call itself, counted and timed (bot.metrics)."""
+        carrier, metrics = self._carrier(sms), self.services.metrics
+        started = time.perf_counter()
+        try:
+            outcome = Outcome(message_id, result=await carrier.send(sms), side_effects=side_effects)
+        except CarrierError as exc:
+            outcome = Outcome(message_id, error=exc, side_effects=side_effects)
+        metrics.carrier_call.labels(carrier.name).observe(time.perf_counter() - started)
+        error = outcome.error
+        if error is None:
+            metrics.send_lag.observe(max((self.services.clock.now() - due).total_seconds(), 0.0))
+        code = "" if error is None or error.code is None else str(error.code)
+        metrics.texts_out.labels(sms.sender, carrier.name, _outcome_name(error), code).inc()
+        return outcome
 
     async def _record(self, outcomes: list[Outcome], claim_ends: float) -> None:
         """Store every outcome of a batch in one transaction: a lost answer is left to reconciliation, a text
@@ -528,3 +558,14 @@ class SendWorker:
         message.next_attempt_at = now + timedelta(seconds=delay)
         message.error_message = f"retrying: {error}"
         log.info("sender: message %s retried in %.0fs: %s", message.id, delay, error)
+
+
+def _outcome_name(error: CarrierError | None) -> str:
+    """How `sms_bridge_texts_out` names what the carrier made of a send."""
+    if error is None:
+        return "sent"
+    if isinstance(error, AmbiguousCarrierError):
+        return "unknown"
+    if isinstance(error, TransientCarrierError):
+        return "retried"
+    return "failed"

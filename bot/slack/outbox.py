@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -307,6 +308,7 @@ class OutboxWorker:
                 await self._complete(op, row, OpResult(ts=found))
                 return
         await self._mark_started(row)
+        started = time.perf_counter()
         try:
             result = await op.perform(self.services, row)
         except SlackApiError as exc:
@@ -318,6 +320,8 @@ class OutboxWorker:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             await self._reschedule(row, f"Slack unreachable: {type(exc).__name__}", None)
             return
+        finally:
+            self.services.metrics.slack_call.labels(row.op).observe(time.perf_counter() - started)
         await self._complete(op, row, result)
 
     async def _on_slack_error(self, row: SlackOutbox, exc: SlackApiError) -> None:
@@ -347,6 +351,8 @@ class OutboxWorker:
             fresh.status, fresh.result_ts = OutboxStatus.DONE, result.ts
             fresh.claim_until = fresh.attempt_started_at = None
             fresh.attempts += 1
+            lag = (self.services.clock.now() - fresh.created_at).total_seconds()
+        self.services.metrics.outbox_lag.observe(max(lag, 0.0))
 
     async def _finish(self, row: SlackOutbox, *, status: OutboxStatus, error: str) -> None:
         async with self.services.db.session() as session:

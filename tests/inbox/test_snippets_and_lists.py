@@ -9,7 +9,8 @@ import aiohttp
 
 from bot.contacts import service as contacts
 from tests.inbox.helpers import CUSTOMER, command, open_thread, thread_text
-from tests.support.bridge import ADMIN, AGENT, CHANNEL
+from tests.support.bridge import ADMIN, AGENT, CHANNEL, LINE
+from tests.support.metrics import scrape_until, value
 
 SECOND = "+14155550188"
 
@@ -97,15 +98,14 @@ async def test_find_by_number_fragment_name_or_tag(bridge, slack, twilio):
     assert "Usage" in await command(bridge, slack, "find")
 
 
-async def test_time_to_first_answer_and_to_resolve_are_histograms_per_line(bridge, slack, twilio):
+async def test_time_to_first_answer_and_to_resolve_are_histograms_per_line(make_bridge, slack, twilio):
+    bridge = await make_bridge(env={"METRICS_REFRESH_SECONDS": "1"})
     ts = await open_thread(bridge, slack, twilio)
     await slack.user_message(bridge.events_url, channel=CHANNEL, user=AGENT, text="hi", thread_ts=ts)
     await twilio.wait_for(lambda: len(twilio.sent) == 1)
     await command(bridge, slack, f"resolve {CUSTOMER}")
-    async with aiohttp.ClientSession() as http, http.get(bridge.url + "/metrics") as resp:
-        text = await resp.text()
-    assert "# TYPE sms_bridge_time_to_first_answer_seconds histogram" in text
-    assert 'sms_bridge_time_to_first_answer_seconds_count{line="+14155550100"} 1' in text
-    assert 'sms_bridge_time_to_first_answer_seconds_bucket{line="+14155550100",le="60"} 1' in text
-    assert 'sms_bridge_time_to_resolve_seconds_count{line="+14155550100"} 1' in text
-    assert 'sms_bridge_time_to_resolve_seconds_bucket{line="+14155550100",le="+Inf"} 1' in text
+    samples = await scrape_until(bridge.url, "sms_bridge_time_to_resolve_seconds_count", line=LINE)
+    assert value(samples, "sms_bridge_time_to_first_answer_seconds_count", line=LINE) == 1
+    assert value(samples, "sms_bridge_time_to_first_answer_seconds_bucket", line=LINE, le="60") == 1
+    assert value(samples, "sms_bridge_time_to_resolve_seconds_count", line=LINE) == 1
+    assert value(samples, "sms_bridge_time_to_resolve_seconds_bucket", line=LINE, le="+Inf") == 1
