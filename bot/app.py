@@ -26,6 +26,7 @@ from bot import api, campaigns, conversations, notify
 from bot.carriers import build_carriers
 from bot.carriers.base import Carrier
 from bot.clock import Clock
+from bot.compliance import nanp_regions
 from bot.conversations import inbox
 from bot.conversations.card_ops import card_ops
 from bot.lines import sync_lines
@@ -185,6 +186,7 @@ def _lifecycle(
         if run_workers:
             services.db.hold_single_server()
         await upgrade(services.db.engine)
+        await nanp_regions.load()  # quiet hours' +1 regions, before any send is gated
         async with services.db.session() as session:
             services.lines = await sync_lines(session, services.settings)
         workers = []

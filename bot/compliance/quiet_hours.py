@@ -35,10 +35,10 @@ from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from phonenumbers import geocoder
 from phonenumbers import timezone as pn_timezone
 from phonenumbers.tzdata import TIMEZONE_DATA
 
+from bot.compliance import nanp_regions
 from bot.phone import parse_e164
 from bot.time_window import Window, check_window, parse_window
 
@@ -180,119 +180,10 @@ def time_zones(number_e164: str) -> list[str]:
     return list(_all_zones())
 
 
-_US_STATES = {
-    "AL": "Alabama",
-    "AK": "Alaska",
-    "AZ": "Arizona",
-    "AR": "Arkansas",
-    "CA": "California",
-    "CO": "Colorado",
-    "CT": "Connecticut",
-    "DE": "Delaware",
-    "FL": "Florida",
-    "GA": "Georgia",
-    "HI": "Hawaii",
-    "ID": "Idaho",
-    "IL": "Illinois",
-    "IN": "Indiana",
-    "IA": "Iowa",
-    "KS": "Kansas",
-    "KY": "Kentucky",
-    "LA": "Louisiana",
-    "ME": "Maine",
-    "MD": "Maryland",
-    "MA": "Massachusetts",
-    "MI": "Michigan",
-    "MN": "Minnesota",
-    "MS": "Mississippi",
-    "MO": "Missouri",
-    "MT": "Montana",
-    "NE": "Nebraska",
-    "NV": "Nevada",
-    "NH": "New Hampshire",
-    "NJ": "New Jersey",
-    "NM": "New Mexico",
-    "NY": "New York",
-    "NC": "North Carolina",
-    "ND": "North Dakota",
-    "OH": "Ohio",
-    "OK": "Oklahoma",
-    "OR": "Oregon",
-    "PA": "Pennsylvania",
-    "RI": "Rhode Island",
-    "SC": "South Carolina",
-    "SD": "South Dakota",
-    "TN": "Tennessee",
-    "TX": "Texas",
-    "UT": "Utah",
-    "VT": "Vermont",
-    "VA": "Virginia",
-    "WA": "Washington State",
-    "WV": "West Virginia",
-    "WI": "Wisconsin",
-    "WY": "Wyoming",
-    "DC": "Washington D.C.",
-}
-_CA_PROVINCES = {
-    "AB": "Alberta",
-    "BC": "British Columbia",
-    "MB": "Manitoba",
-    "NB": "New Brunswick",
-    "NL": "Newfoundland and Labrador",
-    "NS": "Nova Scotia",
-    "NT": "Northwest Territories",
-    "NU": "Nunavut",
-    "ON": "Ontario",
-    "PE": "Prince Edward Island",
-    "QC": "Quebec",
-    "SK": "Saskatchewan",
-    "YT": "Yukon",
-}
-_SUBDIVISIONS = {"US": _US_STATES, "CA": _CA_PROVINCES}
-# Description -> code, for descriptions that are a whole state/province name.  Variants the
-# geocoder uses are listed too ("Washington" is the state; D.C. is spelled out).
-_BY_NAME = {
-    country: {name.casefold(): code for code, name in table.items()} for country, table in _SUBDIVISIONS.items()
-}
-_BY_NAME["US"].update(
-    {"washington": "WA", "washington, d.c.": "DC", "washington dc": "DC", "district of columbia": "DC"}
-)
-_BY_NAME["CA"].update(
-    {
-        "québec": "QC",
-        "newfoundland": "NL",
-        "labrador": "NL",
-        "yukon territory": "YT",
-        "pei": "PE",
-        "british colombia": "BC",
-    }
-)  # the geocoder's own spelling for 257
-
-
 def region_of(number_e164: str) -> str | None:
-    """ISO 3166-2 subdivision of a US or Canadian number (``"US-FL"``), else ``None``.
-
-    Derived from the ``phonenumbers`` geocoder's English description of the number's
-    prefix: either a state/province name ("Florida", "Ontario") or "City, XX" with a
-    postal abbreviation ("Miami, FL", "Toronto, ON").  Numbers of other countries,
-    non-geographic numbers (toll-free), descriptions naming only the country ("Canada")
-    and shared area codes naming two provinces ("Nova Scotia/Prince Edward Island")
-    give ``None``.
-    """
-    number = _parse(number_e164)
-    country = phonenumbers.region_code_for_number(number)
-    table = _SUBDIVISIONS.get(country or "")
-    if country is None or table is None:
-        return None
-    description = geocoder.description_for_number(number, "en").strip()
-    if not description:
-        return None
-    by_name = _BY_NAME[country]
-    code = by_name.get(description.casefold())
-    if code is None and "," in description:
-        tail = description.rsplit(",", 1)[1].strip()
-        code = tail.upper() if tail.upper() in table else by_name.get(tail.casefold())
-    return f"{country}-{code}" if code else None
+    """ISO 3166-2 subdivision of a US or Canadian number (``"US-FL"``), else ``None``: see
+    :mod:`bot.compliance.nanp_regions`."""
+    return nanp_regions.subdivision(_parse(number_e164))
 
 
 def window_for(number_e164: str, policy: QuietHoursPolicy | None = None) -> Window:
