@@ -6,15 +6,18 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.emulators import TelnyxEmulator
+from tests.support import telnyx_openapi
 
 
 @pytest.fixture
 async def telnyx():
     emulator = TelnyxEmulator(Ed25519PrivateKey.generate())
+    violations = telnyx_openapi.watch(emulator)
     await emulator.start()
     yield emulator
     await emulator.stop()
     assert not emulator.server_errors, emulator.server_errors
+    assert not violations, "not as Telnyx's API description says:\n" + "\n".join(violations)
 
 
 @pytest.fixture(params=["twilio", "telnyx"])

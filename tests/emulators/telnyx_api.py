@@ -1,9 +1,11 @@
 """A loopback emulator of Telnyx's Messaging API v2: sends, detail records, media, and Ed25519-signed webhooks.
 
-Shapes as Telnyx documents them (see bot/carriers/telnyx/ for the pages): `POST /v2/messages` answers
+Shapes as Telnyx documents them (see bot/carriers/telnyx/ for the pages; tests/support/telnyx_openapi.py holds
+every request, answer and webhook to Telnyx's OpenAPI description): `POST /v2/messages` answers
 `{"data": {...message...}}` or `{"errors": [{"code", "title", "detail"}]}`; webhooks are
-`{"data": {"record_type": "event", "id", "event_type", "occurred_at", "payload"}}` signed with
-`telnyx-signature-ed25519` (base64) over `f"{telnyx-timestamp}|{body}"`. The signing key is the test's.
+`{"data": {"record_type": "event", "id", "event_type", "occurred_at", "payload"}}` (and `meta` on receipts) signed
+with `telnyx-signature-ed25519` (base64) over `f"{telnyx-timestamp}|{body}"`. A detail record has a status only
+once its message is final, one of the record's own values (FINAL_STATUSES). The signing key is the test's.
 """
 
 from __future__ import annotations
@@ -13,13 +15,24 @@ import base64
 import json
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from ._base import Fault, LoopbackServer, post_with_retries
+from ._base import RECORD_KEY, Fault, LoopbackServer, post_with_retries
+
+# A message's final recipient status (message.finalized) -> its detail record's status, which has values of its own
+# (MessageDetailRecord.status: delivered, failed, gw_reject, gw_timeout, dlr_unconfirmed, dlr_timeout, received).
+# Until the message is final its detail record has no status (the schema has none for queued or sent).
+FINAL_STATUSES = {
+    "delivered": "delivered",
+    "delivery_failed": "failed",
+    "sending_failed": "gw_reject",
+    "delivery_unconfirmed": "dlr_unconfirmed",
+}
 
 
 def _iso(epoch: float) -> str:
@@ -60,6 +73,7 @@ class TelnyxEmulator(LoopbackServer):
         self.media: dict[str, tuple[bytes, str]] = {}
         self.webhooks: list[dict] = []  # every webhook sent: event_type, url, status
         self.answers_to_drop = 0  # sends performed, then the connection dropped before the answer
+        self.event_hooks: list[Callable[[dict], None]] = []  # called with every webhook document it sends
 
     # ------------------------------------------------------------------ setup
 
@@ -92,7 +106,15 @@ class TelnyxEmulator(LoopbackServer):
         return _error(int(fault.kind), 10007, "Unexpected error", "An unexpected error occured.")
 
     async def _record_request(self, request: web.Request) -> None:
-        self.requests.append({"method": request.method, "path": request.path})
+        record = {
+            "method": request.method,
+            "path": request.path,
+            "query": request.query_string,
+            "body": await request.read() if request.can_read_body else b"",
+            "status": None,
+        }
+        request[RECORD_KEY] = record
+        self.requests.append(record)
 
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {self.api_key}"
@@ -132,10 +154,9 @@ class TelnyxEmulator(LoopbackServer):
             "cli": sender,
             "direction": "outbound",
             "message_type": "MMS" if media_urls else "SMS",
-            "status": "queued",
             "created_at": _iso(now),
-            "sent_at": None,
         }
+        record["received_at"] = now
         data = self._message(record, "queued", now)
         if body.get("webhook_url"):
             self._spawn(self._progress(record))
@@ -145,7 +166,12 @@ class TelnyxEmulator(LoopbackServer):
         return web.json_response({"data": data})
 
     def _message(self, record: dict, status: str, now: float, errors: list | None = None) -> dict:
-        return {
+        """The message resource (OutboundMessagePayload) as it stands at `now` with this recipient status."""
+        sent_at = record.get("sent_at")
+        if sent_at is None and status not in ("queued", "sending", "sending_failed"):
+            sent_at = now
+        final = status in FINAL_STATUSES
+        message = {
             "record_type": "message",
             "direction": "outbound",
             "id": record["id"],
@@ -154,12 +180,16 @@ class TelnyxEmulator(LoopbackServer):
             "to": [{"phone_number": record["to"], "status": status, "carrier": "T-MOBILE USA, INC."}],
             "text": record["body"],
             "media": [{"url": url} for url in record["media_urls"]],
-            "webhook_url": record["status_callback"],
             "encoding": "GSM-7",
             "parts": max(1, -(-len(record["body"]) // 160)),
             "errors": errors or [],
-            "created_at": _iso(now),
+            "received_at": _iso(record.get("received_at", now)),
+            "sent_at": _iso(sent_at) if sent_at is not None else None,
+            "completed_at": _iso(now) if final else None,
         }
+        if record["status_callback"]:
+            message["webhook_url"] = record["status_callback"]
+        return message
 
     async def _progress(self, record: dict) -> None:
         failure = self.number_errors.get(record["to"])
@@ -176,9 +206,13 @@ class TelnyxEmulator(LoopbackServer):
         for event_type, status, errors in plan:
             await asyncio.sleep(self.status_delay)
             now = time.time()
-            self.records[record["id"]]["status"] = status
+            detail = self.records[record["id"]]
             if status == "sent":
-                self.records[record["id"]]["sent_at"] = _iso(now)
+                record["sent_at"] = now
+                detail["sent_at"] = _iso(now)
+            if status in FINAL_STATUSES:
+                detail["status"] = FINAL_STATUSES[status]
+                detail["completed_at"] = _iso(now)
             payload = self._message(record, status, now, errors)
             await self.deliver(record["status_callback"], event_type, payload)
 
@@ -212,8 +246,11 @@ class TelnyxEmulator(LoopbackServer):
         record = next((r for r in self.sent if r["id"] == request.match_info["id"]), None)
         if record is None:
             return _error(404, 10005, "Resource not found", "The requested resource could not be found.")
-        detail = self.records[record["id"]]
-        return web.json_response({"data": self._message(record, detail["status"], time.time())})
+        status = next(
+            (s for s, final in FINAL_STATUSES.items() if final == self.records[record["id"]].get("status")), None
+        )
+        status = status or ("sent" if record.get("sent_at") is not None else "queued")
+        return web.json_response({"data": self._message(record, status, time.time())})
 
     async def _media(self, request: web.Request) -> web.StreamResponse:
         item = self.media.get(request.match_info["name"])
@@ -226,17 +263,21 @@ class TelnyxEmulator(LoopbackServer):
     def sign(self, body: bytes, timestamp: str) -> str:
         return base64.b64encode(self.signing_key.sign(timestamp.encode() + b"|" + body)).decode()
 
-    def event(self, event_type: str, payload: dict, event_id: str | None = None) -> dict:
-        return {
+    def event(self, event_type: str, payload: dict, event_id: str | None = None, url: str | None = None) -> dict:
+        """A webhook document: InboundMessageEvent for message.received (its `data` only), OutboundMessageEvent for
+        message.sent and message.finalized (with `meta`, the attempt and the URL, when `url` is given)."""
+        document: dict = {
             "data": {
                 "record_type": "event",
                 "id": event_id or str(uuid.uuid4()),
                 "event_type": event_type,
                 "occurred_at": _iso(time.time()),
                 "payload": payload,
-            },
-            "meta": {"attempt": 1, "delivered_to": ""},
+            }
         }
+        if url and event_type != "message.received":
+            document["meta"] = {"attempt": 1, "delivered_to": url}
+        return document
 
     async def post_event(
         self,
@@ -258,7 +299,10 @@ class TelnyxEmulator(LoopbackServer):
         return status, text
 
     async def deliver(self, url: str, event_type: str, payload: dict, event_id: str | None = None) -> tuple[int, str]:
-        status, text = await self.post_event(url, self.event(event_type, payload, event_id))
+        document = self.event(event_type, payload, event_id, url)
+        for hook in self.event_hooks:
+            hook(document)
+        status, text = await self.post_event(url, document)
         self.webhooks.append({"event_type": event_type, "url": url, "status": status})
         return status, text
 
@@ -275,7 +319,7 @@ class TelnyxEmulator(LoopbackServer):
             "to": [{"phone_number": to, "status": "delivered", "carrier": "TELNYX LLC", "line_type": "VoIP"}],
             "cc": [],
             "text": body,
-            "media": [{"url": url, "content_type": kind, "size": 1, "hash_sha256": ""} for url, kind in media],
+            "media": [{"url": url, "content_type": kind, "size": 1} for url, kind in media],
             "encoding": "GSM-7",
             "parts": 1,
             "received_at": _iso(time.time()),

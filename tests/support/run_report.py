@@ -1,15 +1,19 @@
-"""What the whole test run counted: Block Kit payloads and Twilio requests checked, and each reliability test's
-faults and losses. When pytest-xdist spreads the suite over worker processes, each worker sends its counts to
-the controller as it finishes, and the controller prints the totals."""
+"""What the whole test run counted: Block Kit payloads and Twilio and Telnyx requests checked, and each reliability
+test's faults and losses. When pytest-xdist spreads the suite over worker processes, each worker sends its counts
+to the controller as it finishes, and the controller prints the totals."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
 
-from tests.support import block_kit, twilio_openapi
+from tests.support import block_kit, telnyx_openapi, twilio_openapi
 
-COUNTS: dict[str, Counter[str]] = {"block_kit": block_kit.CHECKED, "twilio": twilio_openapi.CHECKED}
+COUNTS: dict[str, Counter[str]] = {
+    "block_kit": block_kit.CHECKED,
+    "twilio": twilio_openapi.CHECKED,
+    "telnyx": telnyx_openapi.CHECKED,
+}
 RELIABILITY_RUNS: list[dict] = []  # one entry per reliability test: its name and counts
 _KEY = "sms_bridge_run_report"
 
@@ -32,7 +36,7 @@ def receive_from_worker(node) -> None:
 
 def write_summary(terminalreporter) -> None:
     """The run's totals, at the end of pytest's output."""
-    checked, twilio = COUNTS["block_kit"], COUNTS["twilio"]
+    checked, twilio, telnyx = COUNTS["block_kit"], COUNTS["twilio"], COUNTS["telnyx"]
     if checked["payloads"]:
         terminalreporter.write_line(
             f"Block Kit: {checked['payloads']} payloads checked against slack_sdk's models, "
@@ -42,6 +46,11 @@ def write_summary(terminalreporter) -> None:
         terminalreporter.write_line(
             f"Twilio: {twilio['requests']} requests and {twilio['answers']} answers checked against Twilio's "
             f"OpenAPI description, {twilio['violations']} not as described"
+        )
+    if telnyx["requests"] or telnyx["webhooks"]:
+        terminalreporter.write_line(
+            f"Telnyx: {telnyx['requests']} requests, {telnyx['answers']} answers and {telnyx['webhooks']} webhooks "
+            f"checked against Telnyx's OpenAPI description, {telnyx['violations']} not as described"
         )
     if RELIABILITY_RUNS:
         _write_reliability(terminalreporter)

@@ -8,9 +8,11 @@ Formats as Telnyx documents them:
   Retry-After) (https://developers.telnyx.com/development/api-fundamentals/api-errors).
 - Reconciliation: the Detail Record Search, `GET /v2/detail_records?filter[record_type]=messaging` filtered by
   `filter[direction]`, `filter[cld]` (to), `filter[cli]` (from) and `filter[created_at][gte]`, newest first with
-  `sort=-created_at`, paged by `page[number]`/`page[size]` with `meta.total_pages`; each record has `uuid` (the
-  message id), `cld`, `cli`, `status`, `created_at`, `sent_at`
-  (https://developers.telnyx.com/api-reference/detail-records/search-detail-records); a record carries no text,
+  `sort=-created_at`, paged by `page[number]`/`page[size]` (at most 50) with `meta.total_pages`; each record has
+  `uuid` (the message id), `cld`, `cli`, `created_at`, `sent_at` and, once the message is final, a `status` of its
+  own: delivered, failed, gw_reject, gw_timeout, dlr_unconfirmed, dlr_timeout (received for inbound)
+  (https://developers.telnyx.com/api-reference/detail-records/search-detail-records, and Telnyx's OpenAPI
+  description, MessageDetailRecord); a record carries no text,
   so each one's message is read, `GET /v2/messages/{id}`, whose `data.text` it is
   (https://developers.telnyx.com/docs/messaging/messages/message-detail-records). There is no client
   reference or idempotency key on a send, so this search is what tells a text Telnyx took from one it never got.
@@ -39,12 +41,23 @@ from bot.carriers.base import (
 )
 from bot.carriers.telnyx import errors
 from bot.carriers.telnyx.prices import PRICES
-from bot.carriers.telnyx.webhooks import WEBHOOK_PATH, TelnyxWebhooks, receipt_status
+from bot.carriers.telnyx.webhooks import WEBHOOK_PATH, TelnyxWebhooks
 
 MAX_MEDIA_BYTES = 5 * 1024 * 1024
-LIST_PAGE_SIZE = 100
+LIST_PAGE_SIZE = 50  # the search's largest page (page[size] has maximum 50)
 MAX_LIST_PAGES = 20
 CALLBACK_MESSAGE_PARAM = "m"  # the webhook URL's query parameter naming the bridge's message id
+# A detail record's final status as the bridge's receipt status. "failed" is a failed delivery attempt (the
+# carrier did not deliver it); "gw_reject" the gateway's refusal (it was never sent); the unconfirmed and timed
+# out ones are taken and sent, never confirmed delivered.
+RECORD_STATUSES = {
+    "delivered": "delivered",
+    "failed": "undelivered",
+    "gw_reject": "failed",
+    "gw_timeout": "sent",
+    "dlr_unconfirmed": "sent",
+    "dlr_timeout": "sent",
+}
 
 
 class TelnyxCarrier:
@@ -182,14 +195,17 @@ class TelnyxCarrier:
 
 
 def _sent_record(item: Mapping[str, Any]) -> SentRecord:
+    """A detail record: its final status, or (before it has one) sent once it has a send time, queued before."""
+    sent_at = _iso_or_none(item.get("sent_at"))
+    status = str(item.get("status") or "").lower()
     return SentRecord(
         carrier_sid=item["uuid"],
         to=str(item.get("cld") or ""),
         sender=str(item.get("cli") or ""),
         body="",
         created_at=_iso_or_none(item.get("created_at")),
-        sent_at=_iso_or_none(item.get("sent_at")),
-        status=receipt_status(str(item.get("status") or "")),
+        sent_at=sent_at,
+        status=RECORD_STATUSES.get(status) or ("sent" if sent_at is not None else "queued"),
     )
 
 
