@@ -27,11 +27,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+from tests.support.openapi_paths import PathTemplates, resolve
+
 SPEC_PATH = Path(__file__).resolve().parents[1] / "openapi" / "telnyx_api_v2.messaging.json"
 SPEC: dict = json.loads(SPEC_PATH.read_text())
 CHECKED: Counter[str] = Counter()  # "requests", "answers", "webhooks", "violations" over the test session
 PREFIX = "/v2"  # the server URL's path: the description's paths are below it
-_TEMPLATES = [(re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(p)) + "$"), p) for p in SPEC["paths"]]
+_TEMPLATES = PathTemplates(SPEC)
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "string": str,
     "integer": int,
@@ -49,10 +51,7 @@ _WEBHOOKS = {
 
 
 def _resolve(schema: dict) -> dict:
-    while "$ref" in schema:
-        _, section, name = schema["$ref"].lstrip("#/").split("/")
-        schema = SPEC["components"][section][name]
-    return schema
+    return resolve(SPEC, schema)
 
 
 def described(path: str) -> bool:
@@ -62,11 +61,7 @@ def described(path: str) -> bool:
 
 def operation(method: str, path: str) -> tuple[str, dict] | None:
     """(path template, operation) for a request, or None when the document has no such path."""
-    relative = path[len(PREFIX) :] if path.startswith(PREFIX + "/") else path
-    for pattern, template in _TEMPLATES:
-        if pattern.match(relative):
-            return template, SPEC["paths"][template].get(method.lower(), {})
-    return None
+    return _TEMPLATES.operation(method, path[len(PREFIX) :] if path.startswith(PREFIX + "/") else path)
 
 
 def _type_matches(value: Any, expected: str) -> bool:

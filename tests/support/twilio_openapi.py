@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import email.utils
 import json
-import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+from tests.support.openapi_paths import PathTemplates, resolve
+
 SPEC_PATH = Path(__file__).resolve().parents[1] / "openapi" / "twilio_api_v2010.messages.json"
 SPEC: dict = json.loads(SPEC_PATH.read_text())
 CHECKED: Counter[str] = Counter()  # "requests", "answers", "violations" over the test session
-_TEMPLATES = [
-    (re.compile("^" + re.sub(r"\{\w+\}", "[^/]+", re.escape(p).replace(r"\{", "{").replace(r"\}", "}")) + "$"), p)
-    for p in SPEC["paths"]
-]
+_TEMPLATES = PathTemplates(SPEC)
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "string": str,
     "integer": int,
@@ -39,10 +37,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
 
 
 def _resolve(schema: dict) -> dict:
-    while "$ref" in schema:
-        _, section, name = schema["$ref"].lstrip("#/").split("/")
-        schema = SPEC["components"][section][name]
-    return schema
+    return resolve(SPEC, schema)
 
 
 def described(path: str) -> bool:
@@ -52,10 +47,7 @@ def described(path: str) -> bool:
 
 def operation(method: str, path: str) -> tuple[str, dict] | None:
     """(path template, operation) for a request, or None when the document has no such path."""
-    for pattern, template in _TEMPLATES:
-        if pattern.match(path):
-            return template, SPEC["paths"][template].get(method.lower(), {})
-    return None
+    return _TEMPLATES.operation(method, path)
 
 
 def schema_problems(value: Any, schema: dict, where: str) -> list[str]:
