@@ -188,12 +188,18 @@ def describe(row: ApiMessage, message: Message, line_key: str, now: Any) -> dict
 
 
 async def _load(session: AsyncSession, api_id: str, caller: Principal) -> tuple[ApiMessage, Message]:
-    row = await session.get(ApiMessage, api_id)
-    if row is None or not _visible(row, caller):
+    # One statement, so one snapshot on PostgreSQL: read one after the other, a delivery committed in between
+    # would show as "delivered" with no delivered_at.
+    found = (
+        await session.execute(
+            select(ApiMessage, Message)
+            .join(Message, Message.id == ApiMessage.message_id)
+            .where(ApiMessage.id == api_id)
+        )
+    ).one_or_none()
+    if found is None or not _visible(found[0], caller):
         raise ApiError(404, "not_found", f"id: no message {api_id[:40]!r}")
-    message = await session.get(Message, row.message_id)
-    assert message is not None  # a foreign key
-    return row, message
+    return found[0], found[1]
 
 
 def _visible(row: ApiMessage, caller: Principal) -> bool:

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import func, select
 
-from handlers.common import storage_unavailable, unhandled_errors
+from handlers.common import measured, storage_unavailable, unhandled_errors
 from storage.models import Conversation, Message, SlackOutbox
 from tests.emulators.socket_mode import SocketModeEmulator
 from tests.notify.helpers import CONFIG, TOKEN
@@ -254,4 +254,5 @@ async def test_an_unexpected_exception_is_a_plain_500_logged_with_its_route(capl
 
 
 def test_the_app_catches_what_its_handlers_do_not(bridge):
-    assert bridge.app.middlewares[0] is unhandled_errors
+    # Outside it only `measured`, which counts each answer and lets every exception through.
+    assert list(bridge.app.middlewares[:2]) == [measured, unhandled_errors]
