@@ -22,7 +22,6 @@ from bot.lines import LineDirectory
 from storage.db import Database
 from storage.models import ConversationEvent, Message, SlackOutbox
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Upper bounds (seconds) of the inbox histograms' buckets: a minute to three days.
 INBOX_BUCKETS = (60, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600, 3 * 24 * 3600)
 INBOX_HISTOGRAMS = {
@@ -95,13 +94,13 @@ class Metrics:
             ["line", "carrier", "status", "error_code"],
             registry=registry,
         )
-        self.webhook_answers = Counter(
+        self.http_answers = Counter(
             "sms_bridge_http_answers",
             "HTTP answers (webhooks, the API, health), by route and status code.",
             ["route", "status"],
             registry=registry,
         )
-        self.webhook_ack = Histogram(
+        self.http_answer_time = Histogram(
             "sms_bridge_http_answer_seconds",
             "From a request's arrival to its answer (for a webhook: its acknowledgement), by route.",
             ["route"],

@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 @web.middleware
 async def measured(request: web.Request, handler):
-    """Count and time every answer by route pattern and status (sms_bridge_http_answers, ..._answer_seconds)."""
+    """Count and time every answer by route pattern and status (sms_bridge_http_answers_total,
+    sms_bridge_http_answer_seconds)."""
     started, status = time.perf_counter(), 500
     try:
         response = await handler(request)
@@ -33,8 +34,8 @@ async def measured(request: web.Request, handler):
     finally:
         route = _route(request)
         metrics = request.app[SERVICES].metrics
-        metrics.webhook_answers.labels(route, str(status)).inc()
-        metrics.webhook_ack.labels(route).observe(time.perf_counter() - started)
+        metrics.http_answers.labels(route, str(status)).inc()
+        metrics.http_answer_time.labels(route).observe(time.perf_counter() - started)
 
 
 @web.middleware

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
-from bot import metrics
 from handlers.common import SERVICES
 from storage.migrate import is_current
 
@@ -31,7 +31,7 @@ async def readyz(request: web.Request) -> web.Response:
 async def metrics_endpoint(request: web.Request) -> web.Response:
     return web.Response(
         body=request.app[SERVICES].metrics.render(),
-        headers={"Content-Type": metrics.CONTENT_TYPE, "X-Content-Type-Options": "nosniff"},
+        headers={"Content-Type": CONTENT_TYPE_LATEST, "X-Content-Type-Options": "nosniff"},
     )
 
 

@@ -175,24 +175,14 @@ def _cached() -> dict[str, str] | None:
 
 
 async def load() -> None:
-    """Fill the table without blocking the event loop: from the cache file, else from a child process."""
-    if _TABLE:
-        return
-    table = _cached()
-    if table is None:
-        child = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", __name__, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-        )
-        out, err = await asyncio.wait_for(child.communicate(), _CHILD_TIMEOUT)
-        if child.returncode != 0:
-            raise RuntimeError(f"building the +1 region table failed: {err.decode(errors='replace')[-500:]}")
-        _store(out)
-        table = json.loads(out)
-    _use(table)
+    """Fill the table without blocking the event loop (in a thread): from the cache file, else from a child
+    process."""
+    if not _TABLE:
+        await asyncio.to_thread(_load_blocking)
 
 
 def _load_blocking() -> None:
-    """`load()` for callers outside the event loop (the CLI, tests) that ask before the app started."""
+    """Fill the table; `subdivision()` calls it directly when asked before the app started (the CLI, tests)."""
     table = _cached()
     if table is None:
         out = subprocess.run(

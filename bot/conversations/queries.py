@@ -33,10 +33,12 @@ async def parked_with_threads(session: AsyncSession, limit: int = 100) -> list[P
     )
 
 
-async def take_expired_parked(session: AsyncSession, now: datetime) -> list[ParkedReply]:
-    """Remove the parked replies past their expiry; return those this transaction removed."""
-    expired = list(await session.scalars(select(ParkedReply).where(ParkedReply.expires_at <= now)))
-    return [parked for parked in expired if await take_parked(session, parked.id)]
+async def take_parked_before(session: AsyncSession, cutoff: datetime) -> list[tuple[str, str]]:
+    """Remove the replies parked before `cutoff`; return the (channel, ts) of those this transaction removed."""
+    removed = await session.execute(
+        delete(ParkedReply).where(ParkedReply.parked_at < cutoff).returning(ParkedReply.channel, ParkedReply.ts)
+    )
+    return [(channel, ts) for channel, ts in removed.tuples()]
 
 
 async def take_parked(session: AsyncSession, parked_id: int) -> bool:

@@ -236,7 +236,6 @@ async def _park(session: AsyncSession, reply: ThreadReply, now: datetime) -> Non
             text=reply.text,
             files=list(reply.files),
             parked_at=now,
-            expires_at=now + timedelta(seconds=PARKED_REPLY_SECONDS),
         )
     )
     await session.flush()
@@ -249,9 +248,10 @@ async def answer_parked_replies(services: Services) -> int:
     answered = 0
     async with services.db.session() as session:
         ready = [(parked.id, _unparked(parked)) for parked in await queries.parked_with_threads(session)]
-        expired = [_unparked(parked) for parked in await queries.take_expired_parked(session, services.clock.now())]
-    for reply in expired:
-        log.info("slack reply %s in %s: not_ours (no conversation has that thread)", reply.ts, reply.channel)
+        cutoff = services.clock.now() - timedelta(seconds=PARKED_REPLY_SECONDS)
+        expired = await queries.take_parked_before(session, cutoff)
+    for channel, ts in expired:
+        log.info("slack reply %s in %s: not_ours (no conversation has that thread)", ts, channel)
     for parked_id, reply in ready:
         try:
             async with services.db.session() as session:

@@ -216,8 +216,8 @@ class ProcessedEvent(Base):
 class ParkedReply(Base):
     """A person's Slack thread reply whose thread root was not yet known when it came: Slack can deliver a
     reply to a root the outbox has posted but not yet recorded. It waits here, due again each scan, until the
-    root is recorded (then it is answered as any reply) or `expires_at` passes (then it was not a customer's
-    thread)."""
+    root is recorded (then it is answered as any reply) or it is too old to be waiting for one (then it was not a
+    customer's thread; bot.conversations.service.PARKED_REPLY_SECONDS)."""
 
     __tablename__ = "parked_replies"
     __table_args__ = (
@@ -232,7 +232,6 @@ class ParkedReply(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     files: Mapped[list] = mapped_column(JSONDoc, default=list)
     parked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Media(Base):

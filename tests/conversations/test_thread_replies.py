@@ -163,7 +163,7 @@ async def test_reply_in_a_thread_of_no_conversation_is_dropped_when_it_expires(b
     async with bridge.services.db.session() as session:
         parked = (await session.scalars(select(ParkedReply))).one()
         assert (parked.thread_ts, parked.text) == (root["ts"], "agreed")
-        parked.expires_at = bridge.services.clock.now() - timedelta(seconds=1)
+        parked.parked_at = bridge.services.clock.now() - timedelta(seconds=service.PARKED_REPLY_SECONDS + 1)
     assert await service.answer_parked_replies(bridge.services) == 0
     async with bridge.services.db.session() as session:
         assert await session.scalar(select(func.count(ParkedReply.id))) == 0

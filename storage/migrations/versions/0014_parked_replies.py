@@ -29,7 +29,6 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("files", JSONDoc, nullable=False),
         sa.Column("parked_at", UTC, nullable=False),
-        sa.Column("expires_at", UTC, nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("channel", "ts", name="uq_parked_replies_channel_ts"),
     )
