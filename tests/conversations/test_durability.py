@@ -70,10 +70,15 @@ async def test_thread_survives_a_restart(bridge, slack, twilio):
 
 
 async def test_slack_outage_loses_nothing_and_keeps_order(bridge, slack, twilio):
-    slack.fail("500", 1.5)
+    # Slack is down until it has refused a call: a window of fixed length could end before the first post on a
+    # busy machine, and then no outage would be tested.
+    slack.fail("500", 60)
     for i in range(5):
         status, _, _ = await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body=f"text {i}")
         assert status == 200
+    await slack.wait_for(lambda: slack.faults_injected, timeout=20, what="Slack refusing a call")
+    await asyncio.sleep(1.0)  # down a while longer: the outbox retries meanwhile
+    slack.clear_faults()
     await slack.wait_for(
         lambda: slack.roots(CHANNEL) and len(thread_texts(slack, CHANNEL, slack.roots(CHANNEL)[0]["ts"])) == 5,
         timeout=20,
