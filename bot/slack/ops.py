@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.carriers.base import CarrierError
 from bot.services import Services
 from bot.slack.outbox import Op, OpResult, Retry, post_metadata, slack_error
+from storage.bulk import among
 from storage.db import get_row
 from storage.models import Conversation, Media, Message, SlackOutbox
 
@@ -73,9 +75,12 @@ class Post:
 
     async def record(self, session: AsyncSession, row: SlackOutbox, result: OpResult) -> None:
         message_ids = (row.payload or {}).get("message_ids") or ([row.message_id] if row.message_id else [])
-        for message_id in message_ids:
-            message = await get_row(session, Message, message_id)
-            message.slack_channel, message.slack_ts = row.channel, result.ts
+        if message_ids:  # one statement for a folded post's texts: the writer's turn is held while it runs
+            await session.execute(
+                update(Message)
+                .where(among(session, Message.id, message_ids))
+                .values(slack_channel=row.channel, slack_ts=result.ts)
+            )
 
 
 class React(NoThread):
