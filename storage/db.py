@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -34,6 +35,43 @@ class DatabaseInUse(RuntimeError):
 _holding_turn: ContextVar[bool] = ContextVar("holding_sqlite_turn", default=False)
 
 
+class WriterTurn:
+    """SQLite's one write transaction at a time, taken in the order asked, except that an urgent taker (a
+    webhook waiting to be answered) goes before every ordinary one still waiting."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._urgent: deque[asyncio.Future] = deque()
+        self._ordinary: deque[asyncio.Future] = deque()
+
+    async def acquire(self, *, urgent: bool = False) -> None:
+        """Wait for the turn; it is this task's until `release()`."""
+        if not self._held and not self._urgent and not self._ordinary:
+            self._held = True
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        queue = self._urgent if urgent else self._ordinary
+        queue.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed the turn just as it was cancelled: pass it on
+            else:
+                queue.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        """Hand the turn to the next waiter (urgent ones first), or free it."""
+        for queue in (self._urgent, self._ordinary):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)  # the turn passes on still held
+                    return
+        self._held = False
+
+
 class Database:
     """Owns the engine. `session()` yields a session whose transaction commits on success."""
 
@@ -45,27 +83,29 @@ class Database:
         # them on an asyncio lock lets them wait their turn in the event loop, instead of in SQLite's
         # busy handler, which sleeps in steps of up to 100 ms.
         self.is_sqlite = url.startswith("sqlite")
-        self._turn: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+        self._turn: WriterTurn | None = WriterTurn() if self.is_sqlite else None
         # Send-rate slots of a SQLite database, by key (see bot.ratelimit.reserve): one process serves it.
         self.local_slots: dict[str, float] = {}
         self._server_lock: int | None = None
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A unit of work: commit when the block ends normally, roll back otherwise."""
+    async def session(self, *, urgent: bool = False) -> AsyncIterator[AsyncSession]:
+        """A unit of work: commit when the block ends normally, roll back otherwise. `urgent`: on SQLite,
+        take the writer's turn before the ordinary transactions waiting for it (someone waits on this one)."""
         if self._turn is None or _holding_turn.get():
             async with self.sessions() as session:
                 async with session.begin():
                     yield session
             return
-        async with self._turn:
-            token = _holding_turn.set(True)
-            try:
-                async with self.sessions() as session:
-                    async with session.begin():
-                        yield session
-            finally:
-                _holding_turn.reset(token)
+        await self._turn.acquire(urgent=urgent)
+        token = _holding_turn.set(True)
+        try:
+            async with self.sessions() as session:
+                async with session.begin():
+                    yield session
+        finally:
+            _holding_turn.reset(token)
+            self._turn.release()
 
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[AsyncConnection]:
