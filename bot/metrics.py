@@ -20,7 +20,7 @@ from sqlalchemy import case, func, select
 
 from bot.lines import LineDirectory
 from storage.db import Database
-from storage.models import ConversationEvent, Message, SlackOutbox
+from storage.models import ConversationEvent, InboundText, Message, SlackOutbox
 
 # Upper bounds (seconds) of the inbox histograms' buckets: a minute to three days.
 INBOX_BUCKETS = (60, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600, 3 * 24 * 3600)
@@ -46,6 +46,7 @@ class _Snapshot:
 
     messages: list[tuple[str, str, int]] = field(default_factory=list)  # direction, status, count
     outbox: list[tuple[str, int]] = field(default_factory=list)  # status, count
+    inbound: list[tuple[bool, int]] = field(default_factory=list)  # failed before, count
     # (kind, line label) -> (count, sum of seconds, cumulative counts per INBOX_BUCKETS bound)
     inbox: dict[tuple[str, str], tuple[int, float, list[int]]] = field(default_factory=dict)
     refreshed: bool = False
@@ -69,6 +70,15 @@ class _DatabaseFigures(Collector):
         for status, count in snapshot.outbox:
             outbox.add_metric([status], count)
         yield outbox
+        inbound = GaugeMetricFamily(
+            "sms_bridge_inbound_texts_waiting",
+            "Customer texts stored by their webhook and not yet taken into a conversation; failed: whether an "
+            "attempt at taking them failed (the error is in inbound_texts).",
+            labels=["failed"],
+        )
+        for failed, count in snapshot.inbound:
+            inbound.add_metric(["true" if failed else "false"], count)
+        yield inbound
         for kind, (name, help_text) in INBOX_HISTOGRAMS.items():
             family = HistogramMetricFamily(name, help_text, labels=["line"])
             for (row_kind, line), (count, total, cumulative) in sorted(snapshot.inbox.items()):
@@ -157,6 +167,8 @@ class Metrics:
                 await session.execute(select(SlackOutbox.status, func.count()).group_by(SlackOutbox.status))
             ).all()
             inbox = (await session.execute(_inbox_query())).all()
+            failed = InboundText.attempts > 0
+            inbound = (await session.execute(select(failed, func.count()).group_by(failed))).all()
         figures: dict[tuple[str, str], tuple[int, float, list[int]]] = {}
         for row in inbox:
             known = lines.by_id(row[1])
@@ -165,6 +177,7 @@ class Metrics:
         self._figures.snapshot = _Snapshot(
             messages=[(str(d), str(s), n) for d, s, n in messages],
             outbox=[(str(s), n) for s, n in outbox],
+            inbound=[(bool(f), n) for f, n in inbound],
             inbox=figures,
             refreshed=True,
         )

@@ -24,12 +24,17 @@ class Wakeups:
     outbox: asyncio.Event = field(default_factory=asyncio.Event)
     sender: asyncio.Event = field(default_factory=asyncio.Event)
     campaigns: asyncio.Event = field(default_factory=asyncio.Event)
+    intake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def poke_outbox(self) -> None:
         self.outbox.set()
 
     def poke_sender(self) -> None:
         self.sender.set()
+
+    def poke_intake(self) -> None:
+        """Inbound texts were stored: take them into their conversations."""
+        self.intake.set()
 
     def poke_campaigns(self) -> None:
         """The sender recorded a batch: a campaign may have room to queue more."""

@@ -1,5 +1,6 @@
 """The carriers' webhooks (inbound texts and delivery receipts), each at the paths its carrier names.
-The carrier verifies the request before anything is read; then the events are stored; then it is answered."""
+The carrier verifies the request before anything is read; then the events are stored; then it is answered.
+Inbound texts are stored by group commit (bot.conversations.intake) and taken into conversations right after."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import time
 from aiohttp import web
 
 from bot.carriers.base import Carrier, WebhookRefused, WebhookRequest
-from bot.conversations.service import receive_inbound
+from bot.conversations.intake import Intake
 from bot.messaging.status import record_status
 from bot.phone import mask
 from handlers.common import SERVICES, bad_request
 
 log = logging.getLogger(__name__)
+
+INTAKE = web.AppKey("intake", Intake)
 
 _REFUSALS = {401: web.HTTPUnauthorized, 403: web.HTTPForbidden, 415: web.HTTPUnsupportedMediaType}
 
@@ -38,6 +41,7 @@ def _handler(carrier: Carrier):
             raise _REFUSALS.get(exc.status, web.HTTPForbidden)(text=exc.reason) from None
         except ValueError as exc:  # InvalidInput too
             raise bad_request(str(exc)) from None
+        texts = []
         for event in hook.events:
             if event.inbound is not None:
                 line = services.lines.by_key(event.inbound.to) or services.lines.by_key(event.inbound.messaging_service)
@@ -50,9 +54,10 @@ def _handler(carrier: Carrier):
                         mask(event.inbound.to),
                     )
                     continue
-                await receive_inbound(services, event.inbound)
+                texts.append(event.inbound)
             if event.status is not None:
                 await record_status(services, event.status, event.message_id)
+        await request.app[INTAKE].accept(texts)
         reply = hook.reply
         if reply.text is None:
             return web.Response(status=reply.status)
@@ -62,5 +67,6 @@ def _handler(carrier: Carrier):
 
 
 def register(app: web.Application) -> None:
+    app[INTAKE] = Intake(app[SERVICES])
     for path, carrier in app[SERVICES].webhook_carriers().items():
         app.router.add_post(path, _handler(carrier))

@@ -41,6 +41,7 @@ class InboundResult:
     stored: bool  # False: a retried delivery of a message we already have, or an unknown line
     message_id: int | None = None
     reason: str = ""
+    line: KnownLine | None = None
 
 
 def normalize_sender(raw: str) -> str:
@@ -51,27 +52,18 @@ def normalize_sender(raw: str) -> str:
         return raw.strip()
 
 
-async def receive_inbound(services: Services, inbound: InboundSMS) -> InboundResult:
-    """Store an inbound text once (per carrier id), in its conversation, with everything Slack must show.
-
-    The Slack posts are outbox rows in the same transaction: when this returns, nothing can be lost.
-    """
+async def store_inbound(session: AsyncSession, services: Services, inbound: InboundSMS) -> InboundResult:
+    """Store an inbound text once (per carrier id) in the caller's transaction, in its conversation, with
+    everything Slack must show: the Slack posts are outbox rows of the same transaction. The caller commits,
+    then pokes the outbox and the sender (bot.conversations.intake)."""
     line = services.lines.by_key(inbound.to) or services.lines.by_key(inbound.messaging_service)
     if line is None:
         log.warning("inbound %s to %s: no line configured for that number", inbound.carrier_sid, mask(inbound.to))
         return InboundResult(stored=False, reason="no line is configured for that number")
-    phone = normalize_sender(inbound.from_)
-    try:
-        async with services.db.session() as session:
-            if await session.scalar(select(Message.id).where(Message.carrier_sid == inbound.carrier_sid)):
-                return InboundResult(stored=False, reason="duplicate delivery")
-            message_id = await _store_inbound(session, services, line, phone, inbound)
-    except IntegrityError:
-        return InboundResult(stored=False, reason="duplicate delivery")  # a concurrent retry won the race
-    services.metrics.texts_in.labels(line.config.key, services.carrier_for(line.id).name).inc()
-    services.wakeups.poke_outbox()
-    services.wakeups.poke_sender()
-    return InboundResult(stored=True, message_id=message_id)
+    if await session.scalar(select(Message.id).where(Message.carrier_sid == inbound.carrier_sid)):
+        return InboundResult(stored=False, reason="duplicate delivery")
+    message_id = await _store_inbound(session, services, line, normalize_sender(inbound.from_), inbound)
+    return InboundResult(stored=True, message_id=message_id, line=line)
 
 
 async def _store_inbound(

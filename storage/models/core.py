@@ -234,6 +234,26 @@ class ParkedReply(Base):
     parked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class InboundText(Base):
+    """A customer's text as its carrier delivered it: stored, in a commit shared by the webhooks that came
+    together, before the webhook is answered; then taken into its conversation (bot.conversations.intake)
+    and deleted. One row per carrier id, so a redelivery while it waits is stored once. A text that could
+    not be taken keeps its row, with how often, when and why (`attempts`, `failed_at`, `error`)."""
+
+    __tablename__ = "inbound_texts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    carrier_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    sender: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(64))
+    messaging_service: Mapped[str | None] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text, default="")
+    media: Mapped[list] = mapped_column(JSONDoc, default=list)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
 class Media(Base):
     """Bytes of an outbound MMS attachment, served to the carrier through a signed, expiring link."""
 

@@ -58,7 +58,8 @@ async def test_a_carrier_refusal_is_counted_by_its_error_code(make_bridge, slack
 
 async def test_a_scrape_reads_nothing_from_the_database(make_bridge, slack, twilio):
     """The database's figures come from the background refresh (here: once, at start, then hourly), so a text
-    stored after it shows in the counters at once but not in the gauges, and no scrape issues a query."""
+    stored after it shows in the counters (once taken into its conversation, moments after the webhook's 200)
+    but not in the gauges, and no scrape issues a query."""
     bridge = await make_bridge(env={"METRICS_REFRESH_SECONDS": "3600"})
     while not bridge.services.metrics.refreshed:
         await asyncio.sleep(0.02)
@@ -72,6 +73,7 @@ async def test_a_scrape_reads_nothing_from_the_database(make_bridge, slack, twil
     event.listen(engine, "before_cursor_execute", seen)
     try:
         await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="hello")
+        await scrape_until(bridge.url, "sms_bridge_texts_in_total", line=LINE, carrier="twilio")
         for _ in range(5):
             _, samples = await scrape(bridge.url)
             assert value(samples, "sms_bridge_texts_in_total", line=LINE, carrier="twilio") == 1

@@ -1,0 +1,232 @@
+"""Customers' texts, from the carriers' webhooks into their conversations, in two steps.
+
+1. `Intake.accept` writes a webhook's texts to `inbound_texts`: one INSERT and one commit shared by every
+   webhook waiting at that moment (group commit), each webhook answered once the commit that holds its text
+   is done. A crash after the 200 loses nothing, and a webhook costs a share of one commit instead of a
+   transaction of a dozen statements, which is what let the webhook keep up with a burst of texts.
+2. `IntakeWorker` takes the stored texts in the order they came, a batch per transaction and each text in a
+   savepoint, into their conversation (`service.store_inbound`: the message, keywords, the inbox, the Slack
+   outbox rows), and deletes them in that transaction. Replicas take turns (a PostgreSQL advisory lock held
+   for the batch), so a customer's texts are stored, and shown in Slack, in the order they came.
+
+A text that cannot be taken (a failure that is not the database being away) keeps its row, marked with when
+and why, and the worker goes on with the next: one bad text holds up no other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, func, or_, select, update
+
+from bot.carriers.base import InboundSMS
+from bot.conversations.service import InboundResult, store_inbound
+from bot.phone import mask
+from bot.services import Services
+from storage.bulk import among, insert_rows
+from storage.db import storage_unreachable
+from storage.models import InboundText
+
+log = logging.getLogger(__name__)
+
+GROUP_LIMIT = 500  # texts in one group commit at most
+BATCH_SECONDS = 0.02  # a batch stops taking texts after this long (PostgreSQL)
+BATCH_LIMIT = 100  # texts in one batch at most (PostgreSQL)
+# SQLite has one writer, and a webhook waiting for it goes first only between two transactions: one text each.
+POLL_SECONDS = 1.0  # how often a worker looks without being woken (texts stored by another replica)
+MAX_ATTEMPTS = 5  # a text that failed this often stays in inbound_texts, with its error, for a person to look at
+RETRY_AFTER = timedelta(seconds=60)  # between two attempts at a text that failed
+MAX_BACKOFF = 30.0
+# Any fixed 64-bit number: the replica holding this transaction lock is the one taking texts.
+TAKING_LOCK_KEY = 0x5E5_1B7A_0000_0001
+
+
+@dataclass
+class _Waiting:
+    rows: list[dict]
+    done: asyncio.Future
+
+
+class Intake:
+    """Group commit of inbound texts: one writer at a time, taking everything that waits when it starts."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._waiting: list[_Waiting] = []
+        self._writer: asyncio.Task | None = None
+
+    async def accept(self, texts: list[InboundSMS]) -> None:
+        """Return once `texts` are committed to `inbound_texts` (a text already there is kept once). Raises
+        what the database raised when the commit failed: then nothing of this group is stored."""
+        if not texts:
+            return
+        now = self._services.clock.now()
+        waiting = _Waiting([_row(sms, now) for sms in texts], asyncio.get_running_loop().create_future())
+        self._waiting.append(waiting)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await asyncio.shield(waiting.done)
+
+    async def _write(self) -> None:
+        while self._waiting:
+            group, self._waiting = self._waiting[:GROUP_LIMIT], self._waiting[GROUP_LIMIT:]
+            rows = list({row["carrier_sid"]: row for each in group for row in each.rows}.values())
+            try:
+                async with self._services.db.session(urgent=True) as session:
+                    await insert_rows(session, InboundText.__table__, rows, on_conflict_do_nothing=["carrier_sid"])
+            except Exception as exc:  # each webhook of the group answers it (503 when the database is away)
+                for each in group:
+                    each.done.set_exception(exc)
+                    each.done.exception()  # marked as retrieved: a webhook whose client left never reads it
+                continue
+            for each in group:
+                each.done.set_result(None)
+            self._services.wakeups.poke_intake()
+
+
+def _row(sms: InboundSMS, now) -> dict:
+    return {
+        "carrier_sid": sms.carrier_sid,
+        "sender": sms.from_,
+        "recipient": sms.to,
+        "messaging_service": sms.messaging_service,
+        "body": sms.body,
+        "media": [{"url": url, "content_type": ctype} for url, ctype in sms.media],
+        "received_at": now,
+    }
+
+
+def _inbound(row: InboundText) -> InboundSMS:
+    return InboundSMS(
+        carrier_sid=row.carrier_sid,
+        from_=row.sender,
+        to=row.recipient,
+        body=row.body,
+        media=tuple((item["url"], item["content_type"]) for item in row.media),
+        messaging_service=row.messaging_service,
+    )
+
+
+class IntakeWorker:
+    """Takes stored texts into their conversations until `stop()`, woken by each group commit."""
+
+    def __init__(
+        self, services: Services, *, batch_seconds: float | None = None, poll_seconds: float = POLL_SECONDS
+    ) -> None:
+        self.services = services
+        sqlite = services.db.is_sqlite
+        self.batch_seconds = (0.0 if sqlite else BATCH_SECONDS) if batch_seconds is None else batch_seconds
+        self.batch_limit = 1 if sqlite and batch_seconds is None else BATCH_LIMIT
+        self.poll_seconds = poll_seconds
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    async def run(self) -> None:
+        """Loop until `stop()`: take batches while there are texts, then wait to be woken (or poll)."""
+        self._task = asyncio.current_task()
+        wake = self.services.wakeups.intake
+        failures = 0
+        while not self._stopping.is_set():
+            wake.clear()
+            try:
+                while await self.take_batch() and not self._stopping.is_set():
+                    pass
+                failures = 0
+                delay = self.poll_seconds
+            except Exception as exc:  # the database may be briefly away: keep the worker alive, try again
+                failures += 1
+                delay = min(MAX_BACKOFF, 0.5 * 2 ** min(failures, 6))
+                if storage_unreachable(exc):
+                    log.warning("intake: the database is unreachable (%s); trying again in %.1fs", exc, delay)
+                else:
+                    log.exception("intake: cannot take stored texts; trying again in %.1fs", delay)
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+
+    async def stop(self) -> None:
+        """Let the batch under way commit (its texts are then taken once), then stop."""
+        self._stopping.set()
+        self.services.wakeups.poke_intake()
+
+    async def take_batch(self) -> int:
+        """Take the oldest waiting texts into their conversations, in one transaction; return how many were
+        settled (taken, found to be redeliveries, or failed), 0 when none waits or another replica is taking
+        them."""
+        services = self.services
+        deadline = time.monotonic() + self.batch_seconds
+        now = services.clock.now()
+        async with services.db.session() as session:
+            if not services.db.is_sqlite and not await session.scalar(
+                select(func.pg_try_advisory_xact_lock(TAKING_LOCK_KEY))
+            ):
+                return 0
+            waiting = (
+                await session.execute(
+                    select(InboundText)
+                    .where(
+                        InboundText.attempts < MAX_ATTEMPTS,
+                        or_(InboundText.failed_at.is_(None), InboundText.failed_at < now - RETRY_AFTER),
+                    )
+                    .order_by(InboundText.id)
+                    .limit(self.batch_limit)
+                )
+            ).scalars()
+            # Plain values first: a savepoint rolled back expires what the session holds.
+            texts = [(row.id, row.attempts, _inbound(row)) for row in waiting]
+            taken: list[int] = []
+            failed = 0
+            results: list[InboundResult] = []
+            for row_id, attempts, sms in texts:
+                if (taken or failed) and time.monotonic() >= deadline:
+                    break
+                try:
+                    async with session.begin_nested():
+                        results.append(await store_inbound(session, services, sms))
+                except Exception as exc:
+                    if storage_unreachable(exc):
+                        raise
+                    await self._failed(session, row_id, attempts, sms, exc)
+                    failed += 1
+                else:
+                    taken.append(row_id)
+            if taken:
+                await session.execute(delete(InboundText).where(among(session, InboundText.id, taken)))
+        self._stored(results)
+        return len(taken) + failed
+
+    async def _failed(self, session, row_id: int, attempts: int, sms: InboundSMS, exc: Exception) -> None:
+        """Record why a text could not be taken; it is tried again after RETRY_AFTER, MAX_ATTEMPTS times."""
+        final = attempts + 1 >= MAX_ATTEMPTS
+        log.exception(
+            "intake: text %s from %s cannot be taken (attempt %d of %d%s)",
+            sms.carrier_sid,
+            mask(sms.from_),
+            attempts + 1,
+            MAX_ATTEMPTS,
+            "; it is kept in inbound_texts with the error" if final else "",
+        )
+        await session.execute(
+            update(InboundText)
+            .where(InboundText.id == row_id)
+            .values(
+                attempts=attempts + 1,
+                failed_at=self.services.clock.now(),
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+            )
+        )
+
+    def _stored(self, results: list[InboundResult]) -> None:
+        """After the commit: count the texts stored, wake the Slack outbox and the sender for them."""
+        services = self.services
+        stored = [result.line for result in results if result.stored and result.line is not None]
+        for line in stored:
+            services.metrics.texts_in.labels(line.config.key, services.carrier_for(line.id).name).inc()
+        if stored:
+            services.wakeups.poke_outbox()
+            services.wakeups.poke_sender()
