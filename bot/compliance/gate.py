@@ -13,7 +13,7 @@ from bot.compliance.quiet_hours import QuietHoursPolicy, next_allowed
 from bot.phone import is_e164
 from bot.settings import ComplianceConfig
 from storage.bulk import among
-from storage.models import ConsentEvent, Contact, Message
+from storage.models import ConsentEvent, Contact, InboundText, Message
 from storage.states import MessageStatus
 
 SENT_STATUSES = (
@@ -38,6 +38,9 @@ class Decision:
 
 
 SEND = Decision("send")
+# An opt-out keyword received and not yet recorded (bot.conversations.intake): held, looked at again shortly.
+OPT_OUT_ARRIVING = "an opt-out from this number was received and is being recorded"
+ARRIVING_RECHECK = timedelta(seconds=2)
 NOT_A_NUMBER = Decision("block", "the destination is not a phone number (E.164); nothing is sent to it")
 
 
@@ -64,12 +67,13 @@ async def check_many(
 
     Every purpose: nothing to a destination that is not an E.164 number (an alphanumeric or short-code sender
     may write to us; nothing is ever sent back to it), nor to a number whose governing consent event is an
-    opt-out.
+    opt-out; deferred while an opt-out keyword from that number is received but not yet recorded.
     Marketing also needs an opt-in on record, a number not marked invalid/landline, the recipient's
     local quiet hours and the rolling 24-hour frequency cap. Keyword answers ("compliance") always go.
     """
     governed = [m for m in messages if m.purpose != "compliance"]
     events = await _consent_events(session, {m.phone for m in governed})
+    arriving = await _opt_outs_arriving(session, {m.phone for m in governed})
     marketing = [m for m in governed if m.purpose == "marketing"]
     contacts = await _contacts(session, {m.phone for m in marketing})
     held = await requests.held(session, {m.phone for m in marketing})
@@ -81,6 +85,9 @@ async def check_many(
             continue
         if message.purpose == "compliance":
             decisions[message.id] = SEND  # the one answer a STOP/START/HELP requires, whatever the consent
+            continue
+        if message.phone in arriving:
+            decisions[message.id] = Decision("defer", OPT_OUT_ARRIVING, now + ARRIVING_RECHECK)
             continue
         line_events = [e for e in events.get(message.phone, ()) if e.line_id in (None, message.line_id)]
         state = consent.state_from(line_events, message.purpose)
@@ -143,6 +150,16 @@ async def _consent_events(session: AsyncSession, phones: set[str]) -> dict[str, 
         for event in rows:
             by_phone.setdefault(event.phone, []).append(event)
     return by_phone
+
+
+async def _opt_outs_arriving(session: AsyncSession, phones: set[str]) -> set[str]:
+    """The numbers whose opt-out keyword has been received (its webhook answered) but not yet recorded."""
+    if not phones:
+        return set()
+    rows = await session.scalars(
+        select(InboundText.sender).where(InboundText.opt_out, among(session, InboundText.sender, phones)).distinct()
+    )
+    return set(rows)
 
 
 async def _contacts(session: AsyncSession, phones: set[str]) -> dict[str, Contact]:

@@ -10,7 +10,9 @@
    for the batch), so a customer's texts are stored, and shown in Slack, in the order they came.
 
 A text that cannot be taken (a failure that is not the database being away) keeps its row, marked with when
-and why, and the worker goes on with the next: one bad text holds up no other.
+and why, and the worker goes on with the next: one bad text holds up no other. An opt-out keyword counts from
+the moment its webhook is answered: while it waits here, the send gate holds every text to its sender
+(bot.compliance.gate).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from datetime import timedelta
 from sqlalchemy import delete, func, or_, select, update
 
 from bot.carriers.base import InboundSMS
-from bot.conversations.service import InboundResult, store_inbound
+from bot.compliance.keywords import Keyword, classify
+from bot.conversations.service import InboundResult, normalize_sender, store_inbound
 from bot.phone import mask
 from bot.services import Services
 from storage.bulk import among, insert_rows
@@ -91,7 +94,8 @@ class Intake:
 def _row(sms: InboundSMS, now) -> dict:
     return {
         "carrier_sid": sms.carrier_sid,
-        "sender": sms.from_,
+        "sender": normalize_sender(sms.from_),
+        "opt_out": classify(sms.body) is Keyword.OPT_OUT,
         "recipient": sms.to,
         "messaging_service": sms.messaging_service,
         "body": sms.body,

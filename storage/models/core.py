@@ -238,12 +238,14 @@ class InboundText(Base):
     """A customer's text as its carrier delivered it: stored, in a commit shared by the webhooks that came
     together, before the webhook is answered; then taken into its conversation (bot.conversations.intake)
     and deleted. One row per carrier id, so a redelivery while it waits is stored once. A text that could
-    not be taken keeps its row, with how often, when and why (`attempts`, `failed_at`, `error`)."""
+    not be taken keeps its row, with how often, when and why (`attempts`, `failed_at`, `error`). `opt_out`:
+    the text is an opt-out keyword; until it is taken, the send gate holds every text to its sender."""
 
     __tablename__ = "inbound_texts"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     carrier_sid: Mapped[str] = mapped_column(String(64), unique=True)
-    sender: Mapped[str] = mapped_column(String(64))
+    sender: Mapped[str] = mapped_column(String(64), index=True)  # normalised as conversations store it
+    opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     recipient: Mapped[str] = mapped_column(String(64))
     messaging_service: Mapped[str | None] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text, default="")

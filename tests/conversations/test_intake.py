@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import event, func, select, update
 
 from bot.carriers.base import InboundSMS
+from bot.compliance import gate
 from bot.conversations.intake import MAX_ATTEMPTS, TAKING_LOCK_KEY, Intake, IntakeWorker
+from bot.messaging.outbound import queue_sms
 from storage.models import InboundText, Message
 from tests.support.bridge import CHANNEL, LINE, thread_texts
 from tests.support.metrics import scrape, value
@@ -153,3 +155,45 @@ async def test_replicas_take_texts_in_turn(make_bridge, twilio):
         assert len(await waiting_texts(bridge)) == 1
     assert await worker.take_batch() == 1
     assert await messages_in(bridge) == ["one at a time"]
+
+
+async def test_an_opt_out_counts_from_the_moment_its_webhook_is_answered(make_bridge, twilio):
+    """Until a STOP is taken into its conversation, the send gate holds every text to its sender; then the
+    ledger's opt-out blocks them. An ordinary text waiting holds nothing."""
+    bridge = await make_bridge(run_workers=False)
+    services = bridge.services
+    other = "+14155550178"
+    async with services.db.session() as session:
+        queued = [
+            await queue_sms(
+                session, line=services.lines.by_key(LINE), phone=phone, body="your order shipped", origin="api"
+            )
+            for phone in (CUSTOMER, other)
+        ]
+    for phone, body in ((CUSTOMER, "Stop"), (other, "thanks!")):
+        status, _, _ = await twilio.send_inbound(bridge.url, from_=phone, to=LINE, body=body)
+        assert status == 200
+
+    async def decisions() -> list[gate.Decision]:
+        now = services.clock.now()
+        async with services.db.session() as session:
+            found = await gate.check_many(
+                session,
+                queued,
+                config=services.settings.compliance,
+                policy=gate.quiet_policy(services.settings.compliance),
+                now=now,
+            )
+        return [found[message.id] for message in queued]
+
+    held, free = await decisions()
+    assert (held.action, held.reason) == ("defer", gate.OPT_OUT_ARRIVING)
+    assert held.until is not None and held.until > services.clock.now()
+    assert free.allowed
+
+    assert await IntakeWorker(services).take_batch() >= 1
+    while await IntakeWorker(services).take_batch():
+        pass
+    blocked, free = await decisions()
+    assert blocked.action == "block" and "opted out" in blocked.reason
+    assert free.allowed

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("id", BigId, nullable=False),
         sa.Column("carrier_sid", sa.String(64), nullable=False),
         sa.Column("sender", sa.String(64), nullable=False),
+        sa.Column("opt_out", sa.Boolean(), nullable=False),
         sa.Column("recipient", sa.String(64), nullable=False),
         sa.Column("messaging_service", sa.String(64), nullable=True),
         sa.Column("body", sa.Text(), nullable=False),
@@ -35,7 +36,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("carrier_sid", name=op.f("uq_inbound_texts_carrier_sid")),
     )
+    op.create_index(op.f("ix_inbound_texts_sender"), "inbound_texts", ["sender"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_inbound_texts_sender"), table_name="inbound_texts")
     op.drop_table("inbound_texts")
