@@ -6,8 +6,9 @@
    transaction of a dozen statements, which is what let the webhook keep up with a burst of texts.
 2. `IntakeWorker` takes the stored texts in the order they came, a batch per transaction and each text in a
    savepoint, into their conversation (`service.store_inbound`: the message, keywords, the inbox, the Slack
-   outbox rows), and deletes them in that transaction. Replicas take turns (a PostgreSQL advisory lock held
-   for the batch), so a customer's texts are stored, and shown in Slack, in the order they came.
+   outbox rows), and deletes them in that transaction. Replicas share the work by customer: a batch takes a
+   PostgreSQL advisory lock per sender and passes over the senders another replica holds, so each customer's
+   texts are stored, and shown in Slack, in the order they came, and different customers' texts in parallel.
 
 A text that cannot be taken (a failure that is not the database being away) keeps its row, marked with when
 and why, and the worker goes on with the next: one bad text holds up no other. An opt-out keyword counts from
@@ -23,7 +24,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, or_, select, text, update
 
 from bot.carriers.base import InboundSMS
 from bot.compliance.keywords import Keyword, classify
@@ -44,8 +45,13 @@ POLL_SECONDS = 1.0  # how often a worker looks without being woken (texts stored
 MAX_ATTEMPTS = 5  # a text that failed this often stays in inbound_texts, with its error, for a person to look at
 RETRY_AFTER = timedelta(seconds=60)  # between two attempts at a text that failed
 MAX_BACKOFF = 30.0
-# Any fixed 64-bit number: the replica holding this transaction lock is the one taking texts.
-TAKING_LOCK_KEY = 0x5E5_1B7A_0000_0001
+# The advisory locks of senders being taken (two-key form: this namespace, the sender's hashtext).
+SENDER_LOCKS = 0x5E5_1B7A
+# The senders whose lock this transaction obtained, among those asked for (a taken lock is held to the commit).
+_LOCK_SENDERS = text(
+    "SELECT sender FROM unnest(CAST(:senders AS text[])) AS sender "
+    "WHERE pg_try_advisory_xact_lock(:namespace, hashtext(sender))"
+)
 
 
 @dataclass
@@ -160,16 +166,12 @@ class IntakeWorker:
 
     async def take_batch(self) -> int:
         """Take the oldest waiting texts into their conversations, in one transaction; return how many were
-        settled (taken, found to be redeliveries, or failed), 0 when none waits or another replica is taking
-        them."""
+        settled (taken, found to be redeliveries, or failed), 0 when none waits or other replicas are taking
+        the senders of all of them."""
         services = self.services
         deadline = time.monotonic() + self.batch_seconds
         now = services.clock.now()
         async with services.db.session() as session:
-            if not services.db.is_sqlite and not await session.scalar(
-                select(func.pg_try_advisory_xact_lock(TAKING_LOCK_KEY))
-            ):
-                return 0
             waiting = (
                 await session.execute(
                     select(InboundText)
@@ -182,7 +184,14 @@ class IntakeWorker:
                 )
             ).scalars()
             # Plain values first: a savepoint rolled back expires what the session holds.
-            texts = [(row.id, row.attempts, _inbound(row)) for row in waiting]
+            rows = list(waiting)
+            if rows and not services.db.is_sqlite:
+                senders = sorted({row.sender for row in rows})
+                ours = set(
+                    (await session.scalars(_LOCK_SENDERS, {"senders": senders, "namespace": SENDER_LOCKS})).all()
+                )
+                rows = [row for row in rows if row.sender in ours]
+            texts = [(row.id, row.attempts, _inbound(row)) for row in rows]
             taken: list[int] = []
             failed = 0
             results: list[InboundResult] = []

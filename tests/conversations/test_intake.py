@@ -7,11 +7,11 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, select, text, update
 
 from bot.carriers.base import InboundSMS
 from bot.compliance import gate
-from bot.conversations.intake import MAX_ATTEMPTS, TAKING_LOCK_KEY, Intake, IntakeWorker
+from bot.conversations.intake import MAX_ATTEMPTS, SENDER_LOCKS, Intake, IntakeWorker
 from bot.messaging.outbound import queue_sms
 from storage.models import InboundText, Message
 from tests.support.bridge import CHANNEL, LINE, thread_texts
@@ -143,18 +143,63 @@ async def test_a_text_failing_every_attempt_is_kept_with_its_error(make_bridge, 
     assert await messages_in(bridge) == []
 
 
-async def test_replicas_take_texts_in_turn(make_bridge, twilio):
+async def test_a_sender_held_by_another_replica_is_passed_over(make_bridge, twilio):
     bridge = await make_bridge(run_workers=False)
     if bridge.services.db.is_sqlite:
         pytest.skip("SQLite is served by one process")
-    await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="one at a time")
+    other = "+14155550179"
+    for phone, body in ((CUSTOMER, "first"), (other, "someone else"), (CUSTOMER, "second")):
+        await twilio.send_inbound(bridge.url, from_=phone, to=LINE, body=body)
     worker = IntakeWorker(bridge.services)
     async with bridge.services.db.session() as other_replica:
-        assert await other_replica.scalar(select(func.pg_try_advisory_xact_lock(TAKING_LOCK_KEY)))
-        assert await worker.take_batch() == 0  # the other replica is taking texts
-        assert len(await waiting_texts(bridge)) == 1
-    assert await worker.take_batch() == 1
-    assert await messages_in(bridge) == ["one at a time"]
+        held = await other_replica.scalar(
+            text("SELECT pg_try_advisory_xact_lock(:namespace, hashtext(:sender))"),
+            {"namespace": SENDER_LOCKS, "sender": CUSTOMER},
+        )
+        assert held
+        assert await worker.take_batch() == 1  # only the customer nobody else is taking
+        assert await messages_in(bridge) == ["someone else"]
+    assert await worker.take_batch() == 2
+    assert await messages_in(bridge) == ["someone else", "first", "second"]
+
+
+async def test_two_replicas_take_texts_together_each_customer_in_order(make_bridge, twilio, caplog):
+    """Each replica passes over the customers the other is taking: every text is taken once, none fails on
+    the other's work, and each customer's texts are stored in the order they came."""
+    first = await make_bridge(run_workers=False)
+    if first.services.db.is_sqlite:
+        pytest.skip("SQLite is served by one process")
+    second = await make_bridge(run_workers=False)
+    customers = [f"+1415555{1200 + i:04d}" for i in range(6)]
+    for n in range(10):
+        await asyncio.gather(
+            *(
+                twilio.send_inbound((first, second)[i % 2].url, from_=phone, to=LINE, body=f"{phone} {n}")
+                for i, phone in enumerate(customers)
+            )
+        )
+
+    async def drain(worker: IntakeWorker) -> int:
+        taken = 0
+        while settled := await worker.take_batch():
+            taken += settled
+            await asyncio.sleep(0)
+        return taken
+
+    # Small batches, so that the two replicas' turns interleave.
+    workers = [IntakeWorker(bridge.services, batch_seconds=0.001) for bridge in (first, second)]
+    for worker in workers:
+        worker.batch_limit = 7
+    await asyncio.gather(*(drain(worker) for worker in workers))
+    while await drain(workers[0]):
+        pass  # what one passed over while the other held its sender
+    async with first.services.db.session() as session:
+        stored = (await session.execute(select(Message.phone, Message.body).order_by(Message.id))).all()
+    assert len(stored) == 60
+    assert [r.getMessage() for r in caplog.records if "cannot be taken" in r.getMessage()] == []
+    for phone in customers:
+        assert [body for who, body in stored if who == phone] == [f"{phone} {n}" for n in range(10)]
+    assert await waiting_texts(first) == []
 
 
 async def test_an_opt_out_counts_from_the_moment_its_webhook_is_answered(make_bridge, twilio):
