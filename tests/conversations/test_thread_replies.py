@@ -139,7 +139,9 @@ async def test_carrier_failure_is_posted_in_the_thread(bridge, slack, twilio):
 async def test_reply_before_its_thread_root_is_recorded_is_sent_once(bridge, slack, twilio):
     """Slack has the root and delivers a reply in its thread while the bridge still awaits the answer to its
     post (so it has not recorded the root's ts): the reply waits, and goes out once the root is recorded."""
-    slack.fail("late", 1.5, methods={"chat.postMessage"})
+    # The post's answer is held until the test lets it go: a window of fixed length could end, on a busy
+    # machine, before the reply is delivered, and then the root would be recorded first.
+    slack.fail("late", 60, methods={"chat.postMessage"})
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="hello")
     await slack.wait_for(lambda: slack.roots(CHANNEL), what="the root posted (its answer held)")
     thread = slack.roots(CHANNEL)[0]["ts"]
@@ -149,6 +151,10 @@ async def test_reply_before_its_thread_root_is_recorded_is_sent_once(bridge, sla
     assert message["delivery"][0] == 200
     again = await slack.deliver_message_event(bridge.events_url, message, retry_num=1)
     assert again[0] == 200
+    async with bridge.services.db.session() as session:
+        assert await session.scalar(select(func.count(ParkedReply.id))) == 1  # waiting for its root
+    assert twilio.sent == []
+    slack.clear_faults()  # the post's answer arrives: the root is recorded
     await twilio.wait_for(lambda: twilio.sent, timeout=10, what="the early reply sent")
     await asyncio.sleep(1.0)  # a second copy, had one been queued, goes out within this
     assert [m["body"] for m in twilio.sent] == ["fast hi"]

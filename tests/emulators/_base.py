@@ -7,7 +7,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import web
@@ -33,6 +33,7 @@ class Fault:
     until: float
     retry_after: int
     scopes: set[str] | None  # None = every request
+    ended: asyncio.Event = field(default_factory=asyncio.Event)  # set by clear_faults: held calls answer now
 
 
 class LoopbackServer:
@@ -131,7 +132,9 @@ class LoopbackServer:
         self._faults.append(Fault(kind, time.monotonic() + seconds, retry_after, scopes))
 
     def clear_faults(self) -> None:
-        """End every fault window now."""
+        """End every fault window now; calls held by a "late" or "timeout" fault are let go at once."""
+        for fault in self._faults:
+            fault.ended.set()
         self._faults.clear()
 
     def _fault_scope(self, request: web.Request) -> str | None:
@@ -202,10 +205,12 @@ class LoopbackServer:
 
     async def _hold(self, fault: Fault) -> None:
         remaining = max(0.0, fault.until - time.monotonic())
+        waits = [asyncio.ensure_future(self._closing.wait()), asyncio.ensure_future(fault.ended.wait())]
         try:
-            await asyncio.wait_for(self._closing.wait(), timeout=remaining)
-        except TimeoutError:
-            pass
+            await asyncio.wait(waits, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
 
 def _drop_connection(request: web.Request) -> web.Response:
