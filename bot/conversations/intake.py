@@ -125,19 +125,22 @@ class IntakeWorker:
     """Takes stored texts into their conversations until `stop()`, woken by each group commit."""
 
     def __init__(
-        self, services: Services, *, batch_seconds: float | None = None, poll_seconds: float = POLL_SECONDS
+        self,
+        services: Services,
+        *,
+        batch_seconds: float | None = None,
+        batch_limit: int | None = None,
+        poll_seconds: float = POLL_SECONDS,
     ) -> None:
         self.services = services
         sqlite = services.db.is_sqlite
         self.batch_seconds = (0.0 if sqlite else BATCH_SECONDS) if batch_seconds is None else batch_seconds
-        self.batch_limit = 1 if sqlite and batch_seconds is None else BATCH_LIMIT
+        self.batch_limit = (1 if sqlite else BATCH_LIMIT) if batch_limit is None else batch_limit
         self.poll_seconds = poll_seconds
         self._stopping = asyncio.Event()
-        self._task: asyncio.Task | None = None
 
     async def run(self) -> None:
         """Loop until `stop()`: take batches while there are texts, then wait to be woken (or poll)."""
-        self._task = asyncio.current_task()
         wake = self.services.wakeups.intake
         failures = 0
         while not self._stopping.is_set():
@@ -183,7 +186,6 @@ class IntakeWorker:
                     .limit(self.batch_limit)
                 )
             ).scalars()
-            # Plain values first: a savepoint rolled back expires what the session holds.
             rows = list(waiting)
             if rows and not services.db.is_sqlite:
                 senders = sorted({row.sender for row in rows})
@@ -191,6 +193,7 @@ class IntakeWorker:
                     (await session.scalars(_LOCK_SENDERS, {"senders": senders, "namespace": SENDER_LOCKS})).all()
                 )
                 rows = [row for row in rows if row.sender in ours]
+            # Plain values first: a savepoint rolled back expires what the session holds.
             texts = [(row.id, row.attempts, _inbound(row)) for row in rows]
             taken: list[int] = []
             failed = 0
@@ -237,7 +240,7 @@ class IntakeWorker:
     def _stored(self, results: list[InboundResult]) -> None:
         """After the commit: count the texts stored, wake the Slack outbox and the sender for them."""
         services = self.services
-        stored = [result.line for result in results if result.stored and result.line is not None]
+        stored = [result.line for result in results if result.line is not None]  # set only when stored
         for line in stored:
             services.metrics.texts_in.labels(line.config.key, services.carrier_for(line.id).name).inc()
         if stored:

@@ -41,7 +41,7 @@ class InboundResult:
     stored: bool  # False: a retried delivery of a message we already have, or an unknown line
     message_id: int | None = None
     reason: str = ""
-    line: KnownLine | None = None
+    line: KnownLine | None = None  # the line it was stored on (None when not stored)
 
 
 def normalize_sender(raw: str) -> str:

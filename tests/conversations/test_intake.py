@@ -187,9 +187,7 @@ async def test_two_replicas_take_texts_together_each_customer_in_order(make_brid
         return taken
 
     # Small batches, so that the two replicas' turns interleave.
-    workers = [IntakeWorker(bridge.services, batch_seconds=0.001) for bridge in (first, second)]
-    for worker in workers:
-        worker.batch_limit = 7
+    workers = [IntakeWorker(bridge.services, batch_seconds=0.001, batch_limit=7) for bridge in (first, second)]
     await asyncio.gather(*(drain(worker) for worker in workers))
     while await drain(workers[0]):
         pass  # what one passed over while the other held its sender
