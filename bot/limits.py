@@ -4,7 +4,7 @@ the edge and the schema cannot drift apart. Handlers check input against these b
 from __future__ import annotations
 
 from bot.validation import int_range, max_length
-from storage.models import Conversation, Message, ProcessedEvent, StatusEvent
+from storage.models import Conversation, InboundText, Message, ProcessedEvent, StatusEvent
 from storage.models.notify import Notification
 
 
@@ -17,6 +17,8 @@ SLACK_ID = _length(Conversation.channel, Conversation.last_agent, Message.slack_
 SLACK_EVENT_ID = _length(ProcessedEvent.key) - len("slack-event:")
 PHONE = _length(Message.phone)
 MESSAGE_SID = _length(Message.carrier_sid)
+# What a text was sent to: a number or, on Twilio, a Messaging Service SID.
+LINE_KEY = _length(InboundText.recipient, InboundText.messaging_service)
 STATUS_SID = _length(StatusEvent.carrier_sid)
 STATUS = _length(StatusEvent.status)
 ERROR_CODE_MAX = int_range(StatusEvent.error_code)[1]

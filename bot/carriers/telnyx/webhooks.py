@@ -116,6 +116,7 @@ def _inbound(payload: dict) -> InboundSMS:
     if not recipients or not isinstance(recipients[0], dict):
         raise ValueError("telnyx webhook: data.payload.to must list the number texted")
     to = _text(recipients[0], "phone_number", "data.payload.to[0]")
+    check_text(to, "data.payload.to[0].phone_number", limit=limits.LINE_KEY)
     text = payload.get("text") or ""
     if not isinstance(text, str):
         raise ValueError("telnyx webhook: data.payload.text must be a string")

@@ -51,6 +51,9 @@ def read_webhook(
             message = parse_inbound(form)
             check_text(message.carrier_sid, "MessageSid", limit=limits.MESSAGE_SID)
             check_text(message.from_.strip(), "From", limit=limits.PHONE)
+            check_text(message.to, "To", limit=limits.LINE_KEY)
+            if message.messaging_service is not None:
+                check_text(message.messaging_service, "MessagingServiceSid", limit=limits.LINE_KEY)
         except ValueError as exc:  # InvalidInput too
             raise ValueError(f"inbound webhook: {exc}") from None
         reply = WebhookReply(200, EMPTY_TWIML, "text/xml")
