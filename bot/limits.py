@@ -17,7 +17,7 @@ SLACK_ID = _length(Conversation.channel, Conversation.last_agent, Message.slack_
 SLACK_EVENT_ID = _length(ProcessedEvent.key) - len("slack-event:")
 PHONE = _length(Message.phone)
 MESSAGE_SID = _length(Message.carrier_sid)
-# What a text was sent to: a number or, on Twilio, a Messaging Service SID.
+# What a text was sent to: a number, or the id of a carrier's sender pool (a messaging service).
 LINE_KEY = _length(InboundText.recipient, InboundText.messaging_service)
 STATUS_SID = _length(StatusEvent.carrier_sid)
 STATUS = _length(StatusEvent.status)
