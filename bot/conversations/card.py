@@ -6,13 +6,23 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.compliance.consent import ConsentState
+from bot.conversations.views import inbound_post
 from bot.slack.format import escape, pretty_phone, slack_date
+from bot.slack.outbox import MAX_POST_BLOCKS
 
 _CONSENT_LABEL = {
     "opted_in": ":white_check_mark: opted in",
     "opted_out": ":no_entry: opted out",
     "unknown": ":grey_question: no consent on record",
 }
+
+
+@dataclass(frozen=True)
+class FirstText:
+    """The text a new conversation began with: it travels in the root card's own post."""
+
+    body: str
+    media_count: int
 
 
 @dataclass(frozen=True)
@@ -31,9 +41,20 @@ class CardFacts:
     tags: tuple[str, ...] = ()
     notes: str = ""
     closed_now: bool = False  # outside the line's business hours when the card was drawn
+    first_text: FirstText | None = None  # the customer's text that opened the thread, shown in the card itself
 
 
 NOTES_SHOWN = 280  # characters of the contact's notes the card shows
+CARD_OWN_BLOCKS = 5  # at most: title, details, contact, buttons, how to reply
+
+
+def carries_first_text(body: str, media_count: int, note: str, request_id: int | None) -> bool:
+    """Whether a new conversation's first text goes in its root card's post (one post, not two): an ordinary
+    text does, when it fits in one message beside the card; a keyword's note or a stop request's buttons get
+    their own post in the thread, where they are acted on."""
+    if note or request_id is not None:
+        return False
+    return CARD_OWN_BLOCKS + len(inbound_post(body, media_count, "", None)["blocks"]) <= MAX_POST_BLOCKS
 
 
 def card_actions(facts: CardFacts) -> dict:
@@ -60,10 +81,17 @@ def card_actions(facts: CardFacts) -> dict:
     return {"type": "actions", "block_id": "conversation_card", "elements": elements}
 
 
+FALLBACK_TEXT_SHOWN = 300  # characters of the first text in the card's notification text
+
+
 def card_text(facts: CardFacts) -> str:
-    """Plain-text fallback (notifications, screen readers)."""
-    who = f" ({facts.name})" if facts.name else ""
-    return f"SMS conversation with {pretty_phone(facts.phone)}{who} on {facts.line_label}"
+    """Fallback text (notifications, screen readers), with the first text when the card carries it; what people
+    wrote is escaped, as Slack reads mentions such as `<!channel>` in this text too."""
+    who = f" ({escape(facts.name)})" if facts.name else ""
+    text = f"SMS conversation with {pretty_phone(facts.phone)}{who} on {escape(facts.line_label)}"
+    if facts.first_text is not None:
+        text += ": " + (escape(facts.first_text.body[:FALLBACK_TEXT_SHOWN]) or "(attachment)")
+    return text
 
 
 def card_blocks(facts: CardFacts) -> list[dict]:
@@ -100,6 +128,8 @@ def card_blocks(facts: CardFacts) -> list[dict]:
         contact.append("*Notes:* " + escape(notes.replace("\n", " ")))
     if contact:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "  |  ".join(contact)}]})
+    if facts.first_text is not None:
+        blocks += inbound_post(facts.first_text.body, facts.first_text.media_count, "", None)["blocks"]
     if facts.conversation_id:
         blocks.append(card_actions(facts))
     return blocks + [

@@ -5,30 +5,60 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversations.card import card_blocks, card_text
-from bot.conversations.queries import card_facts
+from bot.conversations.queries import card_facts, first_text, posted_at
+from bot.conversations.views import inbound_post
 from bot.services import Services
-from bot.slack.ops import NoThread, conversation_of
+from bot.slack.ops import NoThread, conversation_of, record_posted
 from bot.slack.outbox import Op, OpResult, Retry, post_metadata
 from storage.db import get_row
 from storage.models import Conversation, SlackOutbox
 
 
-async def _card(services: Services, conversation: Conversation) -> tuple[str, list[dict]]:
+async def _card(
+    services: Services, conversation: Conversation, first_message_id: int | None = None
+) -> tuple[str, list[dict]]:
     async with services.db.session() as session:
-        facts = await card_facts(session, services.lines, conversation, services.clock.now())
+        facts = await card_facts(
+            session, services.lines, conversation, services.clock.now(), first_message_id=first_message_id
+        )
     return card_text(facts), card_blocks(facts)
 
 
 class PostRoot(NoThread):
-    """Open a conversation's thread: post its card at channel level."""
+    """Open a conversation's thread: post its card at channel level, with the customer's first text when the
+    row names it (`message_id`): that text's Slack message is then the root."""
 
     async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
         conversation = await conversation_of(services, row)
         if conversation.thread_ts:  # already open (e.g. two roots were queued by a race)
-            return OpResult(conversation.thread_ts)
-        text, blocks = await _card(services, conversation)
+            if row.message_id is None:
+                return OpResult(conversation.thread_ts)
+            return await self._text_in_thread(services, row, conversation, row.message_id)
+        text, blocks = await _card(services, conversation, row.message_id)
         resp = await services.slack.chat_postMessage(
             channel=row.channel, text=text, blocks=blocks, metadata=post_metadata(row), unfurl_links=False
+        )
+        return OpResult(resp["ts"])
+
+    async def _text_in_thread(
+        self, services: Services, row: SlackOutbox, conversation: Conversation, message_id: int
+    ) -> OpResult:
+        """The text this root would have carried, posted in the thread that is open already (once: a text
+        Slack shows already is left where it is)."""
+        async with services.db.session() as session:
+            shown_at = await posted_at(session, message_id)
+            text = await first_text(session, conversation, message_id)
+        if text is None or shown_at is not None:
+            return OpResult(shown_at or conversation.thread_ts)
+        post = inbound_post(text.body, text.media_count, "", None)
+        resp = await services.slack.chat_postMessage(
+            channel=row.channel,
+            thread_ts=conversation.thread_ts,
+            text=post["text"],
+            blocks=post["blocks"],
+            metadata=post_metadata(row),
+            unfurl_links=False,
+            unfurl_media=False,
         )
         return OpResult(resp["ts"])
 
@@ -36,6 +66,7 @@ class PostRoot(NoThread):
         conversation = await get_row(session, Conversation, row.conversation_id)
         if conversation.thread_ts is None:
             conversation.thread_ts = result.ts
+        await record_posted(session, row, result)
 
 
 class UpdateCard(NoThread):

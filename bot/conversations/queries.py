@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compliance import consent
 from bot.contacts import queries as contact_queries
-from bot.conversations.card import CardFacts
+from bot.conversations.card import CardFacts, FirstText
 from bot.lines import LineDirectory
 from bot.slack.format import pretty_phone
 from storage.db import changed
-from storage.models import Contact, ContactTag, Conversation, ConversationEvent, ParkedReply, Snippet
+from storage.models import Contact, ContactTag, Conversation, ConversationEvent, Message, ParkedReply, Snippet
 from storage.states import CONVERSATION_FLOW, ConversationStatus
 
 
@@ -65,10 +65,33 @@ async def contact_for(session: AsyncSession, phone: str) -> Contact | None:
     return await session.scalar(select(Contact).where(Contact.phone == phone))
 
 
+async def first_text(session: AsyncSession, conversation: Conversation, message_id: int | None) -> FirstText | None:
+    """The customer's text the root card carries: `message_id` while the card is being posted; once it is,
+    the text posted as the thread's root (None when the card carries no text)."""
+    if message_id is not None:
+        which = Message.id == message_id
+    elif conversation.thread_ts is not None:
+        which = (Message.conversation_id == conversation.id) & (Message.slack_ts == conversation.thread_ts)
+    else:
+        return None
+    found = (await session.execute(select(Message.body, Message.media).where(which, Message.direction == "in"))).first()
+    return FirstText(found.body, len(found.media or ())) if found else None
+
+
+async def posted_at(session: AsyncSession, message_id: int) -> str | None:
+    """The ts of the Slack message that shows this text, or None while it is not shown."""
+    return await session.scalar(select(Message.slack_ts).where(Message.id == message_id))
+
+
 async def card_facts(
-    session: AsyncSession, lines: LineDirectory, conversation: Conversation, now: datetime | None = None
+    session: AsyncSession,
+    lines: LineDirectory,
+    conversation: Conversation,
+    now: datetime | None = None,
+    *,
+    first_message_id: int | None = None,
 ) -> CardFacts:
-    """Everything the root card shows, read now."""
+    """Everything the root card shows, read now; `first_message_id`: the text the card is first posted with."""
     contact = await contact_for(session, conversation.phone)
     events = await consent.history(session, conversation.phone, conversation.line_id)
     line = lines.by_id(conversation.line_id)
@@ -97,6 +120,7 @@ async def card_facts(
             and line.config.business_hours
             and not line.config.business_hours.open_at(now or conversation.last_activity_at)
         ),
+        first_text=await first_text(session, conversation, first_message_id),
     )
 
 

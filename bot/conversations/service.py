@@ -17,6 +17,7 @@ from bot.compliance import consent, optout
 from bot.compliance.inbound import KeywordOutcome, handle_keywords
 from bot.compliance.keywords import classify
 from bot.conversations import inbox, optouts, queries, views
+from bot.conversations.card import carries_first_text
 from bot.lines import KnownLine
 from bot.messaging.outbound import queue_sms
 from bot.phone import InvalidPhoneNumber, mask, parse_e164
@@ -100,16 +101,21 @@ async def _store_inbound(
     message.keyword = outcome.keyword.value if outcome.keyword else ("flagged" if outcome.flagged else None)
     conversation.last_activity_at = now
     channel = line.config.channel
+    in_card = created and carries_first_text(inbound.body, len(inbound.media), outcome.note, outcome.request_id)
     if created:
-        await outbox.enqueue(session, channel=channel, op="post_root", conversation_id=conversation.id)
-    await outbox.enqueue(
-        session,
-        channel=channel,
-        op="post",
-        conversation_id=conversation.id,
-        message_id=message.id,
-        payload=views.inbound_post(inbound.body, len(inbound.media), outcome.note, outcome.request_id),
-    )
+        root_text = message.id if in_card else None
+        await outbox.enqueue(
+            session, channel=channel, op="post_root", conversation_id=conversation.id, message_id=root_text
+        )
+    if not in_card:
+        await outbox.enqueue(
+            session,
+            channel=channel,
+            op="post",
+            conversation_id=conversation.id,
+            message_id=message.id,
+            payload=views.inbound_post(inbound.body, len(inbound.media), outcome.note, outcome.request_id),
+        )
     if inbound.media:
         await outbox.enqueue(
             session, channel=channel, op="upload_media", conversation_id=conversation.id, message_id=message.id

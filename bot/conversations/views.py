@@ -51,7 +51,7 @@ def inbound_post(body: str, media_count: int, note: str, request_id: int | None)
                 ],
             }
         )
-    return {"text": body or "(attachment)", "blocks": blocks, "inbound": True}
+    return {"text": escape(body) or "(attachment)", "blocks": blocks, "inbound": True}  # notifications read it
 
 
 def opted_out_by(user: str | None, confirmation: object | None) -> str:

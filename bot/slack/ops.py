@@ -74,13 +74,19 @@ class Post:
         return OpResult(resp["ts"])
 
     async def record(self, session: AsyncSession, row: SlackOutbox, result: OpResult) -> None:
-        message_ids = (row.payload or {}).get("message_ids") or ([row.message_id] if row.message_id else [])
-        if message_ids:  # one statement for a folded post's texts: the writer's turn is held while it runs
-            await session.execute(
-                update(Message)
-                .where(among(session, Message.id, message_ids))
-                .values(slack_channel=row.channel, slack_ts=result.ts)
-            )
+        await record_posted(session, row, result)
+
+
+async def record_posted(session: AsyncSession, row: SlackOutbox, result: OpResult) -> None:
+    """Note on the texts a post shows (`message_id`, or a folded post's `payload.message_ids`) where in
+    Slack they are."""
+    message_ids = (row.payload or {}).get("message_ids") or ([row.message_id] if row.message_id else [])
+    if message_ids:  # one statement for a folded post's texts: the writer's turn is held while it runs
+        await session.execute(
+            update(Message)
+            .where(among(session, Message.id, message_ids))
+            .values(slack_channel=row.channel, slack_ts=result.ts)
+        )
 
 
 class React(NoThread):

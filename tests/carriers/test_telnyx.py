@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from storage.models import ConsentEvent, Contact, Message, StatusEvent
 from storage.states import MessageStatus
-from tests.support.bridge import AGENT, CHANNEL, LINE
+from tests.support.bridge import AGENT, CHANNEL, LINE, card_first_text
 
 CUSTOMER = "+14155550177"
 PNG = b"\x89PNG\r\n\x1a\n" + b"telnyx-picture" * 40
@@ -39,13 +39,13 @@ async def _recorded_outbound(bridge) -> Message:
 async def _open_thread(bridge, slack, telnyx, body: str = "Hello from Telnyx") -> dict:
     status, _, _ = await telnyx.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body=body)
     assert status == 200
-    await slack.wait_for(lambda: slack.roots(CHANNEL) and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"]))
+    await slack.wait_for(lambda: slack.roots(CHANNEL))
     return slack.roots(CHANNEL)[0]
 
 
 async def test_reply_goes_out_through_telnyx_and_receipts_come_back(telnyx_bridge, slack, telnyx):
     root = await _open_thread(telnyx_bridge, slack, telnyx)
-    assert slack.thread(CHANNEL, root["ts"])[0]["text"] == "Hello from Telnyx"
+    assert card_first_text(slack, CHANNEL, root["ts"]) == "Hello from Telnyx"
     await slack.user_message(telnyx_bridge.events_url, channel=CHANNEL, user=AGENT, text="On it!", thread_ts=root["ts"])
     await telnyx.wait_for(lambda: len(telnyx.sent) == 1)
     sent = telnyx.sent[0]
@@ -76,10 +76,10 @@ async def test_a_redelivered_event_has_effect_once(telnyx_bridge, slack, telnyx)
     first = await telnyx.post_event(url, telnyx.event("message.received", payload, "event-1"))
     again = await telnyx.post_event(url, telnyx.event("message.received", payload, "event-1"))
     assert first[0] == again[0] == 200
-    await slack.wait_for(lambda: len(slack.messages.get(CHANNEL, [])) >= 2)
+    await slack.wait_for(lambda: len(slack.messages.get(CHANNEL, [])) >= 1)
     async with telnyx_bridge.services.db.session() as session:
         assert await session.scalar(select(func.count(Message.id)).where(Message.carrier_sid == "m-1")) == 1
-    assert [m["text"] for m in slack.messages[CHANNEL]].count("only once") == 1
+    assert sum("only once" in m["text"] for m in slack.messages[CHANNEL]) == 1
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.permissions import refusal
 from storage.models import ConsentEvent, SlackOutbox
-from tests.support.bridge import ADMIN, AGENT, APPROVER, CHANNEL, LINE
+from tests.support.bridge import ADMIN, AGENT, APPROVER, CHANNEL, LINE, thread_texts
 
 CUSTOMER = "+14155550123"
 ELSEWHERE = "C0GENERAL"
@@ -48,7 +48,7 @@ async def test_members_and_approvers_are_refused(bridge, slack, text, user):
 async def test_optout_in_a_line_channel_applies_to_that_line_and_refreshes_the_card(bridge, slack, twilio):
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="hello")
     await slack.wait_for(
-        lambda: len(slack.roots(CHANNEL)) == 1 and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"])
+        lambda: len(slack.roots(CHANNEL)) == 1 and thread_texts(slack, CHANNEL, slack.roots(CHANNEL)[0]["ts"])
     )
     root = slack.roots(CHANNEL)[0]
 

@@ -18,7 +18,7 @@ from bot.compliance.business_days import auto_confirm_at, is_business_day
 from bot.conversations import optouts
 from storage.models import ConsentEvent, ConsentRequest, Message
 from tests.campaigns.helpers import add_contacts, command, create_and_approve, wait_state
-from tests.compliance.test_keyword_flow import card, events, open_thread, settled, thread_texts
+from tests.compliance.test_keyword_flow import card, events, open_thread, settled, thread_json
 from tests.support.bridge import A2P_CHANNEL, A2P_LINE, AGENT, CHANNEL, LINE
 
 CUSTOMER = "+14155550123"
@@ -82,7 +82,7 @@ async def test_yes_to_an_agents_question_opts_nobody_in(bridge, slack, twilio):
     await slack.wait_for(lambda: "Yes" in [m.get("text") for m in slack.thread(CHANNEL, root["ts"])])
     assert await events(bridge) == []
     assert len(twilio.sent) == 1  # no "You are resubscribed"
-    assert "keyword" not in thread_texts(slack, root).lower()
+    assert "keyword" not in thread_json(slack, root).lower()
     assert (await marketing_decision(bridge, LINE)).reason == "no marketing opt-in on record for this number"
 
 
@@ -134,7 +134,7 @@ async def test_a_repeated_stop_gets_no_second_confirmation(bridge, slack, twilio
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="STOP")
     await settled(bridge, slack, twilio, root, 1)
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="stop.")
-    await slack.wait_for(lambda: "already opted out" in thread_texts(slack, root), what="the repeated STOP's note")
+    await slack.wait_for(lambda: "already opted out" in thread_json(slack, root), what="the repeated STOP's note")
     assert len(twilio.sent) == 1
     assert len(await events(bridge)) == 1
 

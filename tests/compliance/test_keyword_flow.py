@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
 from sqlalchemy import select
 
 from bot.compliance.keywords import OPT_OUT_WORDS
-from storage.models import ConsentEvent, Contact, Message, SlackOutbox
-from tests.support.bridge import ADMIN, AGENT, CHANNEL, LINE
+from storage.models import ConsentEvent, Contact, Message
+from tests.support.bridge import ADMIN, AGENT, CHANNEL, LINE, outbox_drained, root_recorded
 
 CUSTOMER = "+14155550123"
 
@@ -29,14 +28,15 @@ async def outbound(bridge) -> list[Message]:
 
 async def open_thread(bridge, slack, twilio, body: str = "hi") -> dict:
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body=body)
-    await slack.wait_for(
-        lambda: len(slack.roots(CHANNEL)) == 1 and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"])
-    )
-    return slack.roots(CHANNEL)[0]
+    await slack.wait_for(lambda: len(slack.roots(CHANNEL)) == 1)
+    root = slack.roots(CHANNEL)[0]
+    await root_recorded(bridge, CHANNEL, root["ts"])
+    return root
 
 
-def thread_texts(slack, root) -> str:
-    return json.dumps(slack.thread(CHANNEL, root["ts"]))
+def thread_json(slack, root) -> str:
+    """Everything the conversation shows in Slack: its root card (with the first text) and its thread."""
+    return json.dumps([slack.message(CHANNEL, root["ts"])] + slack.thread(CHANNEL, root["ts"]))
 
 
 def card(slack, root) -> str:
@@ -46,25 +46,15 @@ def card(slack, root) -> str:
 async def settled(bridge, slack, twilio, root, sms_count: int) -> None:
     """Wait until the automatic answer is at the carrier and in the thread, and every outbox row is done."""
     await twilio.wait_for(lambda: len(twilio.sent) >= sms_count)
-    await slack.wait_for(lambda: "Automatic answer" in thread_texts(slack, root))
-
-    async def outbox_empty() -> bool:
-        async with bridge.services.db.session() as session:
-            return not (await session.scalars(select(SlackOutbox).where(SlackOutbox.status == "pending"))).all()
-
-    for _ in range(200):
-        if await outbox_empty():
-            break
-        await asyncio.sleep(0.02)  # yields to the bridge's workers
-    else:
-        raise AssertionError("the Slack outbox never drained")
+    await slack.wait_for(lambda: "Automatic answer" in thread_json(slack, root))
+    await outbox_drained(bridge)
 
 
 @pytest.mark.parametrize("word", sorted(OPT_OUT_WORDS) + ["  stop.\n", "Opt-Out"])
 async def test_opt_out_keyword(bridge, slack, twilio, word):
     root = await open_thread(bridge, slack, twilio)
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body=word)
-    await slack.wait_for(lambda: "Opt-out keyword" in thread_texts(slack, root), what="the keyword note")
+    await slack.wait_for(lambda: "Opt-out keyword" in thread_json(slack, root), what="the keyword note")
     await settled(bridge, slack, twilio, root, 1)
 
     [event] = await events(bridge)
@@ -74,7 +64,7 @@ async def test_opt_out_keyword(bridge, slack, twilio, word):
     assert len(twilio.sent) == 1
     assert twilio.sent[0]["to"] == CUSTOMER and twilio.sent[0]["from"] == LINE
     assert twilio.sent[0]["body"].startswith("Acme:") and "unsubscribed" in twilio.sent[0]["body"]
-    assert word.strip() in thread_texts(slack, root)  # the keyword itself is still shown
+    assert word.strip() in thread_json(slack, root)  # the keyword itself is still shown
     await slack.wait_for(lambda: "opted out" in card(slack, root), what="the card shows the opt-out")
 
 
@@ -82,8 +72,8 @@ async def test_opt_out_keyword(bridge, slack, twilio, word):
 async def test_stop_request_in_words_is_raised_and_confirmed_with_its_button(bridge, slack, twilio, body):
     root = await open_thread(bridge, slack, twilio)
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body=body)
-    await slack.wait_for(lambda: "stop_request_confirm" in thread_texts(slack, root), what="the Confirm button")
-    assert "stop_request_dismiss" in thread_texts(slack, root)
+    await slack.wait_for(lambda: "stop_request_confirm" in thread_json(slack, root), what="the Confirm button")
+    assert "stop_request_dismiss" in thread_json(slack, root)
     assert await events(bridge) == []
     assert twilio.sent == []
 
@@ -125,7 +115,7 @@ async def test_opt_in_keyword_after_stop(bridge, slack, twilio, word):
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="STOP")
     await settled(bridge, slack, twilio, root, 1)
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body=word)
-    await slack.wait_for(lambda: "Opt-in keyword" in thread_texts(slack, root))
+    await slack.wait_for(lambda: "Opt-in keyword" in thread_json(slack, root))
     await twilio.wait_for(lambda: len(twilio.sent) == 2)
     assert [e.action for e in await events(bridge)] == ["opt_out", "lift"]
     assert twilio.sent[1]["body"].startswith("Acme:") and "resubscribed" in twilio.sent[1]["body"]
@@ -139,7 +129,7 @@ async def test_help_keyword_answers_help_text_even_after_stop(bridge, slack, twi
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="STOP")
     await settled(bridge, slack, twilio, root, 1)
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body=word)
-    await slack.wait_for(lambda: "Help keyword" in thread_texts(slack, root))
+    await slack.wait_for(lambda: "Help keyword" in thread_json(slack, root))
     await twilio.wait_for(lambda: len(twilio.sent) == 2)
     assert twilio.sent[1]["body"] == "Acme: help@acme.example. Msg&data rates may apply. Reply STOP to opt out."
     assert [e.action for e in await events(bridge)] == ["opt_out"]  # HELP changes no consent

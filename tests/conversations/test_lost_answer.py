@@ -18,7 +18,7 @@ REPLIES = ["First answer", "Second answer", "Third answer"]
 
 async def reply_three_times(bridge, slack, twilio) -> None:
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="hello")
-    await slack.wait_for(lambda: slack.roots(CHANNEL) and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"]))
+    await slack.wait_for(lambda: slack.roots(CHANNEL))
     thread = slack.roots(CHANNEL)[0]["ts"]
     twilio.drop_answers(len(REPLIES))
     for text in REPLIES:

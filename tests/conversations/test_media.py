@@ -26,7 +26,7 @@ async def test_inbound_mms_is_uploaded_to_the_thread(bridge, slack, twilio):
 
 async def test_file_shared_in_thread_goes_out_as_mms(bridge, slack, twilio):
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="send me the menu")
-    await slack.wait_for(lambda: slack.roots(CHANNEL) and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"]))
+    await slack.wait_for(lambda: slack.roots(CHANNEL))
     thread = slack.roots(CHANNEL)[0]["ts"]
     file = slack.add_file(name="menu.png", mimetype="image/png", content=PNG, user=AGENT)
     await slack.user_message(
@@ -51,7 +51,7 @@ async def _agent_shares_a_file_while_slack_holds_downloads(bridge, slack, twilio
     """An agent's reply with a file, whose download Slack holds for `seconds` (then drops). Returns the message
     id once its download is under way."""
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="send me the menu")
-    await slack.wait_for(lambda: slack.roots(CHANNEL) and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"]))
+    await slack.wait_for(lambda: slack.roots(CHANNEL))
     thread = slack.roots(CHANNEL)[0]["ts"]
     slack.fail("timeout", seconds, methods={"files-pri"})
     file = slack.add_file(name="menu.png", mimetype="image/png", content=PNG, user=AGENT)

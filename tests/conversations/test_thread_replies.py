@@ -10,15 +10,17 @@ from sqlalchemy import func, select
 from bot.compliance import consent
 from bot.conversations import queries, service
 from storage.models import Message, ParkedReply
-from tests.support.bridge import AGENT, CHANNEL, LINE
+from tests.support.bridge import AGENT, CHANNEL, LINE, root_recorded
 
 CUSTOMER = "+14155550124"
 
 
 async def open_thread(bridge, slack, twilio, body="hello") -> str:
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body=body)
-    await slack.wait_for(lambda: slack.roots(CHANNEL) and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"]))
-    return slack.roots(CHANNEL)[0]["ts"]
+    await slack.wait_for(lambda: slack.roots(CHANNEL))
+    ts = slack.roots(CHANNEL)[0]["ts"]
+    await root_recorded(bridge, CHANNEL, ts)
+    return ts
 
 
 async def outbound_count(bridge) -> int:
@@ -112,7 +114,7 @@ async def test_slash_send_opens_a_conversation(bridge, slack, twilio):
     assert status == 200 and "new thread" in body
     await twilio.wait_for(lambda: len(twilio.sent) == 1)
     assert (twilio.sent[0]["to"], twilio.sent[0]["body"]) == (CUSTOMER, "Your order shipped")
-    await slack.wait_for(lambda: slack.roots(CHANNEL) and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"]))
+    await slack.wait_for(lambda: slack.roots(CHANNEL))
     # The customer's answer lands in the same thread.
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="thanks!")
     await slack.wait_for(lambda: len(slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"])) == 2)

@@ -7,18 +7,18 @@ import json
 from sqlalchemy import select
 
 from storage.models import Conversation, ConversationEvent
-from tests.support.bridge import AGENT, CHANNEL, LINE
+from tests.support.bridge import AGENT, CHANNEL, LINE, card_first_text, root_recorded
 
 CUSTOMER = "+14155550123"
 
 
 async def open_thread(bridge, slack, twilio, body="hello", customer=CUSTOMER) -> str:
-    """The customer texts; returns the thread's ts once its root card and the text are in Slack."""
+    """The customer texts; returns the thread's ts once its root card, which carries the text, is in Slack."""
     before = {m["ts"] for m in slack.roots(CHANNEL)}
     await twilio.send_inbound(bridge.url, from_=customer, to=LINE, body=body)
     await slack.wait_for(lambda: [m for m in slack.roots(CHANNEL) if m["ts"] not in before])
     ts = next(m["ts"] for m in slack.roots(CHANNEL) if m["ts"] not in before)
-    await slack.wait_for(lambda: slack.thread(CHANNEL, ts))
+    await root_recorded(bridge, CHANNEL, ts)
     return ts
 
 
@@ -33,7 +33,9 @@ def buttons(slack, ts: str) -> dict[str, dict]:
 
 
 def thread_text(slack, ts: str) -> str:
-    return "\n".join(m.get("text", "") for m in slack.thread(CHANNEL, ts))
+    """The conversation's texts and notes as Slack shows them: the root card's first text, then the thread."""
+    first = card_first_text(slack, CHANNEL, ts)
+    return "\n".join(([first] if first is not None else []) + [m.get("text", "") for m in slack.thread(CHANNEL, ts)])
 
 
 async def click(bridge, slack, ts: str, action_id: str, user: str = AGENT) -> str:

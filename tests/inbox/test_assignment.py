@@ -19,7 +19,7 @@ from tests.inbox.helpers import (
     open_thread,
     thread_text,
 )
-from tests.support.bridge import AGENT, CHANNEL, LINE
+from tests.support.bridge import AGENT, CHANNEL, LINE, card_first_text
 
 OTHER = "U0OTHER"
 
@@ -36,6 +36,8 @@ async def test_card_has_the_buttons_and_the_first_agent_to_answer_is_assigned(br
     assert (await conversation(bridge)).assignee == AGENT  # the first to answer keeps it
     assert [e for e in await history(bridge) if e[0] == "assigned"] == [("assigned", AGENT, AGENT)]
     assert [e[0] for e in await history(bridge)].count("first_answer") == 1
+    # The card is redrawn on each change and still carries the text the conversation began with.
+    assert '"hello"' in card(slack, ts) and card_first_text(slack, CHANNEL, ts) == "hello"
 
 
 async def test_resolve_then_a_customer_text_reopens_and_says_so(bridge, slack, twilio):

@@ -18,7 +18,7 @@ async def test_a_round_trip_is_counted_and_timed(make_bridge, slack, twilio):
     bridge = await make_bridge(env={"METRICS_REFRESH_SECONDS": "1"})
     status, _, _ = await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="hello")
     assert status == 200
-    await slack.wait_for(lambda: slack.roots(CHANNEL) and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"]))
+    await slack.wait_for(lambda: slack.roots(CHANNEL))
     root = slack.roots(CHANNEL)[0]["ts"]
     await slack.user_message(bridge.events_url, channel=CHANNEL, user=AGENT, text="hi back", thread_ts=root)
     await twilio.wait_for(lambda: len(twilio.sent) == 1)

@@ -131,10 +131,10 @@ def received(page: Page):
 
 
 async def test_customer_agent_and_campaign_through_the_page(page: Page, page_errors: list[str]):
-    # The customer texts the line: the thread (its live card and the text) appears in the Slack pane.
+    # The customer texts the line: the thread's live card, carrying the text, appears in the Slack pane.
     await phone_sends(page, "Hi, do you deliver on Sundays?")
     root = page.locator("#slack-messages li.root", has_text="+1 415-555-0123")
-    await expect(root.locator(".replies")).to_contain_text("do you deliver on Sundays?", timeout=WAIT_MS)
+    await expect(root.locator(".body").first).to_contain_text("do you deliver on Sundays?", timeout=WAIT_MS)
     card = await root.locator(".body").first.text_content()
     assert "💬" in card and "Consent:" in card and "nobody yet" in card
     await expect(page.locator("#phone-texts li.sent").first).to_contain_text("Sundays")
@@ -183,7 +183,7 @@ async def test_customer_agent_and_campaign_through_the_page(page: Page, page_err
 async def test_inbox_buttons_contact_modal_and_a_snippet_through_the_page(page: Page, page_errors: list[str]):
     await phone_sends(page, "Is my order ready?")
     root = page.locator("#slack-messages li.root", has_text="+1 415-555-0123")
-    await expect(root.locator(".replies")).to_contain_text("Is my order ready?", timeout=WAIT_MS)
+    await expect(root.locator(".body").first).to_contain_text("Is my order ready?", timeout=WAIT_MS)
     body = root.locator(".body").first
     await expect(body).to_contain_text("Assignee: nobody")
 

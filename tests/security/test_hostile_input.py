@@ -82,11 +82,12 @@ async def test_hostile_text_is_stored_verbatim_and_shown_escaped(bridge, slack, 
     nasty = "<!channel> <@U0ADMIN> &amp; *bold* =cmd|' /C calc'!A0 \u202e\u0000 😀"
     status, _, _ = await twilio.send_inbound(bridge.url, from_="+14155550127", to=LINE, body=nasty)
     assert status == 200
-    await slack.wait_for(lambda: len(slack.messages.get(CHANNEL, [])) == 2)
-    shown = slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"])[0]
-    section = shown["blocks"][0]["text"]["text"]
-    assert "<!channel>" not in section and "<@U0ADMIN>" not in section
-    assert "&lt;!channel&gt;" in section
+    await slack.wait_for(lambda: slack.roots(CHANNEL))
+    root = slack.roots(CHANNEL)[0]  # the card, which carries the first text
+    for shown in [root["text"]] + [block["text"]["text"] for block in root["blocks"] if block["type"] == "section"]:
+        assert "<!channel>" not in shown and "<@U0ADMIN>" not in shown
+    assert "&lt;!channel&gt;" in root["text"]
+    assert any("&lt;!channel&gt;" in block.get("text", {}).get("text", "") for block in root["blocks"])
     async with bridge.services.db.session() as session:
         assert await session.scalar(select(Message.body).where(Message.direction == "in")) == nasty.replace("\0", "")
 

@@ -21,7 +21,7 @@ async def test_a_whole_conversation_logs_no_number_and_no_secret(bridge, slack, 
     caplog.set_level(logging.DEBUG)
     twilio.set_number_error(CUSTOMER, 30003, at="callback")
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="hello")
-    await slack.wait_for(lambda: slack.roots(CHANNEL) and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"]))
+    await slack.wait_for(lambda: slack.roots(CHANNEL))
     thread = slack.roots(CHANNEL)[0]["ts"]
     await slack.user_message(bridge.events_url, channel=CHANNEL, user=AGENT, text="hi", thread_ts=thread)
     await slack.wait_for(lambda: any("30003" in m["text"] for m in slack.thread(CHANNEL, thread)))

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from handlers.slack import contacts_commands
 from storage.models import ConsentEvent, Contact, Message
 from tests.emulators.socket_mode import SocketModeEmulator
-from tests.support.bridge import ADMIN, AGENT, CHANNEL, LINE
+from tests.support.bridge import ADMIN, AGENT, CHANNEL, LINE, root_recorded
 
 CUSTOMER = "+14155550124"
 
@@ -36,8 +36,10 @@ async def bridge(make_bridge, socket):
 
 async def open_thread(bridge, slack, twilio, body: str = "hello") -> str:
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body=body)
-    await slack.wait_for(lambda: slack.roots(CHANNEL) and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"]))
-    return slack.roots(CHANNEL)[0]["ts"]
+    await slack.wait_for(lambda: slack.roots(CHANNEL))
+    ts = slack.roots(CHANNEL)[0]["ts"]
+    await root_recorded(bridge, CHANNEL, ts)
+    return ts
 
 
 async def outbound(bridge) -> int:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 
 from aiohttp import web
+from sqlalchemy import func, select
 
 from bot.app import build_app
 from bot.services import Services
 from bot.settings import load_settings
 from handlers.common import SERVICES
+from storage.models import Conversation, SlackOutbox
 from tests.emulators import SlackEmulator, TelnyxEmulator, TwilioEmulator
 
 LINE = "+14155550100"
@@ -119,6 +122,54 @@ class Bridge:
         return await self.start()
 
 
+async def root_recorded(bridge: Bridge, channel: str, thread_ts: str, timeout: float = 10.0) -> None:
+    """Wait until the bridge has recorded the root it posted: Slack shows it a moment before, and a thread
+    reply in that moment is parked until it is."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        async with bridge.services.db.session() as session:
+            found = await session.scalar(
+                select(Conversation.id).where(Conversation.channel == channel, Conversation.thread_ts == thread_ts)
+            )
+        if found is not None:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"the root {thread_ts} in {channel} was never recorded")
+        await asyncio.sleep(0.02)  # yields to the bridge's outbox
+
+
+async def outbox_drained(bridge: Bridge, timeout: float = 15.0) -> None:
+    """Wait until every Slack outbox row is done (posted, folded or given up)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        async with bridge.services.db.session() as session:
+            pending = await session.scalar(
+                select(func.count()).select_from(SlackOutbox).where(SlackOutbox.status != "done")
+            )
+        if not pending:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"the Slack outbox did not drain: {pending} rows not done")
+        await asyncio.sleep(0.02)  # yields to the bridge's outbox
+
+
+def card_first_text(slack: SlackEmulator, channel: str, thread_ts: str) -> str | None:
+    """The customer's first text as the thread's root card carries it (from its notification text), or None
+    when the card carries no text."""
+    root = slack.message(channel, thread_ts)
+    if root is None or not any(block.get("block_id") == "customer" for block in root.get("blocks") or []):
+        return None
+    return unescape(root["text"].split(": ", 1)[1])
+
+
+def unescape(text: str) -> str:
+    """What a person wrote, from the escaped form Slack is sent."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def thread_texts(slack: SlackEmulator, channel: str, thread_ts: str) -> list[str]:
-    """Customer texts in a thread, in order, whether Slack got them one post each or folded together."""
-    return [line for message in slack.thread(channel, thread_ts) for line in message["text"].split("\n")]
+    """Customer texts of a conversation, in order: the one its root card carries, then those in the thread,
+    whether Slack got them one post each or folded together."""
+    first = card_first_text(slack, channel, thread_ts)
+    replies = [unescape(line) for message in slack.thread(channel, thread_ts) for line in message["text"].split("\n")]
+    return ([first] if first is not None else []) + replies

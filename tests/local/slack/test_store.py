@@ -112,7 +112,11 @@ async def test_local_mode_restarted_keeps_the_thread_and_texts_land_in_it(tmp_pa
         text = {"from": "+14155550123", "to": line["number"], "text": "hello"}
         async with http.post("/_playground/inbound", json=text) as resp:
             assert resp.status == 200, await resp.text()
+        # The root card carries the first text; a reply in the thread shows the root is recorded too.
+        async with http.post("/_playground/inbound", json={**text, "text": "still there?"}) as resp:
+            assert resp.status == 200, await resp.text()
         before = await _thread_of(http, line["channel"], 1)
+        assert "hello" in before["text"]
         await runner.cleanup()
 
         runner = await _local_mode(tmp_path, port)
