@@ -25,6 +25,7 @@ from bot.services import Services
 from bot.slack import outbox
 from bot.slack.files import slack_file_item
 from bot.slack.format import escape, to_plain_text
+from storage.db import dialect_insert
 from storage.models import Conversation, Message, ParkedReply, ProcessedEvent
 from storage.states import MessageStatus
 
@@ -212,7 +213,7 @@ async def reply_from_slack(services: Services, reply: ThreadReply) -> str:
         async with services.db.session() as session:
             if reply.event_id and not await _take_event(session, f"slack-event:{reply.event_id}"):
                 return "duplicate"
-            conversation = await queries.by_thread(session, reply.channel, reply.thread_ts)
+            conversation = await queries.by_thread(session, reply.channel, reply.thread_ts, lock=True)
             if conversation is None:
                 await _park(session, reply, services.clock.now())
                 return "parked"
@@ -255,7 +256,7 @@ async def answer_parked_replies(services: Services) -> int:
             async with services.db.session() as session:
                 if not await queries.take_parked(session, parked_id):
                     continue
-                conversation = await queries.by_thread(session, reply.channel, reply.thread_ts)
+                conversation = await queries.by_thread(session, reply.channel, reply.thread_ts, lock=True)
                 if conversation is None:
                     continue
                 outcome = await _answer_reply(services, session, conversation, reply)
@@ -336,11 +337,8 @@ async def _answer_reply(
 
 async def _take_event(session: AsyncSession, key: str) -> bool:
     """Record a delivery key; False if it was taken before (a retried delivery)."""
-    if await session.get(ProcessedEvent, key) is not None:
-        return False
-    session.add(ProcessedEvent(key=key))
-    await session.flush()
-    return True
+    taken = dialect_insert(session.bind)(ProcessedEvent).values(key=key)
+    return await session.scalar(taken.on_conflict_do_nothing().returning(ProcessedEvent.key)) is not None
 
 
 async def start_from_command(services: Services, *, channel: str, user: str, number: str, text: str) -> str:
@@ -362,6 +360,8 @@ async def start_from_command(services: Services, *, channel: str, user: str, num
         if state.opted_out:
             return f":no_entry: Not sent: {phone} opted out of this line ({state.source}). Nothing is sent to it."
         conversation, created = await queries.get_or_create(session, line_id=line.id, phone=phone, channel=channel)
+        if not created:  # held, so that what on_agent_answer decides from it stays true
+            conversation = await queries.fresh(session, conversation.id, lock=True)
         conversation.last_agent, conversation.last_activity_at = user, services.clock.now()
         message = await queue_sms(
             session,

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compliance.segments import analyze
 from bot.cooperative import paced
 from bot.lines import KnownLine
 from storage.bulk import insert_rows
+from storage.db import dialect_insert
 from storage.models import Message
 from storage.states import MessageStatus
 
@@ -42,35 +42,36 @@ async def queue_sms(
     """
     if purpose not in PURPOSES:
         raise ValueError(f"purpose {purpose!r} must be one of {', '.join(PURPOSES)}")
-    if dedupe_key is not None:
-        existing = await session.scalar(select(Message.id).where(Message.dedupe_key == dedupe_key))
-        if existing is not None:
-            return None
     info = analyze(body, smart_encoding=line.config.smart_encoding)
-    message = Message(
-        line_id=line.id,
-        conversation_id=conversation_id,
-        direction="out",
-        phone=phone,
-        body=info.text,
-        media=media or [],
-        dedupe_key=dedupe_key,
-        status=MessageStatus.QUEUED,
-        segments=max(1, info.segments),
-        encoding=info.encoding,
-        purpose=purpose,
-        origin=origin,
-        origin_ref=origin_ref,
-        slack_channel=slack_channel,
-        slack_ts=slack_ts,
-        next_attempt_at=not_before,
+    values = {
+        "line_id": line.id,
+        "conversation_id": conversation_id,
+        "direction": "out",
+        "phone": phone,
+        "body": info.text,
+        "media": media or [],
+        "dedupe_key": dedupe_key,
+        "status": MessageStatus.QUEUED,
+        "segments": max(1, info.segments),
+        "encoding": info.encoding,
+        "purpose": purpose,
+        "origin": origin,
+        "origin_ref": origin_ref,
+        "slack_channel": slack_channel,
+        "slack_ts": slack_ts,
+        "next_attempt_at": not_before,
+    }
+    if dedupe_key is None:
+        message = Message(**values)
+        session.add(message)
+        await session.flush()
+        return message
+    # One statement whether or not the key was used before, by an earlier request or a concurrent one.
+    insert = dialect_insert(session.bind)(Message).values(**values)
+    return await session.scalar(
+        insert.on_conflict_do_nothing(index_elements=[Message.dedupe_key]).returning(Message),
+        execution_options={"populate_existing": True},
     )
-    try:
-        async with session.begin_nested():
-            session.add(message)
-    except IntegrityError:
-        return None  # a concurrent request with the same dedupe key won
-    return message
 
 
 async def queue_many(session: AsyncSession, *, line: KnownLine, requests: list[dict]) -> dict[str, int]:
