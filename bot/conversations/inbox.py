@@ -101,15 +101,20 @@ async def _away_text(
 
 
 async def on_agent_answer(session: AsyncSession, conversation: Conversation, user: str, now: datetime) -> None:
-    """An agent texted the customer: the first to answer an unassigned conversation takes it; nobody waits now."""
-    current = await queries.fresh(session, conversation.id)
-    if current.assignee is None and await queries.compare_and_set_assignee(session, conversation.id, user, seen=None):
+    """An agent texted the customer: the first to answer an unassigned conversation takes it; nobody waits now.
+
+    `conversation` must have been read with its row locked (`by_thread(lock=True)`, `fresh(lock=True)`): what is
+    decided here from it is then true until the transaction ends, and it is written in one UPDATE.
+    """
+    if conversation.assignee is None:
+        conversation.assignee = user
         # The card shows it; the thread gets no note (the agent's own reply is right there).
         await queries.record_event(session, conversation, "assigned", at=now, actor=user, value=user)
-    if current.awaiting_since is not None and await queries.claim_first_answer(session, conversation.id):
-        seconds = max(0.0, (now - current.awaiting_since).total_seconds())
+    if conversation.awaiting_since is not None and not conversation.answered_in_period:
+        conversation.answered_in_period = True
+        seconds = max(0.0, (now - conversation.awaiting_since).total_seconds())
         await queries.record_event(session, conversation, "first_answer", at=now, actor=user, seconds=seconds)
-    await queries.stop_waiting(session, conversation.id)
+    conversation.awaiting_since = conversation.answer_due_at = None
 
 
 # -- what people do from the card and /sms -------------------------------------------------------------------

@@ -19,10 +19,13 @@ from storage.models import Contact, ContactTag, Conversation, ConversationEvent,
 from storage.states import CONVERSATION_FLOW, ConversationStatus
 
 
-async def by_thread(session: AsyncSession, channel: str, thread_ts: str) -> Conversation | None:
-    return await session.scalar(
-        select(Conversation).where(Conversation.channel == channel, Conversation.thread_ts == thread_ts)
-    )
+async def by_thread(session: AsyncSession, channel: str, thread_ts: str, *, lock: bool = False) -> Conversation | None:
+    """The conversation whose thread this is; with `lock`, its row is held until the transaction ends (and read
+    as it is now), so what the caller decides from it stays true."""
+    query = select(Conversation).where(Conversation.channel == channel, Conversation.thread_ts == thread_ts)
+    if lock:
+        query = query.with_for_update(key_share=True).execution_options(populate_existing=True)
+    return await session.scalar(query)
 
 
 async def parked_with_threads(session: AsyncSession, limit: int = 100) -> list[ParkedReply]:
@@ -151,11 +154,13 @@ async def record_event(
     await session.flush()
 
 
-async def fresh(session: AsyncSession, conversation_id: int) -> Conversation:
-    """The conversation as the database has it now (not as this session read it earlier)."""
-    found = await session.scalar(
-        select(Conversation).where(Conversation.id == conversation_id).execution_options(populate_existing=True)
-    )
+async def fresh(session: AsyncSession, conversation_id: int, *, lock: bool = False) -> Conversation:
+    """The conversation as the database has it now (not as this session read it earlier); with `lock`, its
+    row is held until the transaction ends."""
+    query = select(Conversation).where(Conversation.id == conversation_id)
+    if lock:
+        query = query.with_for_update(key_share=True)
+    found = await session.scalar(query.execution_options(populate_existing=True))
     if found is None:
         raise LookupError(f"conversation {conversation_id} does not exist")
     return found
@@ -196,30 +201,6 @@ async def start_waiting(session: AsyncSession, conversation_id: int, now: dateti
         .execution_options(synchronize_session=False)
     )
     return changed(result) == 1
-
-
-async def claim_first_answer(session: AsyncSession, conversation_id: int) -> bool:
-    """Take the one first-answer observation of the open period (False: taken, or nobody was waiting)."""
-    result = await session.execute(
-        update(Conversation)
-        .where(
-            Conversation.id == conversation_id,
-            Conversation.answered_in_period.is_(False),
-            Conversation.awaiting_since.is_not(None),
-        )
-        .values(answered_in_period=True)
-        .execution_options(synchronize_session=False)
-    )
-    return changed(result) == 1
-
-
-async def stop_waiting(session: AsyncSession, conversation_id: int) -> None:
-    await session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id)
-        .values(awaiting_since=None, answer_due_at=None)
-        .execution_options(synchronize_session=False)
-    )
 
 
 async def due_alerts(session: AsyncSession, now: datetime, limit: int) -> list[int]:

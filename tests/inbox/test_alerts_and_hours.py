@@ -41,6 +41,7 @@ async def test_an_unanswered_text_is_raised_once_with_here_then_with_the_assigne
     assert "<!here> the customer has waited 16 minutes for an answer" in thread_text(slack, ts)
     clock.advance(minutes=30)
     await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="hello??")  # still the same wait
+    await slack.wait_for(lambda: "hello??" in thread_text(slack, ts))  # taken in before the answer below
     assert await inbox.raise_due_alerts(bridge.services) == 0
     assert thread_text(slack, ts).count("waited") == 1
 
