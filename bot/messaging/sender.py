@@ -159,9 +159,6 @@ class SendWorker:
             wake.clear()
             claimed, batch, acquired = 0, None, False
             try:
-                if loop.time() - self._last_receipts > RECEIPTS_EVERY:
-                    self._last_receipts = loop.time()
-                    await apply_late_receipts(self.services)
                 await slots.acquire()
                 acquired = True
                 claimed, batch = await self._claim_batch()
@@ -173,6 +170,12 @@ class SendWorker:
                 task.add_done_callback(tasks.discard)
             elif acquired:
                 slots.release()
+            if loop.time() - self._last_receipts > RECEIPTS_EVERY:  # after the claim: a text waiting goes first
+                self._last_receipts = loop.time()
+                try:
+                    await apply_late_receipts(self.services)
+                except Exception:  # database away: the next pass tries again
+                    log.exception("sender: cannot apply late receipts")
             if claimed < self.batch_size:
                 try:
                     await asyncio.wait_for(wake.wait(), timeout=0.5)
