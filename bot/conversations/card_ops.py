@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversations.card import card_blocks, card_text
-from bot.conversations.queries import card_facts, first_text, posted_at
+from bot.conversations.queries import card_facts
 from bot.conversations.views import inbound_post
 from bot.services import Services
 from bot.slack.ops import NoThread, conversation_of, record_posted
 from bot.slack.outbox import Op, OpResult, Retry, post_metadata
 from storage.db import get_row
-from storage.models import Conversation, SlackOutbox
+from storage.models import Conversation, Message, SlackOutbox
 
 
 async def _card(
@@ -46,11 +46,10 @@ class PostRoot(NoThread):
         """The text this root would have carried, posted in the thread that is open already (once: a text
         Slack shows already is left where it is)."""
         async with services.db.session() as session:
-            shown_at = await posted_at(session, message_id)
-            text = await first_text(session, conversation, message_id)
-        if text is None or shown_at is not None:
-            return OpResult(shown_at or conversation.thread_ts)
-        post = inbound_post(text.body, text.media_count, "", None)
+            message = await get_row(session, Message, message_id)
+        if message.slack_ts is not None:
+            return OpResult(message.slack_ts)
+        post = inbound_post(message.body, len(message.media or ()), "", None)
         resp = await services.slack.chat_postMessage(
             channel=row.channel,
             thread_ts=conversation.thread_ts,

@@ -81,11 +81,6 @@ async def first_text(session: AsyncSession, conversation: Conversation, message_
     return FirstText(found.body, len(found.media or ())) if found else None
 
 
-async def posted_at(session: AsyncSession, message_id: int) -> str | None:
-    """The ts of the Slack message that shows this text, or None while it is not shown."""
-    return await session.scalar(select(Message.slack_ts).where(Message.id == message_id))
-
-
 async def card_facts(
     session: AsyncSession,
     lines: LineDirectory,

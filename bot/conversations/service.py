@@ -103,10 +103,13 @@ async def _store_inbound(
     conversation.last_activity_at = now
     channel = line.config.channel
     in_card = created and carries_first_text(inbound.body, len(inbound.media), outcome.note, outcome.request_id)
-    if created:
-        root_text = message.id if in_card else None
+    if created:  # the root names the text it carries
         await outbox.enqueue(
-            session, channel=channel, op="post_root", conversation_id=conversation.id, message_id=root_text
+            session,
+            channel=channel,
+            op="post_root",
+            conversation_id=conversation.id,
+            message_id=message.id if in_card else None,
         )
     if not in_card:
         await outbox.enqueue(
