@@ -8,6 +8,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
@@ -47,6 +48,7 @@ BOLT = web.AppKey("bolt", AsyncApp)
 SLACK_VERIFIER: web.AppKey[SignatureVerifier | None] = web.AppKey("slack_verifier")
 LOCAL_SLACK_PREFIX = "/_local/slack"
 MAX_BODY_BYTES = 1024 * 1024
+SLACK_TIMEOUT = 10  # seconds a Slack Web API call may take
 # Bolt answers 200 with this text when it cannot authorize a request because its auth.test call failed (Slack
 # rate limiting or down, typically on a process's first request). Slack would never deliver that event again;
 # `_slack_events` answers 503 instead, so Slack retries it.
@@ -85,11 +87,13 @@ def build_app(
         db=Database(settings.database_url),
         carrier=all_carriers[settings.sms_provider],
         carriers=all_carriers,
-        slack=AsyncWebClient(token=token, base_url=api_url, timeout=10),
+        slack=AsyncWebClient(token=token, base_url=api_url, timeout=SLACK_TIMEOUT),
         clock=clock or Clock(),
     )
     bolt = AsyncApp(
-        client=services.slack,
+        # Bolt's own client (its authorization): Bolt deep-copies it into each lazy listener's request, which a
+        # client holding a connection pool (services.slack's, see _lifecycle) cannot be.
+        client=AsyncWebClient(token=token, base_url=api_url, timeout=SLACK_TIMEOUT),
         signing_secret=signing_secret or None,
         request_verification_enabled=bool(signing_secret),
         process_before_response=True,  # store before we acknowledge: listeners finish before Slack gets its 200
@@ -185,6 +189,9 @@ def _lifecycle(
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         if run_workers:
             services.db.hold_single_server()
+        # One pool of connections to Slack for the process: without a session of its own, the client opens
+        # (and, against Slack, TLS-handshakes) a new connection for every call.
+        services.slack.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SLACK_TIMEOUT))
         await upgrade(services.db.engine)
         await nanp_regions.load()  # quiet hours' +1 regions, before any send is gated
         async with services.db.session() as session:
