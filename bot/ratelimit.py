@@ -131,14 +131,26 @@ class SharedRate:
             if self.still_in_time(when):
                 return when
 
+    def warm(self) -> None:
+        """A send is coming: lease a span now, unless one is held, so that the send finds its slot leased
+        rather than waiting for the round trip."""
+        if self.db.is_sqlite:
+            return
+        if not self._spans or self._spans[-1][1] <= self.clock.timestamp() + self.interval:
+            self._lease()
+
     async def close(self) -> None:
         """Wait for a lease under way (one taken ahead may be), so the database can be closed after it."""
         if self._leasing is not None and not self._leasing.done():
             await asyncio.wait([self._leasing])
 
+    def _in_time(self, when: float, now: float) -> bool:
+        """Whether a slot at `when` may be used at `now` (late by no more than the tolerance)."""
+        return self.late_tolerance is None or now - when <= self.late_tolerance
+
     def still_in_time(self, when: float) -> bool:
         """Whether the slot at `when` may still be used; if not, it is given up (and counted as missed)."""
-        if self.late_tolerance is None or self.clock.timestamp() - when <= self.late_tolerance:
+        if self._in_time(when, self.clock.timestamp()):
             self._late_in_a_row = 0
             return True
         self._late_in_a_row += 1
@@ -161,6 +173,13 @@ class SharedRate:
             when = max(self._next, start, now)
             # A slot is a whole interval (the next one, wherever, starts after it); the slack absorbs float
             # rounding on epoch seconds, which could otherwise make the last slot of a span not fit.
+            if when + self.interval > end + SLOT_SLACK:
+                # No whole slot is left from now on, but the span's next slot began a moment ago: it is used
+                # late, as a slot that woke its caller late is (`still_in_time`), rather than lost with the
+                # span. (A span leased ahead for a send on its way, see `warm`, is often one slot long.)
+                earliest = max(self._next, start)
+                if self._in_time(earliest, now) and earliest + self.interval <= end + SLOT_SLACK:
+                    when = earliest
             if when + self.interval <= end + SLOT_SLACK:
                 self._next = when + self.interval
                 self._given += 1

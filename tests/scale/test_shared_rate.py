@@ -191,3 +191,23 @@ def record_statements(db: Database) -> list[str]:
         lambda _conn, _cursor, statement, *_: statements.append(statement),
     )
     return statements
+
+
+async def test_a_slot_leased_ahead_and_asked_for_a_moment_late_is_used_not_lost(database_url):
+    """A send on its way leases its slot ahead (`warm`); when it asks a few milliseconds after the slot began,
+    the span (one slot long at this rate) has no whole slot left from now on. The slot is used late, within the
+    late tolerance, rather than lost and the next one waited for, a whole interval later."""
+    async with rate_on(database_url, "line:7", 50) as (db, rate, statements):
+        await rate.acquire()  # creates the row
+        await asyncio.sleep(2 * rate.interval)  # idle: nothing of the timeline is held
+        rate.warm()
+        await rate.close()  # the lease taken ahead is back
+        await asyncio.sleep(0.004)
+        statements.clear()
+        asked = rate.clock.timestamp()
+        slot = await rate.acquire()
+        waited = rate.clock.timestamp() - asked
+        reservations = [s for s in statements if "INSERT INTO rate_slots" in s]
+        assert reservations == [], "the send leased again instead of using the slot leased for it"
+        assert waited < rate.interval / 2, f"the send waited {waited * 1000:.0f} ms for a later slot"
+        assert asked - slot <= LATE_TOLERANCE
