@@ -72,11 +72,14 @@ class UpdateCard(NoThread):
     """Re-render a conversation's root card from the current state."""
 
     async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
-        conversation = await conversation_of(services, row)
-        if conversation.thread_ts is None:
-            raise Retry("the thread root is not posted yet", 1.0)
-        text, blocks = await _card(services, conversation)
-        await services.slack.chat_update(channel=row.channel, ts=conversation.thread_ts, text=text, blocks=blocks)
+        async with services.db.session() as session:  # the conversation and its card, as one moment saw them
+            conversation = await get_row(session, Conversation, row.conversation_id)
+            if conversation.thread_ts is None:
+                raise Retry("the thread root is not posted yet", 1.0)
+            facts = await card_facts(session, services.lines, conversation, services.clock.now())
+        await services.slack.chat_update(
+            channel=row.channel, ts=conversation.thread_ts, text=card_text(facts), blocks=card_blocks(facts)
+        )
         return OpResult(conversation.thread_ts)
 
 

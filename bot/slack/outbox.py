@@ -24,7 +24,7 @@ from bot.liveness import gone_among
 from bot.ratelimit import SharedRate
 from bot.services import Services
 from bot.slack.format import section_pieces
-from storage.db import changed, get_row
+from storage.db import get_row
 from storage.models import SlackOutbox
 from storage.states import OutboxStatus
 
@@ -203,29 +203,27 @@ class OutboxWorker:
                 delay = min(delay * 2, 2.0)
 
     async def _claim_head(self, channel: str) -> SlackOutbox | None:
+        """Claim the channel's first pending row, if it is due and free: one statement."""
         now = self.services.clock.now()
+        head = (
+            select(func.min(SlackOutbox.id))
+            .where(SlackOutbox.channel == channel, SlackOutbox.status == OutboxStatus.PENDING)
+            .scalar_subquery()
+        )
         async with self.services.db.session() as session:
-            head = await session.scalar(
-                select(SlackOutbox)
-                .where(SlackOutbox.channel == channel, SlackOutbox.status == OutboxStatus.PENDING)
-                .order_by(SlackOutbox.id)
-                .limit(1)
-            )
-            if head is None or head.next_attempt_at > now:
-                return None
-            claimed = await session.execute(
+            return await session.scalar(
                 update(SlackOutbox)
-                .where(SlackOutbox.id == head.id, SlackOutbox.status == OutboxStatus.PENDING)
+                .where(SlackOutbox.id == head, SlackOutbox.status == OutboxStatus.PENDING)
+                .where(SlackOutbox.next_attempt_at <= now)
                 .where(
                     (SlackOutbox.claim_until.is_(None))
                     | (SlackOutbox.claim_until < now)
                     | (SlackOutbox.claimed_by.in_(self._gone))
                 )
                 .values(claim_until=now + timedelta(seconds=LEASE_SECONDS), claimed_by=self.services.worker_id)
+                .returning(SlackOutbox),
+                execution_options={"populate_existing": True},
             )
-            if changed(claimed) != 1:
-                return None
-            return head
 
     async def _coalesce(self, head: SlackOutbox) -> SlackOutbox:
         """Fold the customer texts waiting behind `head` in the same thread into one post.
@@ -307,7 +305,8 @@ class OutboxWorker:
             if found:
                 await self._complete(op, row, OpResult(ts=found))
                 return
-        await self._mark_started(row)
+        if row.op in POST_OPS:  # only a post can be looked for if we lose track of it (_find_earlier_post)
+            await self._mark_started(row)
         started = time.perf_counter()
         try:
             result = await op.perform(self.services, row)
@@ -345,13 +344,21 @@ class OutboxWorker:
             )
 
     async def _complete(self, op: Op, row: SlackOutbox, result: OpResult) -> None:
+        """Record what the call made (`op.record`, from the row as claimed) and mark the row done."""
         async with self.services.db.session() as session:
-            fresh = await get_row(session, SlackOutbox, row.id)
-            await op.record(session, fresh, result)
-            fresh.status, fresh.result_ts = OutboxStatus.DONE, result.ts
-            fresh.claim_until = fresh.attempt_started_at = None
-            fresh.attempts += 1
-            lag = (self.services.clock.now() - fresh.created_at).total_seconds()
+            await op.record(session, row, result)
+            await session.execute(
+                update(SlackOutbox)
+                .where(SlackOutbox.id == row.id)
+                .values(
+                    status=OutboxStatus.DONE,
+                    result_ts=result.ts,
+                    claim_until=None,
+                    attempt_started_at=None,
+                    attempts=SlackOutbox.attempts + 1,
+                )
+            )
+        lag = (self.services.clock.now() - row.created_at).total_seconds()
         self.services.metrics.outbox_lag.observe(max(lag, 0.0))
 
     async def _finish(self, row: SlackOutbox, *, status: OutboxStatus, error: str) -> None:
