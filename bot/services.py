@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.carriers.base import Carrier
 from bot.clock import Clock
@@ -15,6 +17,22 @@ from bot.metrics import Metrics
 from bot.scheduling import Scheduler
 from bot.settings import Settings
 from storage.db import Database
+from storage.models import Message
+
+
+class SendsNow(Protocol):
+    """The sender running in this process, as code that queues a text someone waits for sees it
+    (bot.messaging.sender.SendWorker): the text is claimed as it is queued and sent once that commits,
+    without waiting for the sender's next batch and its transaction."""
+
+    async def claim(
+        self, session: AsyncSession, *, line_id: int, phone: str, purpose: str, media: list[dict]
+    ) -> dict[str, Any] | None:
+        """In the caller's transaction, before the text is queued: the values that queue it already claimed
+        by this sender, when it may go now; None when it must wait its turn (it is queued as usual)."""
+
+    def hand(self, message: Message) -> None:
+        """Send a text queued claimed, once the transaction that queued it has committed."""
 
 
 @dataclass
@@ -73,6 +91,8 @@ class Services:
     carriers: dict[str, Carrier] = field(default_factory=dict)
     # Counters and histograms of what this process does, and the database's figures (bot.metrics).
     metrics: Metrics = field(default_factory=Metrics)
+    # The sender of this process while it runs (None in a process that runs no workers).
+    send_now: SendsNow | None = None
 
     def carrier_for(self, line_id: int | None) -> Carrier:
         """The carrier of the line with this id (SMS_PROVIDER's for a line the settings no longer have)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -44,12 +45,27 @@ ARRIVING_RECHECK = timedelta(seconds=2)
 NOT_A_NUMBER = Decision("block", "the destination is not a phone number (E.164); nothing is sent to it")
 
 
+@dataclass(frozen=True)
+class Unsent:
+    """What the gate needs of a text that is not stored yet (a sender claiming it as it is queued)."""
+
+    phone: str
+    line_id: int
+    purpose: str
+    id: int = 0
+
+
 def quiet_policy(config: ComplianceConfig) -> QuietHoursPolicy:
     return QuietHoursPolicy.from_config(config.quiet_hours, config.quiet_hours_by_region)
 
 
 async def check(
-    session: AsyncSession, message: Message, *, config: ComplianceConfig, policy: QuietHoursPolicy, now: datetime
+    session: AsyncSession,
+    message: Message | Unsent,
+    *,
+    config: ComplianceConfig,
+    policy: QuietHoursPolicy,
+    now: datetime,
 ) -> Decision:
     """Decide whether one message may go out now (see `check_many`)."""
     return (await check_many(session, [message], config=config, policy=policy, now=now))[message.id]
@@ -57,7 +73,7 @@ async def check(
 
 async def check_many(
     session: AsyncSession,
-    messages: list[Message],
+    messages: Sequence[Message | Unsent],
     *,
     config: ComplianceConfig,
     policy: QuietHoursPolicy,
@@ -108,7 +124,7 @@ async def check_many(
 
 
 def _marketing(
-    message: Message,
+    message: Message | Unsent,
     state: consent.ConsentState,
     contact: Contact | None,
     sent_at: list[datetime],

@@ -214,18 +214,28 @@ async def reply_from_slack(services: Services, reply: ThreadReply) -> str:
         return "empty"
     try:
         async with services.db.session() as session:
-            if reply.event_id and not await _take_event(session, f"slack-event:{reply.event_id}"):
-                return "duplicate"
             conversation = await queries.by_thread(session, reply.channel, reply.thread_ts, lock=True)
             if conversation is None:
+                if not await _first_delivery(session, reply):
+                    return "duplicate"
                 await _park(session, reply, services.clock.now())
                 return "parked"
-            outcome = await _answer_reply(services, session, conversation, reply)
+            outcome, claimed = await _answer_reply(services, session, conversation, reply)
     except IntegrityError:
         return "duplicate"
+    _send_or_poke(services, claimed)
+    return outcome
+
+
+def _send_or_poke(services: Services, claimed: Message | None) -> None:
+    """After the transaction that queued a reply: hand a text claimed as it was queued to the sender, which
+    wakes the outbox once it has recorded the send (the customer's text goes first, the card after it);
+    otherwise wake both."""
+    if claimed is not None and services.send_now is not None:
+        services.send_now.hand(claimed)
+        return
     services.wakeups.poke_sender()
     services.wakeups.poke_outbox()
-    return outcome
 
 
 async def _park(session: AsyncSession, reply: ThreadReply, now: datetime) -> None:
@@ -262,14 +272,12 @@ async def answer_parked_replies(services: Services) -> int:
                 conversation = await queries.by_thread(session, reply.channel, reply.thread_ts, lock=True)
                 if conversation is None:
                     continue
-                outcome = await _answer_reply(services, session, conversation, reply)
+                outcome, claimed = await _answer_reply(services, session, conversation, reply)
         except IntegrityError:
             continue
+        _send_or_poke(services, claimed)
         log.info("slack reply %s in %s: %s (after its thread's root was recorded)", reply.ts, reply.channel, outcome)
         answered += 1
-    if answered:
-        services.wakeups.poke_sender()
-        services.wakeups.poke_outbox()
     return answered
 
 
@@ -287,8 +295,10 @@ def _unparked(parked: ParkedReply) -> ThreadReply:
 
 async def _answer_reply(
     services: Services, session: AsyncSession, conversation: Conversation, reply: ThreadReply
-) -> str:
-    """Queue a reply in its conversation (in the caller's transaction); the outcome as `reply_from_slack` says."""
+) -> tuple[str, Message | None]:
+    """Queue a reply in its conversation (in the caller's transaction). Returns the outcome as
+    `reply_from_slack` says, and the text if it was claimed for this process's sender as it was queued (see
+    `services.send_now`): it is to be handed to the sender once the transaction commits."""
     snippet_name = SNIPPET_REPLY.fullmatch(reply.text.strip())
     line = services.lines.get(conversation.line_id)
     body = to_plain_text(reply.text)
@@ -304,10 +314,18 @@ async def _answer_reply(
                 conversation_id=conversation.id,
                 payload={"user": reply.user, "thread_ts": reply.thread_ts, "text": views.unknown_snippet(name)},
             )
-            return "unknown_snippet"
+            if not await _first_delivery(session, reply):
+                return "duplicate", None
+            return "unknown_snippet", None
         contact = await queries.contact_for(session, conversation.phone)
         fields = contact_fields(contact) if contact else {"phone": conversation.phone}
         body, outcome = render(saved.text, fields), "snippet"
+    media = [slack_file_item(f) for f in reply.files]
+    claim = None
+    if services.send_now is not None:
+        claim = await services.send_now.claim(
+            session, line_id=line.id, phone=conversation.phone, purpose="conversational", media=media
+        )
     queued = await queue_sms(
         session,
         line=line,
@@ -316,13 +334,14 @@ async def _answer_reply(
         origin="slack",
         origin_ref=reply.user,
         conversation_id=conversation.id,
-        media=[slack_file_item(f) for f in reply.files],
+        media=media,
         dedupe_key=f"slack:{reply.channel}:{reply.ts}",
         slack_channel=reply.channel,
         slack_ts=reply.ts,
+        claim=claim,
     )
     if queued is None:
-        return "duplicate"
+        return "duplicate", None
     now = services.clock.now()
     conversation.last_agent, conversation.last_activity_at = reply.user, now
     if outcome == "snippet" and snippet_name:
@@ -335,12 +354,15 @@ async def _answer_reply(
         )
     await inbox.on_agent_answer(session, conversation, reply.user, now)
     await outbox.enqueue(session, channel=reply.channel, op="update_card", conversation_id=conversation.id)
-    return outcome
+    return outcome, queued if claim is not None else None
 
 
-async def _take_event(session: AsyncSession, key: str) -> bool:
-    """Record a delivery key; False if it was taken before (a retried delivery)."""
-    taken = dialect_insert(session.bind)(ProcessedEvent).values(key=key)
+async def _first_delivery(session: AsyncSession, reply: ThreadReply) -> bool:
+    """Record the event's delivery; False if it was recorded before (Slack retried it). Only what queues no
+    text asks: a text is queued once by its own key, the Slack message's channel and ts."""
+    if reply.event_id is None:  # a parked reply, whose delivery was recorded when it was parked
+        return True
+    taken = dialect_insert(session.bind)(ProcessedEvent).values(key=f"slack-event:{reply.event_id}")
     return await session.scalar(taken.on_conflict_do_nothing().returning(ProcessedEvent.key)) is not None
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,8 +36,11 @@ async def queue_sms(
     slack_channel: str | None = None,
     slack_ts: str | None = None,
     not_before: datetime | None = None,
+    claim: Mapping[str, Any] | None = None,
 ) -> Message | None:
-    """Store an outbound message as `queued` in the caller's transaction.
+    """Store an outbound message as `queued` in the caller's transaction, or, with `claim` (the values
+    `services.send_now.claim` gave), as claimed by this process's sender, to be handed to it once the
+    transaction commits.
 
     Returns None when `dedupe_key` was already used: the same request has been queued before.
     Consent, quiet hours and caps are checked by the sender at send time, not here.
@@ -60,6 +65,7 @@ async def queue_sms(
         "slack_channel": slack_channel,
         "slack_ts": slack_ts,
         "next_attempt_at": not_before,
+        **(claim or {}),
     }
     if dedupe_key is None:
         message = Message(**values)

@@ -20,6 +20,7 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiohttp
 from sqlalchemy import select, update
@@ -144,6 +145,7 @@ class SendWorker:
         self._stopping = asyncio.Event()
         self._policy = gate.quiet_policy(services.settings.compliance)
         self._last_receipts = float("-inf")
+        self._tasks: set[asyncio.Task] = set()  # batches being sent
 
     async def run(self) -> None:
         # Beside the claims, not before them (a successor has a crashed sender's texts to reconcile), and never
@@ -153,8 +155,8 @@ class SendWorker:
         )
         wake = self.services.wakeups.sender
         slots = asyncio.Semaphore(self.batches_in_flight)
-        tasks: set[asyncio.Task] = set()
         loop = asyncio.get_running_loop()
+        self.services.send_now = self
         while not self._stopping.is_set():
             wake.clear()
             claimed, batch, acquired = 0, None, False
@@ -165,9 +167,7 @@ class SendWorker:
             except Exception:  # database away: keep the worker alive, try again shortly
                 log.exception("sender: cannot claim messages")
             if batch is not None:
-                task = asyncio.create_task(self._batch_guarded(batch, slots))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+                self._start(self._batch_guarded(batch, slots))
             elif acquired:
                 slots.release()
             if loop.time() - self._last_receipts > RECEIPTS_EVERY:  # after the claim: a text waiting goes first
@@ -181,13 +181,63 @@ class SendWorker:
                     await asyncio.wait_for(wake.wait(), timeout=0.5)
                 except TimeoutError:
                     pass
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*(rate.close() for rate in self._rates.values()))
 
     async def stop(self) -> None:
         """Stop claiming; `run` returns once the batches in flight have been recorded."""
         self._stopping.set()
+        if self.services.send_now is self:
+            self.services.send_now = None
         self.services.wakeups.poke_sender()
+
+    async def claim(
+        self, session: AsyncSession, *, line_id: int, phone: str, purpose: str, media: list[dict]
+    ) -> dict[str, Any] | None:
+        """In the caller's transaction, before the text is queued: the values that queue it claimed by this
+        sender, as `_claim_batch` would claim it, when the gate lets it go now and nothing must be downloaded
+        first; None otherwise (it is queued for the next batch, which stores a block or deferral). Someone is
+        waiting for this text: it skips the wait for the sender's next batch and that batch's own transaction.
+        The line's next rate slot is leased meanwhile."""
+        if self._stopping.is_set() or has_slack_files(media):
+            return None
+        now = self.services.clock.now()
+        decision = await gate.check(
+            session,
+            gate.Unsent(phone=phone, line_id=line_id, purpose=purpose),
+            config=self.services.settings.compliance,
+            policy=self._policy,
+            now=now,
+        )
+        if not decision.allowed:
+            return None
+        self._rate(self.services.lines.get(line_id).config.key).warm()
+        return {
+            "status": MessageStatus.SENDING,
+            "claim_until": now + timedelta(seconds=CLAIM_SECONDS),
+            "claimed_by": self.services.worker_id,
+            "attempts": 1,
+        }
+
+    def hand(self, message: Message) -> None:
+        """Send a text queued with `claim`'s values, now that the transaction that queued it has committed.
+        Should this process die first, the text is reconciled like any other claimed one."""
+        until = message.claim_until
+        assert until is not None and message.status == MessageStatus.SENDING, "hand() takes a claimed text"
+        ends = asyncio.get_running_loop().time() + (until - self.services.clock.now()).total_seconds()
+        self._start(self._send_handed(self._ready(message, message.media), ends, until))
+
+    async def _send_handed(self, ready: Ready, claim_ends: float, claim_until: datetime) -> None:
+        try:
+            await self.send_batch([ready], claim_ends, claim_until)
+        except Exception:
+            log.exception("sender: message %s failed unexpectedly; it will be reconciled", ready[0])
+
+    def _start(self, work) -> None:
+        """Run a batch's sending in its own task, kept until it is done (`run` waits for them as it stops)."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _default_batch_size(self) -> int:
         """About half a second of the slowest campaign line's rate, from MIN_BATCH to MAX_BATCH texts.
@@ -265,6 +315,8 @@ class SendWorker:
         outcomes = await asyncio.gather(*(self._call_carrier(*item, claim_ends) for item in ready))
         await self._record_while_ours(outcomes, claim_ends, claim_until)
         self.services.wakeups.poke_campaigns()  # recorded texts leave a campaign's window: room to queue more
+        if any(not o.plain and not o.abandoned for o in outcomes):  # the status module may have queued Slack calls
+            self.services.wakeups.poke_outbox()
 
     async def _record_while_ours(self, outcomes: list[Outcome], claim_ends: float, claim_until: datetime) -> None:
         """Record the outcomes, retrying while the database is away, as long as the claim is ours; past that,

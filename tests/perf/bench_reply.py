@@ -6,7 +6,7 @@
 An agent's reply is delivered as a signed Slack `message` event to a real `sms-bridge serve` (own process); the
 latency runs until the Twilio emulator receives the send for that text. Beside it, in the same run, a bare
 aiohttp handler (own process) that takes the same event and posts it straight to the same emulator.
-Replies are spaced 50 ms apart (open loop), below the carrier rate, so queueing does not dominate.
+Replies are spaced 50 ms apart (open loop; --gap changes it), below the carrier rate, so queueing does not dominate.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import time
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -25,6 +27,12 @@ from tests.perf.loadgen import BridgeProcess, percentile, wait_http
 from tests.support.bridge import AGENT, CHANNEL, DEFAULT_CONFIG, LINE, free_port
 
 CUSTOMER = "+14155557000"
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _bare_relay(port: int, twilio_url: str, sid: str, token: str) -> None:
@@ -53,7 +61,7 @@ def _bare_relay(port: int, twilio_url: str, sid: str, token: str) -> None:
 
 
 async def measure(
-    slack: SlackEmulator, twilio: TwilioEmulator, events_url: str, thread_ts: str, n: int, tag: str
+    slack: SlackEmulator, twilio: TwilioEmulator, events_url: str, thread_ts: str, n: int, tag: str, gap: float
 ) -> list[float]:
     sent_at: dict[str, float] = {}
     for i in range(n):
@@ -70,12 +78,12 @@ async def measure(
             "event_ts": f"{1800000000 + i}.000001",
         }
         asyncio.create_task(slack.send_event(events_url, event))
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(gap)
     await twilio.wait_for(lambda: sum(1 for m in twilio.sent if m["body"] in sent_at) >= n, timeout=120)
     return [m["at"] - sent_at[m["body"]] for m in twilio.sent if m["body"] in sent_at]
 
 
-async def main(db: str, n: int) -> None:
+async def main(db: str, n: int, gap: float) -> None:
     slack, twilio = SlackEmulator(), TwilioEmulator(auto_status=None)
     await slack.start()
     await twilio.start()
@@ -92,14 +100,18 @@ async def main(db: str, n: int) -> None:
         await twilio.send_inbound(bridge.url, from_=CUSTOMER, to=LINE, body="hello")
         await slack.wait_for(lambda: slack.roots(CHANNEL), timeout=30)
         thread_ts = slack.roots(CHANNEL)[0]["ts"]
-        bridge_lat = await measure(slack, twilio, bridge.url + "/slack/events", thread_ts, n, "bridge")
-        bare_lat = await measure(slack, twilio, f"http://127.0.0.1:{port}/slack/events", thread_ts, n, "bare")
+        cpu_before = process_cpu_seconds(bridge.process.pid)
+        bridge_lat = await measure(slack, twilio, bridge.url + "/slack/events", thread_ts, n, "bridge", gap)
+        await asyncio.sleep(2)  # what each reply leaves to do after its send (its card, its reactions) is done
+        cpu_ms = 1000 * (process_cpu_seconds(bridge.process.pid) - cpu_before) / n
+        bare_lat = await measure(slack, twilio, f"http://127.0.0.1:{port}/slack/events", thread_ts, n, "bare", gap)
         for name, values in (("bridge", bridge_lat), ("bare", bare_lat)):
             print(
                 f"[{db}] {name:6s}: reply -> carrier p50 {percentile(values, 50) * 1000:6.1f} ms, "
                 f"p99 {percentile(values, 99) * 1000:6.1f} ms ({len(values)} replies)"
             )
         print(f"[{db}] ratio of p50s (bridge/bare): {percentile(bridge_lat, 50) / percentile(bare_lat, 50):.1f}")
+        print(f"[{db}] bridge CPU per reply, all it does for one included: {cpu_ms:.1f} ms")
     finally:
         await process.__aexit__()
         bare.terminate()
@@ -111,5 +123,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("-n", type=int, default=200)
+    parser.add_argument("--gap", type=float, default=0.05, help="seconds between replies (default 0.05)")
     args = parser.parse_args()
-    asyncio.run(main(args.db, args.n))
+    asyncio.run(main(args.db, args.n, args.gap))
