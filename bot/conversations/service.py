@@ -307,6 +307,8 @@ async def _answer_reply(
         name = snippet_name.group(1).lower()
         saved = await queries.snippet(session, name)
         if saved is None:
+            if not await _first_delivery(session, reply):
+                return "duplicate", None
             await outbox.enqueue(
                 session,
                 channel=reply.channel,
@@ -314,8 +316,6 @@ async def _answer_reply(
                 conversation_id=conversation.id,
                 payload={"user": reply.user, "thread_ts": reply.thread_ts, "text": views.unknown_snippet(name)},
             )
-            if not await _first_delivery(session, reply):
-                return "duplicate", None
             return "unknown_snippet", None
         contact = await queries.contact_for(session, conversation.phone)
         fields = contact_fields(contact) if contact else {"phone": conversation.phone}

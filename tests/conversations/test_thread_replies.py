@@ -202,3 +202,24 @@ async def test_a_reply_is_claimed_as_it_is_queued_and_sent_once(bridge, slack, t
         [message] = (await session.scalars(select(Message).where(Message.direction == "out"))).all()
     assert (message.status, message.attempts) == (MessageStatus.SENT, 1)
     assert [m["body"] for m in twilio.sent] == ["On its way"]
+
+
+async def test_a_retried_unknown_snippet_is_answered_once(bridge, slack, twilio):
+    """What queues no text is kept once by the event's delivery key: a retry tells the agent nothing twice."""
+    thread = await open_thread(bridge, slack, twilio)
+    event = {
+        "type": "message",
+        "channel": CHANNEL,
+        "user": AGENT,
+        "text": "!nosuchsnippet",
+        "ts": "1800000000.000200",
+        "thread_ts": thread,
+        "channel_type": "channel",
+        "event_ts": "1800000000.000200",
+    }
+    await slack.send_event(bridge.events_url, event, event_id="Ev0RETRY2")
+    await slack.send_event(bridge.events_url, event, event_id="Ev0RETRY2", retry_num=1)
+    await slack.wait_for(lambda: any(e["user"] == AGENT for e in slack.ephemerals), what="the agent's ephemeral")
+    await asyncio.sleep(0.5)
+    assert len([e for e in slack.ephemerals if e["user"] == AGENT]) == 1
+    assert twilio.sent == [] and await outbound_count(bridge) == 0
