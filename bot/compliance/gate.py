@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, cast, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compliance import consent, requests
@@ -88,8 +88,7 @@ async def check_many(
     local quiet hours and the rolling 24-hour frequency cap. Keyword answers ("compliance") always go.
     """
     governed = [m for m in messages if m.purpose != "compliance"]
-    events = await _consent_events(session, {m.phone for m in governed})
-    arriving = await _opt_outs_arriving(session, {m.phone for m in governed})
+    events, arriving = await _consent_and_arriving_opt_outs(session, {m.phone for m in governed})
     marketing = [m for m in governed if m.purpose == "marketing"]
     contacts = await _contacts(session, {m.phone for m in marketing})
     held = await requests.held(session, {m.phone for m in marketing})
@@ -154,28 +153,37 @@ def _marketing(
     return SEND
 
 
-async def _consent_events(session: AsyncSession, phones: set[str]) -> dict[str, list[consent.ConsentFact]]:
-    """Every ledger event of these numbers, newest first, by number."""
+async def _consent_and_arriving_opt_outs(
+    session: AsyncSession, phones: set[str]
+) -> tuple[dict[str, list[consent.ConsentFact]], set[str]]:
+    """Every ledger event of these numbers, newest first, by number; and the numbers whose opt-out keyword has
+    been received (its webhook answered) but not yet recorded. One statement: a send waits on it."""
     by_phone: dict[str, list[consent.ConsentFact]] = {}
-    if phones:
-        rows = await session.execute(
-            select(*consent.STATE_COLUMNS)
-            .where(among(session, ConsentEvent.phone, phones))
-            .order_by(ConsentEvent.id.desc())
-        )
-        for event in rows:
-            by_phone.setdefault(event.phone, []).append(event)
-    return by_phone
-
-
-async def _opt_outs_arriving(session: AsyncSession, phones: set[str]) -> set[str]:
-    """The numbers whose opt-out keyword has been received (its webhook answered) but not yet recorded."""
+    arriving: set[str] = set()
     if not phones:
-        return set()
-    rows = await session.scalars(
-        select(InboundText.sender).where(InboundText.opt_out, among(session, InboundText.sender, phones)).distinct()
+        return by_phone, arriving
+    events = select(
+        *consent.STATE_COLUMNS, ConsentEvent.id.label("event_id"), literal(False).label("arriving")
+    ).where(among(session, ConsentEvent.phone, phones))
+    received = (
+        select(
+            InboundText.sender.label("phone"),
+            cast(null(), BigInteger).label("line_id"),  # typed: DISTINCT would make a bare NULL text
+            *(literal("").label(name) for name in ("action", "scope", "source", "evidence")),
+            InboundText.received_at.label("created_at"),
+            cast(null(), BigInteger).label("event_id"),
+            literal(True).label("arriving"),
+        )
+        .where(InboundText.opt_out, among(session, InboundText.sender, phones))
+        .distinct()
     )
-    return set(rows)
+    both = union_all(events, received).subquery()
+    for row in await session.execute(select(both).order_by(both.c.arriving, both.c.event_id.desc())):
+        if row.arriving:
+            arriving.add(row.phone)
+        else:
+            by_phone.setdefault(row.phone, []).append(row)
+    return by_phone, arriving
 
 
 async def _contacts(session: AsyncSession, phones: set[str]) -> dict[str, Contact]:
