@@ -137,7 +137,7 @@ class SharedRate:
         if self.db.is_sqlite:
             return
         if not self._spans or self._spans[-1][1] <= self.clock.timestamp() + self.interval:
-            self._lease()
+            self._lease(ahead=True)
 
     async def close(self) -> None:
         """Wait for a lease under way (one taken ahead may be), so the database can be closed after it."""
@@ -191,20 +191,22 @@ class SharedRate:
             self._given = 0
         return None
 
-    def _lease(self) -> asyncio.Future:
-        """The lease under way, or a new one."""
+    def _lease(self, *, ahead: bool = False) -> asyncio.Future:
+        """The lease under way, or a new one; `ahead`: asked for before anyone waits for it."""
         if self._leasing is None or self._leasing.done():
-            self._leasing = asyncio.ensure_future(self._lease_span())
+            self._leasing = asyncio.ensure_future(self._lease_span(ahead))
             # A lease taken ahead that fails is retried by the next caller: its error must not go unheard.
             self._leasing.add_done_callback(lambda done: done.cancelled() or done.exception())
         return self._leasing
 
-    async def _lease_span(self) -> None:
+    async def _lease_span(self, ahead: bool = False) -> None:
         # Twice the lead at least: the next lease, asked for with a lead's worth left, comes back in time.
         slots = max(self._wanting, self._min_slots, math.ceil(2 * self._lead / self.interval))
         span = min(slots, self._max_slots) * self.interval
         asked = self.clock.timestamp()
-        at = max(asked + self._lead, self._spans[-1][1] if self._spans else 0.0)
+        # A lease asked for ahead of its send starts now: by the time the send asks, the round trip is over,
+        # and its slot, begun a moment before, is used late within the tolerance (see `_take`).
+        at = max(asked if ahead else asked + self._lead, self._spans[-1][1] if self._spans else 0.0)
         start = await reserve(self.db, self.key, span, at)
         # Only the round trip is worth leading by: a slot late because the event loop was busy when it fell
         # due would be as late wherever it started.

@@ -211,3 +211,20 @@ async def test_a_slot_leased_ahead_and_asked_for_a_moment_late_is_used_not_lost(
         assert reservations == [], "the send leased again instead of using the slot leased for it"
         assert waited < rate.interval / 2, f"the send waited {waited * 1000:.0f} ms for a later slot"
         assert asked - slot <= LATE_TOLERANCE
+
+
+async def test_a_lease_taken_ahead_starts_at_once(database_url):
+    """A lease asked for by a send on its way (`warm`) starts when it is asked for, not a round trip's lead
+    later: the send, once it asks, finds its slot begun and goes at once."""
+    async with rate_on(database_url, "line:8", 50) as (_db, rate, _statements):
+        for _ in range(3):
+            await rate.acquire()  # leases that took a round trip each: the lead is at least that now
+            await asyncio.sleep(2 * rate.interval)
+        asked = rate.clock.timestamp()
+        rate.warm()
+        await rate.close()
+        slot = await rate.acquire()
+        lead = rate._lead  # how far ahead a lease for a waiting send would start: about its round trip
+        if not rate.db.is_sqlite:  # (on SQLite there is no lease: the slot is taken when asked for)
+            assert lead > 0
+        assert slot - asked < lead / 3 + 1e-4, f"the slot began {(slot - asked) * 1000:.2f} ms after it was leased"
