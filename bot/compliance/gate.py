@@ -162,9 +162,9 @@ async def _consent_and_arriving_opt_outs(
     arriving: set[str] = set()
     if not phones:
         return by_phone, arriving
-    events = select(
-        *consent.STATE_COLUMNS, ConsentEvent.id.label("event_id"), literal(False).label("arriving")
-    ).where(among(session, ConsentEvent.phone, phones))
+    events = select(*consent.STATE_COLUMNS, ConsentEvent.id.label("event_id"), literal(False).label("arriving")).where(
+        among(session, ConsentEvent.phone, phones)
+    )
     received = (
         select(
             InboundText.sender.label("phone"),
