@@ -23,7 +23,7 @@ from bot.campaigns.template import finish
 from bot.compliance import consent
 from bot.conversations import queries as conversations
 from bot.lines import KnownLine
-from bot.messaging.outbound import queue_sms
+from bot.messaging.outbound import claim_now, hand_or_wake, queue_sms
 from bot.phone import mask
 from bot.services import Services
 from bot.slack import outbox
@@ -105,15 +105,14 @@ async def create(
             earlier = await idempotency.earlier(session, key)
             if earlier is not None:
                 return earlier
-            answer = await _insert(session, services, caller, request, key)
+            answer, claimed = await _insert(session, services, caller, request, key)
     except IntegrityError:
         async with services.db.session() as session:  # a concurrent twin with the same key won the race
             earlier = await idempotency.earlier(session, key)
         if earlier is None:
             raise
         return earlier
-    services.wakeups.poke_sender()
-    services.wakeups.poke_outbox()
+    hand_or_wake(services, claimed)
     return answer
 
 
@@ -123,13 +122,19 @@ async def _insert(
     caller: Principal,
     request: MessageRequest,
     key: idempotency.Key | None,
-) -> idempotency.Answer:
+) -> tuple[idempotency.Answer, Message | None]:
+    """Queue the text (claimed for this process's sender when it is due now, see `claim_now`); the answer, and
+    the text if it is to be handed to the sender once the transaction commits."""
     await refuse_opted_out(session, request.to, request.line, request.category)
     api_id = new_id(ID_PREFIX)
     body = request.text
     if request.category == "marketing":
         body = finish(body, "marketing", services.settings.compliance.footer)
     conversation, created = await open_thread(session, services, request.line, request.to)
+    now = services.clock.now()
+    claim = None
+    if request.send_at is None or request.send_at <= now:
+        claim = await claim_now(services, session, line=request.line, phone=request.to, purpose=request.category)
     message = await queue_sms(
         session,
         line=request.line,
@@ -141,6 +146,7 @@ async def _insert(
         conversation_id=conversation.id,
         slack_channel=request.line.config.channel,
         not_before=request.send_at,
+        claim=claim,
     )
     assert message is not None  # queued without a dedupe key: never refused as a repeat
     session.add(
@@ -159,15 +165,13 @@ async def _insert(
     )
     text = views.sent_by_api(caller.name, body, category=request.category, send_at=request.send_at)
     await post_in_thread(session, conversation, created, message, text)
-    status = api_status(message.status, request.send_at, services.clock.now())
+    # Answered before it is handed to the sender: queued, whether or not it was claimed as it was.
+    status = api_status(MessageStatus.QUEUED if claim else message.status, request.send_at, now)
     log.info("api: %s queued %s to %s (%s)", caller.name, api_id, mask(request.to), status)
-    return await idempotency.remember(
-        session,
-        key,
-        idempotency.Answer(
-            202, {"id": api_id, "status": status, "segments": message.segments, "encoding": message.encoding}
-        ),
+    answer = idempotency.Answer(
+        202, {"id": api_id, "status": status, "segments": message.segments, "encoding": message.encoding}
     )
+    return await idempotency.remember(session, key, answer), message if claim else None
 
 
 def describe(row: ApiMessage, message: Message, line_key: str, now: Any) -> dict:

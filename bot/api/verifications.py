@@ -23,7 +23,7 @@ from bot.api.keys import Principal
 from bot.api.messages import ORIGIN, new_id, open_thread, post_in_thread, refuse_opted_out
 from bot.api.rules import CODE_LENGTH, CODE_LIFETIME, CODES_PER_HOUR, MAX_CHECKS, ApiError, iso
 from bot.lines import KnownLine
-from bot.messaging.outbound import queue_sms
+from bot.messaging.outbound import claim_now, hand_or_wake, queue_sms
 from bot.phone import mask
 from bot.services import Services
 from storage.db import changed
@@ -66,15 +66,14 @@ async def start(
             earlier = await idempotency.earlier(session, key)
             if earlier is not None:
                 return earlier
-            answer = await _insert(session, services, caller, phone, line, key)
+            answer, claimed = await _insert(session, services, caller, phone, line, key)
     except IntegrityError:
         async with services.db.session() as session:
             earlier = await idempotency.earlier(session, key)
         if earlier is None:
             raise
         return earlier
-    services.wakeups.poke_sender()
-    services.wakeups.poke_outbox()
+    hand_or_wake(services, claimed)
     return answer
 
 
@@ -85,7 +84,9 @@ async def _insert(
     phone: str,
     line: KnownLine,
     key: idempotency.Key | None,
-) -> idempotency.Answer:
+) -> tuple[idempotency.Answer, Message | None]:
+    """Queue the code's text, claimed for this process's sender (see `claim_now`); the answer, and the text if
+    it is to be handed to the sender once the transaction commits."""
     now = services.clock.now()
     if session.bind.dialect.name == "postgresql":
         # Requests for one number take turns here, so concurrent ones cannot all pass the hourly count. (SQLite
@@ -118,6 +119,7 @@ async def _insert(
     )
     verification_id, code, salt = new_id(ID_PREFIX), new_code(), secrets.token_hex(16)
     conversation, created = await open_thread(session, services, line, phone)
+    claim = await claim_now(services, session, line=line, phone=phone, purpose="transactional")
     message = await queue_sms(
         session,
         line=line,
@@ -128,6 +130,7 @@ async def _insert(
         origin_ref=verification_id,
         conversation_id=conversation.id,
         slack_channel=line.config.channel,
+        claim=claim,
     )
     assert message is not None
     await session.flush()
@@ -148,11 +151,8 @@ async def _insert(
     )
     await post_in_thread(session, conversation, created, message, views.code_sent(caller.name))
     log.info("api: %s sent verification %s to %s", caller.name, verification_id, mask(phone))
-    return await idempotency.remember(
-        session,
-        key,
-        idempotency.Answer(202, {"id": verification_id, "status": "pending", "expires_at": iso(expires)}),
-    )
+    answer = idempotency.Answer(202, {"id": verification_id, "status": "pending", "expires_at": iso(expires)})
+    return await idempotency.remember(session, key, answer), message if claim else None
 
 
 async def check(

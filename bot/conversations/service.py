@@ -19,7 +19,7 @@ from bot.compliance.keywords import classify
 from bot.conversations import inbox, optouts, queries, views
 from bot.conversations.card import carries_first_text
 from bot.lines import KnownLine
-from bot.messaging.outbound import queue_sms
+from bot.messaging.outbound import claim_now, hand_or_wake, queue_sms
 from bot.phone import InvalidPhoneNumber, mask, parse_e164
 from bot.services import Services
 from bot.slack import outbox
@@ -223,19 +223,8 @@ async def reply_from_slack(services: Services, reply: ThreadReply) -> str:
             outcome, claimed = await _answer_reply(services, session, conversation, reply)
     except IntegrityError:
         return "duplicate"
-    _send_or_poke(services, claimed)
+    hand_or_wake(services, claimed)
     return outcome
-
-
-def _send_or_poke(services: Services, claimed: Message | None) -> None:
-    """After the transaction that queued a reply: hand a text claimed as it was queued to the sender, which
-    wakes the outbox once it has recorded the send (the customer's text goes first, the card after it);
-    otherwise wake both."""
-    if claimed is not None and services.send_now is not None:
-        services.send_now.hand(claimed)
-        return
-    services.wakeups.poke_sender()
-    services.wakeups.poke_outbox()
 
 
 async def _park(session: AsyncSession, reply: ThreadReply, now: datetime) -> None:
@@ -275,7 +264,7 @@ async def answer_parked_replies(services: Services) -> int:
                 outcome, claimed = await _answer_reply(services, session, conversation, reply)
         except IntegrityError:
             continue
-        _send_or_poke(services, claimed)
+        hand_or_wake(services, claimed)
         log.info("slack reply %s in %s: %s (after its thread's root was recorded)", reply.ts, reply.channel, outcome)
         answered += 1
     return answered
@@ -321,11 +310,9 @@ async def _answer_reply(
         fields = contact_fields(contact) if contact else {"phone": conversation.phone}
         body, outcome = render(saved.text, fields), "snippet"
     media = [slack_file_item(f) for f in reply.files]
-    claim = None
-    if services.send_now is not None:
-        claim = await services.send_now.claim(
-            session, line_id=line.id, phone=conversation.phone, purpose="conversational", media=media
-        )
+    claim = await claim_now(
+        services, session, line=line, phone=conversation.phone, purpose="conversational", media=media
+    )
     queued = await queue_sms(
         session,
         line=line,
@@ -388,6 +375,7 @@ async def start_from_command(services: Services, *, channel: str, user: str, num
         if not created:  # held, so that what on_agent_answer decides from it stays true
             conversation = await queries.fresh(session, conversation.id, lock=True)
         conversation.last_agent, conversation.last_activity_at = user, services.clock.now()
+        claim = await claim_now(services, session, line=line, phone=phone, purpose="conversational")
         message = await queue_sms(
             session,
             line=line,
@@ -397,6 +385,7 @@ async def start_from_command(services: Services, *, channel: str, user: str, num
             origin_ref=user,
             conversation_id=conversation.id,
             slack_channel=channel,
+            claim=claim,
         )
         assert message is not None  # queued without a dedupe key: never refused as a repeat
         if not created:
@@ -413,8 +402,7 @@ async def start_from_command(services: Services, *, channel: str, user: str, num
             message_id=message.id,
             payload={"text": f"<@{user}> (via /sms send): {escape(text)}"},
         )
-    services.wakeups.poke_sender()
-    services.wakeups.poke_outbox()
+    hand_or_wake(services, message if claim else None)
     where = "a new thread" if created else "its thread"
     return f"Texting {phone}; the conversation is in {where} in this channel."
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.compliance.segments import analyze
 from bot.cooperative import paced
 from bot.lines import KnownLine
+from bot.services import Services
 from storage.bulk import insert_rows
 from storage.db import dialect_insert
 from storage.models import Message
@@ -120,3 +121,25 @@ async def queue_many(session: AsyncSession, *, line: KnownLine, requests: list[d
         found = await session.execute(select(Message.id, Message.dedupe_key).where(Message.dedupe_key.in_(missing)))
         ids.update({key: message_id for message_id, key in found.all()})
     return ids
+
+
+async def claim_now(
+    services: Services, session: AsyncSession, *, line: KnownLine, phone: str, purpose: str, media: list | None = None
+) -> dict[str, Any] | None:
+    """For a text someone waits for (an agent's reply, a code, an API text due now): the values that queue it
+    claimed by this process's sender (`queue_sms(claim=...)`), when the send gate lets it go now; None when it
+    waits for the sender's next batch like any other text (no sender here, or not now)."""
+    if services.send_now is None:
+        return None
+    return await services.send_now.claim(session, line_id=line.id, phone=phone, purpose=purpose, media=media or [])
+
+
+def hand_or_wake(services: Services, claimed: Message | None) -> None:
+    """After the transaction that queued a text has committed: hand it to the sender if it was queued claimed
+    (the sender wakes the outbox once it has recorded the send: the customer's text first, Slack after);
+    otherwise wake the sender and the outbox."""
+    if claimed is not None and services.send_now is not None:
+        services.send_now.hand(claimed)
+        return
+    services.wakeups.poke_sender()
+    services.wakeups.poke_outbox()

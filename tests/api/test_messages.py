@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 from bot.compliance import consent
 from storage.models import Conversation, Message, SlackOutbox
 from storage.models.api import ApiIdempotency, ApiMessage
+from storage.states import MessageStatus
 from tests.api.helpers import CUSTOMER, call, config, make_key
 from tests.notify.helpers import manual_clock
-from tests.support.bridge import A2P_CHANNEL, A2P_LINE, CHANNEL, LINE
+from tests.support.bridge import A2P_CHANNEL, A2P_LINE, CHANNEL, LINE, messages_inserted
 
 
 async def counts(bridge, *, outbox: bool = False) -> dict[str, int]:
@@ -254,3 +255,21 @@ async def test_marketing_obeys_the_campaign_rules(make_bridge, slack, twilio):
         message = await session.scalar(select(Message).where(Message.origin_ref == answer["id"]))
     assert message.purpose == "marketing" and message.body == "20% off today\nReply STOP to opt out"
     await slack.wait_for(lambda: any("20% off today" in text for text in thread_posts(slack, A2P_CHANNEL)))
+
+
+async def test_a_text_due_now_is_claimed_as_it_is_stored_and_answered_as_queued(make_bridge, twilio):
+    """The caller waits for the text (an order update, a code): it is stored claimed by this process's sender
+    and handed to it once stored, not left for the sender's next batch. The answer still says "queued": nothing
+    has been sent when it is given."""
+    bridge = await make_bridge(config=config())
+    key = await make_key(bridge)
+    with messages_inserted(bridge) as inserted:
+        status, answer, _ = await call(
+            bridge, "POST", "/api/v1/messages", token=key.token, json_body={"to": CUSTOMER, "text": "Shipped"}
+        )
+        await twilio.wait_for(lambda: len(twilio.sent) == 1)
+    assert status == 202 and answer["status"] == "queued"
+    [values] = inserted
+    assert "Shipped" in values and MessageStatus.SENDING in values
+    assert [m["body"] for m in twilio.sent] == ["Shipped"]
+    await wait_status(bridge, key.token, answer["id"], "sent")

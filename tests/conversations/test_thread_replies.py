@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from bot.compliance import consent
 from bot.conversations import queries, service
 from storage.models import Message, ParkedReply
 from storage.states import MessageStatus
-from tests.support.bridge import AGENT, CHANNEL, LINE, root_recorded
+from tests.support.bridge import AGENT, CHANNEL, LINE, messages_inserted, root_recorded
 
 CUSTOMER = "+14155550124"
 
@@ -183,23 +183,17 @@ async def test_a_reply_is_claimed_as_it_is_queued_and_sent_once(bridge, slack, t
     """An agent waits for the reply: it is stored already claimed by this process's sender (in the transaction
     that takes the event) and handed to it once that commits, not left for the sender's next batch."""
     thread = await open_thread(bridge, slack, twilio)
-    inserted: list[dict] = []
-
-    def note(_conn, _cursor, statement, parameters, _context, _executemany):
-        if statement.startswith("INSERT INTO messages"):
-            inserted.append(parameters)
-
-    event.listen(bridge.services.db.engine.sync_engine, "before_cursor_execute", note)
-    try:
+    with messages_inserted(bridge) as inserted:
         await slack.user_message(bridge.events_url, channel=CHANNEL, user=AGENT, text="On its way", thread_ts=thread)
         await twilio.wait_for(lambda: len(twilio.sent) == 1)
-    finally:
-        event.remove(bridge.services.db.engine.sync_engine, "before_cursor_execute", note)
-    [parameters] = inserted
-    values = parameters.values() if isinstance(parameters, dict) else parameters
+    [values] = inserted
     assert "On its way" in values and MessageStatus.SENDING in values
-    async with bridge.services.db.session() as session:
-        [message] = (await session.scalars(select(Message).where(Message.direction == "out"))).all()
+    for _ in range(100):  # the carrier has it; its answer is recorded a moment later
+        async with bridge.services.db.session() as session:
+            [message] = (await session.scalars(select(Message).where(Message.direction == "out"))).all()
+        if message.status != MessageStatus.SENDING:
+            break
+        await asyncio.sleep(0.05)
     assert (message.status, message.attempts) == (MessageStatus.SENT, 1)
     assert [m["body"] for m in twilio.sent] == ["On its way"]
 

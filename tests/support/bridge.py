@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.app import build_app
 from bot.services import Services
@@ -120,6 +122,23 @@ class Bridge:
     async def restart(self) -> Bridge:
         await self.stop()
         return await self.start()
+
+
+@contextmanager
+def messages_inserted(bridge: Bridge) -> Iterator[list[tuple]]:
+    """The parameters of every `INSERT INTO messages` the bridge sends meanwhile, as tuples of their values."""
+    inserted: list[tuple] = []
+
+    def note(_conn, _cursor, statement, parameters, _context, _executemany) -> None:
+        if statement.startswith("INSERT INTO messages"):
+            inserted.append(tuple(parameters.values() if isinstance(parameters, dict) else parameters))
+
+    engine = bridge.services.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield inserted
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
 
 
 async def root_recorded(bridge: Bridge, channel: str, thread_ts: str, timeout: float = 10.0) -> None:
