@@ -24,6 +24,20 @@ async def open_thread(bridge, slack, twilio, body="hello") -> str:
     return ts
 
 
+def agent_message(thread: str, text: str, ts: str) -> dict:
+    """The `message` event of an agent's reply in `thread`, as Slack delivers it."""
+    return {
+        "type": "message",
+        "channel": CHANNEL,
+        "user": AGENT,
+        "text": text,
+        "ts": ts,
+        "thread_ts": thread,
+        "channel_type": "channel",
+        "event_ts": ts,
+    }
+
+
 async def outbound_count(bridge) -> int:
     async with bridge.services.db.session() as session:
         return await session.scalar(select(func.count(Message.id)).where(Message.direction == "out"))
@@ -42,16 +56,7 @@ async def test_note_reply_stays_internal(bridge, slack, twilio):
 
 async def test_retried_slack_event_sends_once(bridge, slack, twilio):
     thread = await open_thread(bridge, slack, twilio)
-    event = {
-        "type": "message",
-        "channel": CHANNEL,
-        "user": AGENT,
-        "text": "once please",
-        "ts": "1800000000.000100",
-        "thread_ts": thread,
-        "channel_type": "channel",
-        "event_ts": "1800000000.000100",
-    }
+    event = agent_message(thread, "once please", "1800000000.000100")
     first = await slack.send_event(bridge.events_url, event, event_id="Ev0RETRY1")
     again = await slack.send_event(bridge.events_url, event, event_id="Ev0RETRY1", retry_num=1)
     assert first[0] == 200 and again[0] == 200
@@ -201,16 +206,7 @@ async def test_a_reply_is_claimed_as_it_is_queued_and_sent_once(bridge, slack, t
 async def test_a_retried_unknown_snippet_is_answered_once(bridge, slack, twilio):
     """What queues no text is kept once by the event's delivery key: a retry tells the agent nothing twice."""
     thread = await open_thread(bridge, slack, twilio)
-    event = {
-        "type": "message",
-        "channel": CHANNEL,
-        "user": AGENT,
-        "text": "!nosuchsnippet",
-        "ts": "1800000000.000200",
-        "thread_ts": thread,
-        "channel_type": "channel",
-        "event_ts": "1800000000.000200",
-    }
+    event = agent_message(thread, "!nosuchsnippet", "1800000000.000200")
     await slack.send_event(bridge.events_url, event, event_id="Ev0RETRY2")
     await slack.send_event(bridge.events_url, event, event_id="Ev0RETRY2", retry_num=1)
     await slack.wait_for(lambda: any(e["user"] == AGENT for e in slack.ephemerals), what="the agent's ephemeral")
