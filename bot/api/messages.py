@@ -105,14 +105,14 @@ async def create(
             earlier = await idempotency.earlier(session, key)
             if earlier is not None:
                 return earlier
-            answer, claimed = await _insert(session, services, caller, request, key)
+            answer, message = await _insert(session, services, caller, request, key)
     except IntegrityError:
         async with services.db.session() as session:  # a concurrent twin with the same key won the race
             earlier = await idempotency.earlier(session, key)
         if earlier is None:
             raise
         return earlier
-    hand_or_wake(services, claimed)
+    hand_or_wake(services, message)
     return answer
 
 
@@ -124,7 +124,7 @@ async def _insert(
     key: idempotency.Key | None,
 ) -> tuple[idempotency.Answer, Message | None]:
     """Queue the text (claimed for this process's sender when it is due now, see `claim_now`); the answer, and
-    the text if it is to be handed to the sender once the transaction commits."""
+    the text (for `hand_or_wake` once the transaction commits)."""
     await refuse_opted_out(session, request.to, request.line, request.category)
     api_id = new_id(ID_PREFIX)
     body = request.text
@@ -171,7 +171,7 @@ async def _insert(
     answer = idempotency.Answer(
         202, {"id": api_id, "status": status, "segments": message.segments, "encoding": message.encoding}
     )
-    return await idempotency.remember(session, key, answer), message if claim else None
+    return await idempotency.remember(session, key, answer), message
 
 
 def describe(row: ApiMessage, message: Message, line_key: str, now: Any) -> dict:

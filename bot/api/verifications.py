@@ -66,14 +66,14 @@ async def start(
             earlier = await idempotency.earlier(session, key)
             if earlier is not None:
                 return earlier
-            answer, claimed = await _insert(session, services, caller, phone, line, key)
+            answer, message = await _insert(session, services, caller, phone, line, key)
     except IntegrityError:
         async with services.db.session() as session:
             earlier = await idempotency.earlier(session, key)
         if earlier is None:
             raise
         return earlier
-    hand_or_wake(services, claimed)
+    hand_or_wake(services, message)
     return answer
 
 
@@ -85,8 +85,8 @@ async def _insert(
     line: KnownLine,
     key: idempotency.Key | None,
 ) -> tuple[idempotency.Answer, Message | None]:
-    """Queue the code's text, claimed for this process's sender (see `claim_now`); the answer, and the text if
-    it is to be handed to the sender once the transaction commits."""
+    """Queue the code's text, claimed for this process's sender (see `claim_now`); the answer, and the text (for
+    `hand_or_wake` once the transaction commits)."""
     now = services.clock.now()
     if session.bind.dialect.name == "postgresql":
         # Requests for one number take turns here, so concurrent ones cannot all pass the hourly count. (SQLite
@@ -152,7 +152,7 @@ async def _insert(
     await post_in_thread(session, conversation, created, message, views.code_sent(caller.name))
     log.info("api: %s sent verification %s to %s", caller.name, verification_id, mask(phone))
     answer = idempotency.Answer(202, {"id": verification_id, "status": "pending", "expires_at": iso(expires)})
-    return await idempotency.remember(session, key, answer), message if claim else None
+    return await idempotency.remember(session, key, answer), message
 
 
 async def check(

@@ -220,10 +220,10 @@ async def reply_from_slack(services: Services, reply: ThreadReply) -> str:
                     return "duplicate"
                 await _park(session, reply, services.clock.now())
                 return "parked"
-            outcome, claimed = await _answer_reply(services, session, conversation, reply)
+            outcome, queued = await _answer_reply(services, session, conversation, reply)
     except IntegrityError:
         return "duplicate"
-    hand_or_wake(services, claimed)
+    hand_or_wake(services, queued)
     return outcome
 
 
@@ -261,10 +261,10 @@ async def answer_parked_replies(services: Services) -> int:
                 conversation = await queries.by_thread(session, reply.channel, reply.thread_ts, lock=True)
                 if conversation is None:
                     continue
-                outcome, claimed = await _answer_reply(services, session, conversation, reply)
+                outcome, queued = await _answer_reply(services, session, conversation, reply)
         except IntegrityError:
             continue
-        hand_or_wake(services, claimed)
+        hand_or_wake(services, queued)
         log.info("slack reply %s in %s: %s (after its thread's root was recorded)", reply.ts, reply.channel, outcome)
         answered += 1
     return answered
@@ -286,8 +286,7 @@ async def _answer_reply(
     services: Services, session: AsyncSession, conversation: Conversation, reply: ThreadReply
 ) -> tuple[str, Message | None]:
     """Queue a reply in its conversation (in the caller's transaction). Returns the outcome as
-    `reply_from_slack` says, and the text if it was claimed for this process's sender as it was queued (see
-    `services.send_now`): it is to be handed to the sender once the transaction commits."""
+    `reply_from_slack` says, and the text queued, if any (for `hand_or_wake` once the transaction commits)."""
     snippet_name = SNIPPET_REPLY.fullmatch(reply.text.strip())
     line = services.lines.get(conversation.line_id)
     body = to_plain_text(reply.text)
@@ -341,7 +340,7 @@ async def _answer_reply(
         )
     await inbox.on_agent_answer(session, conversation, reply.user, now)
     await outbox.enqueue(session, channel=reply.channel, op="update_card", conversation_id=conversation.id)
-    return outcome, queued if claim is not None else None
+    return outcome, queued
 
 
 async def _first_delivery(session: AsyncSession, reply: ThreadReply) -> bool:
@@ -402,7 +401,7 @@ async def start_from_command(services: Services, *, channel: str, user: str, num
             message_id=message.id,
             payload={"text": f"<@{user}> (via /sms send): {escape(text)}"},
         )
-    hand_or_wake(services, message if claim else None)
+    hand_or_wake(services, message)
     where = "a new thread" if created else "its thread"
     return f"Texting {phone}; the conversation is in {where} in this channel."
 

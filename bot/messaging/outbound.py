@@ -134,12 +134,12 @@ async def claim_now(
     return await services.send_now.claim(session, line_id=line.id, phone=phone, purpose=purpose, media=media or [])
 
 
-def hand_or_wake(services: Services, claimed: Message | None) -> None:
-    """After the transaction that queued a text has committed: hand it to the sender if it was queued claimed
-    (the sender wakes the outbox once it has recorded the send: the customer's text first, Slack after);
-    otherwise wake the sender and the outbox."""
-    if claimed is not None and services.send_now is not None:
-        services.send_now.hand(claimed)
+def hand_or_wake(services: Services, message: Message | None) -> None:
+    """After the transaction that queued `message` (None: nothing was queued) has committed: hand it to the sender
+    if it was queued claimed (the sender wakes the outbox once it has recorded the send: the customer's text
+    first, Slack after); otherwise wake the sender and the outbox."""
+    if message is not None and message.status == MessageStatus.SENDING and services.send_now is not None:
+        services.send_now.hand(message)
         return
     services.wakeups.poke_sender()
     services.wakeups.poke_outbox()

@@ -212,18 +212,21 @@ class SendWorker:
         if not decision.allowed:
             return None
         self._rate(self.services.lines.get(line_id).config.key).warm()
+        return {**self._claimed(now), "attempts": 1}
+
+    def _claimed(self, now: datetime) -> dict[str, Any]:
+        """What marks a message claimed by this sender from `now` on (the attempt it counts aside)."""
         return {
             "status": MessageStatus.SENDING,
             "claim_until": now + timedelta(seconds=CLAIM_SECONDS),
             "claimed_by": self.services.worker_id,
-            "attempts": 1,
         }
 
     def hand(self, message: Message) -> None:
         """Send a text queued with `claim`'s values, now that the transaction that queued it has committed.
         Should this process die first, the text is reconciled like any other claimed one."""
         until = message.claim_until
-        assert until is not None and message.status == MessageStatus.SENDING, "hand() takes a claimed text"
+        assert until is not None and message.claimed_by == self.services.worker_id, "hand() takes a text it claimed"
         ends = asyncio.get_running_loop().time() + (until - self.services.clock.now()).total_seconds()
         self._start(self._send_handed(self._ready(message, message.media), ends, until))
 
@@ -266,7 +269,8 @@ class SendWorker:
         """Claim a batch of due messages and pass it through the gate, in one transaction. Returns how many
         were claimed, and what of them may be sent (blocks and deferrals are stored), if anything."""
         now = self.services.clock.now()
-        claim_until = now + timedelta(seconds=CLAIM_SECONDS)
+        claimed = self._claimed(now)
+        claim_until = claimed["claim_until"]
         deadline = asyncio.get_running_loop().time() + CLAIM_SECONDS  # taken before the claim, so never late
         async with self.services.db.session() as session:
             messages = _messages.c
@@ -282,12 +286,7 @@ class SendWorker:
             claim = (
                 update(_messages)
                 .where(messages.id.in_(due.scalar_subquery()))
-                .values(
-                    status=MessageStatus.SENDING,
-                    claim_until=claim_until,
-                    claimed_by=self.services.worker_id,
-                    attempts=messages.attempts + 1,
-                )
+                .values(**claimed, attempts=messages.attempts + 1)
                 .returning(*_GATE_COLUMNS)
             )
             rows = sorted((await session.execute(claim)).all(), key=lambda row: row.id)
