@@ -169,8 +169,12 @@ async def test_invalid_and_landline_errors_mark_the_number(telnyx_bridge, slack,
 
 
 async def test_rate_limited_send_is_retried_after_retry_after_and_sent_once(telnyx_bridge, slack, telnyx):
-    telnyx.fail("429", 0.5, retry_after=1)
+    # Refused until the first attempt has been refused, however long the bridge takes to make it (a window of a
+    # fixed length could end before a slow machine's first attempt).
+    telnyx.fail("429", 60, retry_after=1)
     await slack.send_command(telnyx_bridge.events_url, text=f"send {CUSTOMER} later", user_id=AGENT, channel_id=CHANNEL)
+    await telnyx.wait_for(lambda: telnyx.faults_injected["429"] >= 1, timeout=15)
+    telnyx.clear_faults()
     await telnyx.wait_for(lambda: len(telnyx.sent) == 1, timeout=15)
     assert telnyx.faults_injected["429"] >= 1
     message = await _recorded_outbound(telnyx_bridge)
