@@ -161,6 +161,7 @@ async def run_campaign(kind: str, n: int, twilio, counter, mps: int | None = Non
             config=config,
             sender_options=sender,
             outbox_options={"post_interval": 0.0},
+            freeze_gc=True,  # as `sms-bridge serve` does: what startup made is out of the collector's sight
         )
         await bridge.start()
         services = bridge.services
