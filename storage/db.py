@@ -13,8 +13,6 @@ from typing import TypeVar, cast
 
 from asyncpg.exceptions import OperatorInterventionError, PostgresConnectionError
 from sqlalchemy import event, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -24,6 +22,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from storage.upsert import PostgresInsert, SqliteInsert
 
 M = TypeVar("M")
 
@@ -179,8 +179,14 @@ def changed(result: Result) -> int:
 
 
 def dialect_insert(bind):
-    """The INSERT construct with ON CONFLICT clauses for this session's (or engine's) database."""
-    return pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
+    """The INSERT construct with ON CONFLICT clauses for this session's (or engine's) database (storage.upsert:
+    one that the statement cache keeps)."""
+    return insert_for(bind.dialect.name)
+
+
+def insert_for(dialect: str):
+    """The INSERT construct with ON CONFLICT clauses for a database kind (`session.bind.dialect.name`)."""
+    return PostgresInsert if dialect == "postgresql" else SqliteInsert
 
 
 def _create_engine(url: str, *, echo: bool) -> AsyncEngine:
