@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import BigInteger, cast, literal, null, select, union_all
+from sqlalchemy import BigInteger, Select, cast, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compliance import consent, requests
 from bot.compliance.quiet_hours import QuietHoursPolicy, next_allowed
 from bot.phone import is_e164
 from bot.settings import ComplianceConfig
-from storage.bulk import among
+from storage.bulk import among, among_bound
 from storage.models import ConsentEvent, Contact, InboundText, Message
 from storage.states import MessageStatus
 
@@ -162,8 +163,20 @@ async def _consent_and_arriving_opt_outs(
     arriving: set[str] = set()
     if not phones:
         return by_phone, arriving
+    statement = _consent_and_arriving_statement(session.bind.dialect.name)
+    for row in await session.execute(statement, {"phones": list(phones)}):
+        if row.arriving:
+            arriving.add(row.phone)
+        else:
+            by_phone.setdefault(row.phone, []).append(row)
+    return by_phone, arriving
+
+
+@cache
+def _consent_and_arriving_statement(dialect: str) -> Select:
+    """The statement of `_consent_and_arriving_opt_outs`, built once per database kind (storage.bulk.among_bound)."""
     events = select(*consent.STATE_COLUMNS, ConsentEvent.id.label("event_id"), literal(False).label("arriving")).where(
-        among(session, ConsentEvent.phone, phones)
+        among_bound(dialect, ConsentEvent.phone, "phones")
     )
     received = (
         select(
@@ -174,16 +187,11 @@ async def _consent_and_arriving_opt_outs(
             cast(null(), BigInteger).label("event_id"),
             literal(True).label("arriving"),
         )
-        .where(InboundText.opt_out, among(session, InboundText.sender, phones))
+        .where(InboundText.opt_out, among_bound(dialect, InboundText.sender, "phones"))
         .distinct()
     )
     both = union_all(events, received).subquery()
-    for row in await session.execute(select(both).order_by(both.c.arriving, both.c.event_id.desc())):
-        if row.arriving:
-            arriving.add(row.phone)
-        else:
-            by_phone.setdefault(row.phone, []).append(row)
-    return by_phone, arriving
+    return select(both).order_by(both.c.arriving, both.c.event_id.desc())
 
 
 async def _contacts(session: AsyncSession, phones: set[str]) -> dict[str, Contact]:
