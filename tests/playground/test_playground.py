@@ -7,6 +7,7 @@ temporary directory.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -180,6 +181,26 @@ async def test_customer_agent_and_campaign_through_the_page(page: Page, page_err
     assert SCREENSHOT.stat().st_size > 10_000
 
 
+async def test_what_is_typed_while_a_message_is_being_sent_is_kept(page: Page, page_errors: list[str]):
+    """The composer empties as a message goes, not when the bot has answered it: the next message, typed while
+    the bot is still answering, is not wiped."""
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def hold(route):
+        held.set()
+        await release.wait()
+        await route.continue_()
+
+    await page.route("**/command", hold)
+    await slack_sends(page, "/sms help")
+    await asyncio.wait_for(held.wait(), timeout=WAIT_MS / 1000)
+    await page.fill("#slack-text", "the next message")
+    release.set()
+    await expect(page.locator("#status")).to_contain_text("ran /sms help", timeout=WAIT_MS)
+    await expect(page.locator("#slack-text")).to_have_value("the next message")
+    assert page_errors == []
+
+
 async def test_inbox_buttons_contact_modal_and_a_snippet_through_the_page(page: Page, page_errors: list[str]):
     await phone_sends(page, "Is my order ready?")
     root = page.locator("#slack-messages li.root", has_text="+1 415-555-0123")
@@ -207,6 +228,7 @@ async def test_inbox_buttons_contact_modal_and_a_snippet_through_the_page(page: 
     # An admin saves a snippet; Alice sends it with !thanks, filled with the contact's first name.
     await act_as(page, "U0ADMIN")
     await slack_sends(page, "/sms snippet add thanks Thanks {first_name|there}, it is ready!")
+    await expect(page.locator("#status")).to_contain_text("U0ADMIN ran /sms snippet add", timeout=WAIT_MS)
     await act_as(page, "U0ALICE")
     await root.locator(".thread-button").click()
     await slack_sends(page, "!thanks")

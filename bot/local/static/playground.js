@@ -261,6 +261,7 @@ async function sendSlack(event) {
   const input = $("slack-text");
   const text = input.value.trim();
   if (!text) return;
+  input.value = "";  // now, not once the bot has answered: what is typed meanwhile is the next message
   try {
     if (text.startsWith("/")) {
       const [, command, rest] = /^(\/\S+)\s*([\s\S]*)$/.exec(text);
@@ -273,8 +274,10 @@ async function sendSlack(event) {
       await post(`${ui.config.slack}/say`, body);
       setStatus(`${actingUser()} posted ${ui.threadTs ? "in the thread" : "in the channel"}`);
     }
-    input.value = "";
-  } catch (err) { setStatus(`Slack: ${err.message}`, true); }
+  } catch (err) {
+    if (!input.value) input.value = text;  // not sent: give it back to edit and send again
+    setStatus(`Slack: ${err.message}`, true);
+  }
 }
 
 // ---------------------------------------------------------------- a modal the bot opened (e.g. /sms campaign)
