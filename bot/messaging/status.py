@@ -220,7 +220,9 @@ async def _react(session: AsyncSession, message: Message, name: str | None) -> N
         channel=message.slack_channel,
         op="react",
         message_id=message.id,
-        payload={"name": name, "remove": _REPLACES[name]},
+        # Its Slack message's ts when it is known now (an agent's reply), so the reaction needs no read of the
+        # message; a text the outbox has yet to post gets its ts from the message once that post is done.
+        payload={"name": name, "remove": _REPLACES[name], **({"ts": message.slack_ts} if message.slack_ts else {})},
     )
 
 

@@ -93,22 +93,22 @@ class React(NoThread):
     """Show a message's delivery state as a reaction on its Slack message, replacing the previous one."""
 
     async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
-        async with services.db.session() as session:
-            message = await get_row(session, Message, row.message_id)
-        if not message.slack_ts or not message.slack_channel:
+        channel: str | None = row.channel
+        ts: str | None = row.payload.get("ts")
+        if ts is None:  # queued before its message was posted: the post, done by now, recorded where it is
+            async with services.db.session() as session:
+                message = await get_row(session, Message, row.message_id)
+            channel, ts = message.slack_channel, message.slack_ts
+        if not ts or not channel:
             return OpResult()  # nothing in Slack stands for this message (e.g. a campaign text)
         for old in row.payload.get("remove", ()):
             try:
-                await services.slack.reactions_remove(
-                    channel=message.slack_channel, timestamp=message.slack_ts, name=old
-                )
+                await services.slack.reactions_remove(channel=channel, timestamp=ts, name=old)
             except SlackApiError as exc:
                 if slack_error(exc) != "no_reaction":  # the earlier reaction may never have been added
                     raise
-        await services.slack.reactions_add(
-            channel=message.slack_channel, timestamp=message.slack_ts, name=row.payload["name"]
-        )
-        return OpResult(message.slack_ts)
+        await services.slack.reactions_add(channel=channel, timestamp=ts, name=row.payload["name"])
+        return OpResult(ts)
 
 
 class Ephemeral(NoThread):

@@ -127,6 +127,18 @@ async def test_slash_send_opens_a_conversation(bridge, slack, twilio):
     assert len(slack.roots(CHANNEL)) == 1
 
 
+async def test_a_text_posted_to_slack_after_it_is_sent_gets_its_delivery_reaction(bridge, slack, twilio):
+    """`/sms send` posts its text in the new thread through the outbox, possibly after the carrier took it: the
+    reaction queued meanwhile finds the post's ts once the post is done."""
+    await slack.send_command(
+        bridge.events_url, text=f"send {CUSTOMER} Your order shipped", user_id=AGENT, channel_id=CHANNEL
+    )
+    await slack.wait_for(lambda: slack.roots(CHANNEL) and slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"]))
+    [posted] = slack.thread(CHANNEL, slack.roots(CHANNEL)[0]["ts"])
+    assert "Your order shipped" in str(posted)
+    await slack.wait_for(lambda: "white_check_mark" in (slack.message(CHANNEL, posted["ts"]).get("reactions") or {}))
+
+
 async def test_slash_send_refuses_a_bad_number_and_stores_nothing(bridge, slack):
     status, body = await slack.send_command(
         bridge.events_url, text="send 12ab hello", user_id=AGENT, channel_id=CHANNEL
