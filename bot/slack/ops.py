@@ -93,14 +93,13 @@ class React(NoThread):
     """Show a message's delivery state as a reaction on its Slack message, replacing the previous one."""
 
     async def perform(self, services: Services, row: SlackOutbox) -> OpResult:
-        channel: str | None = row.channel
         ts: str | None = row.payload.get("ts")
-        if ts is None:  # queued before its message was posted: the post, done by now, recorded where it is
+        if ts is None:  # queued before its message was posted: the post, done by now, recorded its ts
             async with services.db.session() as session:
-                message = await get_row(session, Message, row.message_id)
-            channel, ts = message.slack_channel, message.slack_ts
-        if not ts or not channel:
+                ts = (await get_row(session, Message, row.message_id)).slack_ts
+        if not ts:
             return OpResult()  # nothing in Slack stands for this message (e.g. a campaign text)
+        channel = row.channel  # the message's Slack channel, as the reaction was queued
         for old in row.payload.get("remove", ()):
             try:
                 await services.slack.reactions_remove(channel=channel, timestamp=ts, name=old)

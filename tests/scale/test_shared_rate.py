@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, text
 
-from bot.clock import Clock
+from bot.clock import Clock, ManualClock
 from bot.ratelimit import LATE_TOLERANCE, MAX_SPAN, SharedRate, interval_for, reserve
 from storage.db import Database, DatabaseInUse
 from storage.migrate import upgrade
@@ -213,28 +213,19 @@ async def test_a_slot_leased_ahead_and_asked_for_a_moment_late_is_used_not_lost(
         assert asked - slot <= LATE_TOLERANCE
 
 
-class StoppableClock(Clock):
-    """Wall-clock time until `stopped` is set; from then on, that instant."""
-
-    def __init__(self) -> None:
-        self.stopped: float | None = None
-
-    def timestamp(self) -> float:
-        return self.stopped if self.stopped is not None else super().timestamp()
-
-
 async def test_a_lease_taken_ahead_starts_at_once(database_url):
     """A lease asked for by a send on its way (`warm`) starts when it is asked for, not a round trip's lead
     later: the send, once it asks, finds its slot begun and goes at once. Time stands still from the moment of
     asking, so what is checked is where the lease starts, not how fast the machine is."""
     async with rate_on(database_url, "line:8", 50) as (_db, rate, _statements):
-        clock = rate.clock = StoppableClock()
         for _ in range(3):
             await rate.acquire()  # leases that took a round trip each: the lead is at least that now
             await asyncio.sleep(2 * rate.interval)
         if not rate.db.is_sqlite:  # (on SQLite there is no lease: the slot is taken when asked for)
             assert rate._lead > 0
-        clock.stopped = asked = clock.timestamp() + 10 * MAX_SPAN  # every earlier lease is over by then
+        # Time stands still from here, past the end of every earlier lease.
+        rate.clock = ManualClock(datetime.now(UTC) + timedelta(seconds=10 * MAX_SPAN))
+        asked = rate.clock.timestamp()
         rate.warm()
         await rate.close()
         assert await rate.acquire() == asked
