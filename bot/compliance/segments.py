@@ -69,6 +69,7 @@ GSM7_EXTENSION: frozenset[str] = frozenset("\f^{}\\[~]|€")
 
 assert len(GSM7_BASIC) == 127 and len(GSM7_EXTENSION) == 10
 assert not GSM7_BASIC & GSM7_EXTENSION
+_GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
 
 MAX_BODY_CHARACTERS = 1600  # Twilio rejects bodies longer than this
 
@@ -147,7 +148,7 @@ def _grapheme_sizes(text: str, encoding: str, multi: int) -> list[int]:
 
 def is_gsm7(text: str) -> bool:
     """True when every character of `text` is in the GSM 03.38 basic or extension table."""
-    return all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text)
+    return _GSM7_ALL.issuperset(text)
 
 
 def smart_encode(text: str) -> str:
@@ -164,6 +165,13 @@ def smart_encode(text: str) -> str:
         return text
     replaced = text.translate(SMART_ENCODING_MAP)
     return replaced if is_gsm7(replaced) else text
+
+
+def _total_units(text: str, encoding: str) -> int:
+    """The units of `text` in `encoding` (what `_grapheme_sizes` adds up to), counted without splitting it."""
+    if encoding == GSM7:
+        return len(text) + sum(text.count(ch) for ch in GSM7_EXTENSION)
+    return len(text.encode("utf-16-le")) // 2
 
 
 def _count_segments(unit_sizes: list[int], single: int, multi: int) -> int:
@@ -219,12 +227,17 @@ def analyze(text: str, *, smart_encoding: bool = False) -> SegmentInfo:
         encoding, single, multi = GSM7, _GSM_SINGLE, _GSM_MULTI
     else:
         encoding, single, multi = UCS2, _UCS_SINGLE, _UCS_MULTI
-    sizes = _grapheme_sizes(measured, encoding, multi)
+    units = _total_units(measured, encoding)
+    # Graphemes matter only to where a long text splits: a text that fits one segment is not split (a campaign
+    # measures every recipient's text, and splitting it into graphemes was most of the cost).
+    segments = (
+        min(units, 1) if units <= single else _count_segments(_grapheme_sizes(measured, encoding, multi), single, multi)
+    )
     return SegmentInfo(
         encoding=encoding,
-        segments=_count_segments(sizes, single, multi),
+        segments=segments,
         characters=len(measured),
-        units=sum(sizes),
+        units=units,
         too_long=len(measured) > MAX_BODY_CHARACTERS,
         text=measured,
     )
