@@ -171,7 +171,7 @@ def _total_units(text: str, encoding: str) -> int:
     """The units of `text` in `encoding` (what `_grapheme_sizes` adds up to), counted without splitting it."""
     if encoding == GSM7:
         return len(text) + sum(text.count(ch) for ch in GSM7_EXTENSION)
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2  # a lone surrogate (JSON may carry one) is a unit
 
 
 def _count_segments(unit_sizes: list[int], single: int, multi: int) -> int:

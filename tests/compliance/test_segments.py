@@ -117,6 +117,12 @@ def test_characters_count_code_points_and_units_count_utf16():
     assert (info.characters, info.units, info.encoding) == (4, 5, "UCS-2")
 
 
+def test_a_lone_surrogate_counts_as_one_unit():
+    """JSON (a Slack event, an API request) may carry an unpaired surrogate escape: it is measured, not refused."""
+    assert _seg("\ud800 lone") == ("UCS-2", 6, 1)
+    assert _seg("\udc00" * 71) == ("UCS-2", 71, 2)
+
+
 def test_too_long_is_over_1600_characters():
     assert not analyze("a" * 1600).too_long
     assert analyze("a" * 1601).too_long
