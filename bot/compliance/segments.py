@@ -128,22 +128,33 @@ SMART_ENCODING_MAP: dict[int, str] = _build_smart_map()
 _GRAPHEME = regex.compile(r"\X")
 
 
-def _units(ch: str, encoding: str) -> int:
-    if encoding == GSM7:
-        return 2 if ch in GSM7_EXTENSION else 1
-    return 2 if ord(ch) > 0xFFFF else 1
-
-
 def _grapheme_sizes(text: str, encoding: str, multi: int) -> list[int]:
     """The units of each grapheme of `text`, the indivisible pieces of segment packing."""
+    if encoding == GSM7:
+        # The GSM-7 alphabet has no combining characters: each character is a grapheme of its own, but for CR LF
+        # (one grapheme of two). Splitting the text with the grapheme rules cost 0.2 ms for 300 characters.
+        sizes = []
+        for index, line in enumerate(text.split("\r\n")):
+            if index:
+                sizes.append(2)
+            sizes.extend([2 if ch in GSM7_EXTENSION else 1 for ch in line])
+        return sizes
     sizes = []
     for grapheme in _GRAPHEME.findall(text):
-        units = [_units(ch, encoding) for ch in grapheme]
-        if sum(units) > multi:
-            sizes.extend(units)  # longer than a segment: it cannot stay whole
+        units = 1 if len(grapheme) == 1 and grapheme <= _LAST_BMP else _utf16_units(grapheme)
+        if units > multi:  # longer than a segment: it cannot stay whole
+            sizes.extend(_utf16_units(ch) for ch in grapheme)
         else:
-            sizes.append(sum(units))
+            sizes.append(units)
     return sizes
+
+
+_LAST_BMP = "\uffff"  # a character after it takes two UTF-16 units (a surrogate pair)
+
+
+def _utf16_units(text: str) -> int:
+    """UTF-16 code units of `text`; a lone surrogate (JSON may carry one) counts as one."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def is_gsm7(text: str) -> bool:
@@ -171,7 +182,7 @@ def _total_units(text: str, encoding: str) -> int:
     """The units of `text` in `encoding` (what `_grapheme_sizes` adds up to), counted without splitting it."""
     if encoding == GSM7:
         return len(text) + sum(text.count(ch) for ch in GSM7_EXTENSION)
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2  # a lone surrogate (JSON may carry one) is a unit
+    return _utf16_units(text)
 
 
 def _count_segments(unit_sizes: list[int], single: int, multi: int) -> int:

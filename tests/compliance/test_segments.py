@@ -89,6 +89,10 @@ def _seg(text: str) -> tuple[str, int, int]:
         ("a" * 152 + "€" + "a" * 152, ("GSM-7", 306, 3)),
         ("a" * 151 + "€" + "a" * 153, ("GSM-7", 306, 2)),
         ("a" * 152 + "€" + "a" * 151, ("GSM-7", 305, 2)),
+        # CR LF is one grapheme: it does not straddle two parts
+        ("a" * 152 + "\r\n" + "a" * 152, ("GSM-7", 306, 3)),
+        ("a" * 151 + "\r\n" + "a" * 153, ("GSM-7", 306, 2)),
+        ("a" * 152 + "\r\r\n" + "a" * 151, ("GSM-7", 306, 2)),
         ("\u00e7" * 70, ("UCS-2", 70, 1)),
         ("\u00e7" * 71, ("UCS-2", 71, 2)),
         ("\u00e7" * 134, ("UCS-2", 134, 2)),
@@ -208,6 +212,12 @@ def test_segments_match_reference_packing(text):
     info = analyze(text)
     assert info.segments == _reference_segments(text)
     assert info.characters == len(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["a", "\r", "\n", "\r\n", "€"]), min_size=60, max_size=250).map("".join))
+def test_line_breaks_and_escapes_near_part_boundaries_match_reference_packing(text):
+    assert analyze(text).segments == _reference_segments(text)
 
 
 @settings(max_examples=150, deadline=None)
