@@ -30,6 +30,7 @@ Everything here is pure: no I/O, no clock, no global state.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import regex
@@ -240,10 +241,14 @@ def analyze(text: str, *, smart_encoding: bool = False) -> SegmentInfo:
         encoding, single, multi = UCS2, _UCS_SINGLE, _UCS_MULTI
     units = _total_units(measured, encoding)
     # Graphemes matter only to where a long text splits: a text that fits one segment is not split (a campaign
-    # measures every recipient's text, and splitting it into graphemes was most of the cost).
-    segments = (
-        min(units, 1) if units <= single else _count_segments(_grapheme_sizes(measured, encoding, multi), single, multi)
-    )
+    # measures every recipient's text, and splitting it into graphemes was most of the cost), nor is a GSM-7
+    # text of one-septet characters and no CR LF, where nothing can straddle two parts.
+    if units <= single:
+        segments = min(units, 1)
+    elif encoding == GSM7 and units == len(measured) and "\r\n" not in measured:
+        segments = math.ceil(units / multi)
+    else:
+        segments = _count_segments(_grapheme_sizes(measured, encoding, multi), single, multi)
     return SegmentInfo(
         encoding=encoding,
         segments=segments,
