@@ -129,6 +129,14 @@ SMART_ENCODING_MAP: dict[int, str] = _build_smart_map()
 _GRAPHEME = regex.compile(r"\X")
 
 
+_LAST_BMP = "\uffff"  # a character after it takes two UTF-16 units (a surrogate pair)
+
+
+def _utf16_units(text: str) -> int:
+    """UTF-16 code units of `text`; a lone surrogate (JSON may carry one) counts as one."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def _grapheme_sizes(text: str, encoding: str, multi: int) -> list[int]:
     """The units of each grapheme of `text`, the indivisible pieces of segment packing."""
     if encoding == GSM7:
@@ -148,14 +156,6 @@ def _grapheme_sizes(text: str, encoding: str, multi: int) -> list[int]:
         else:
             sizes.append(units)
     return sizes
-
-
-_LAST_BMP = "\uffff"  # a character after it takes two UTF-16 units (a surrogate pair)
-
-
-def _utf16_units(text: str) -> int:
-    """UTF-16 code units of `text`; a lone surrogate (JSON may carry one) counts as one."""
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def is_gsm7(text: str) -> bool:
