@@ -186,15 +186,19 @@ def _total_units(text: str, encoding: str) -> int:
     return _utf16_units(text)
 
 
-def _count_segments(unit_sizes: list[int], single: int, multi: int) -> int:
-    """Greedy packing: each grapheme goes whole into the current segment or the next."""
-    total = sum(unit_sizes)
-    if total == 0:
-        return 0
-    if total <= single:
-        return 1
+def _count_segments(text: str, encoding: str, units: int, single: int, multi: int) -> int:
+    """The parts `text` (`units` long in `encoding`) is sent in: greedy packing, each grapheme whole into the
+    current part or the next.
+
+    Graphemes matter only to where a long text splits: a text that fits one segment is not split (a campaign
+    measures every recipient's text, and splitting it into graphemes was most of the cost), nor is a GSM-7 text
+    of one-septet characters and no CR LF, where nothing can straddle two parts."""
+    if units <= single:
+        return min(units, 1)
+    if encoding == GSM7 and units == len(text) and "\r\n" not in text:
+        return math.ceil(units / multi)
     segments, used = 1, 0
-    for size in unit_sizes:
+    for size in _grapheme_sizes(text, encoding, multi):
         if used + size > multi:
             segments += 1
             used = 0
@@ -240,18 +244,9 @@ def analyze(text: str, *, smart_encoding: bool = False) -> SegmentInfo:
     else:
         encoding, single, multi = UCS2, _UCS_SINGLE, _UCS_MULTI
     units = _total_units(measured, encoding)
-    # Graphemes matter only to where a long text splits: a text that fits one segment is not split (a campaign
-    # measures every recipient's text, and splitting it into graphemes was most of the cost), nor is a GSM-7
-    # text of one-septet characters and no CR LF, where nothing can straddle two parts.
-    if units <= single:
-        segments = min(units, 1)
-    elif encoding == GSM7 and units == len(measured) and "\r\n" not in measured:
-        segments = math.ceil(units / multi)
-    else:
-        segments = _count_segments(_grapheme_sizes(measured, encoding, multi), single, multi)
     return SegmentInfo(
         encoding=encoding,
-        segments=segments,
+        segments=_count_segments(measured, encoding, units, single, multi),
         characters=len(measured),
         units=units,
         too_long=len(measured) > MAX_BODY_CHARACTERS,

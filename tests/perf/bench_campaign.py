@@ -288,7 +288,11 @@ if __name__ == "__main__":
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--mps", type=int, help="throttle the line to this rate and report the per-second counts")
     parser.add_argument("--no-baseline", action="store_true", help="skip the bare loop (memory runs of 1,000,000)")
-    parser.add_argument("--text", default=TEXT, help=f"the campaign's template (default {TEXT!r})")
+    parser.add_argument(
+        "--text",
+        default=TEXT,
+        help=f"the campaign's template (default {TEXT!r}; the bare loop fills in {{first_name}} only)",
+    )
     args = parser.parse_args()
     asyncio.run(
         main(
