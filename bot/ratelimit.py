@@ -131,6 +131,20 @@ class SharedRate:
             if self.still_in_time(when):
                 return when
 
+    def take_due(self) -> float | None:
+        """A slot due now, taken without waiting; None when the next one is later, or not leased yet. For a
+        caller whose slot went by while it waited for something else (a free connection, `still_in_time`): it
+        takes a slot it may use at once, or gives back what it holds and waits with `acquire`."""
+        now = self.clock.timestamp()
+        if self.db.is_sqlite:
+            due = self.db.local_slots.get(self.key, 0.0) <= now
+            taken = reserve_in_process(self.db, self.key, self.interval, now) if due else None
+        else:
+            taken = self._take(now, latest=now)
+        if taken is not None:
+            self._late_in_a_row = 0  # the slot missed cost nothing
+        return taken
+
     def warm(self) -> None:
         """A send is coming: lease a span now, unless one is held, so that the send finds its slot leased
         rather than waiting for the round trip."""
@@ -165,9 +179,10 @@ class SharedRate:
             )
         return False
 
-    def _take(self, now: float) -> float | None:
-        """The next slot of the leased spans, not before `now`; None when they are used up. Leases the next
-        span early when this one will run out within about a lease's round trip."""
+    def _take(self, now: float, latest: float | None = None) -> float | None:
+        """The next slot of the leased spans, not before `now`; None when they are used up, or when it would be
+        later than `latest` (it is then left for whoever asks next). Leases the next span early when this one
+        will run out within about a lease's round trip."""
         while self._spans:
             start, end = self._spans[0]
             when = max(self._next, start, now)
@@ -181,6 +196,8 @@ class SharedRate:
                 if self._in_time(earliest, now) and earliest + self.interval <= end + SLOT_SLACK:
                     when = earliest
             if when + self.interval <= end + SLOT_SLACK:
+                if latest is not None and when > latest:
+                    return None
                 self._next = when + self.interval
                 self._given += 1
                 # Sends keep coming (a second slot of a span that holds several): lease on before it runs out.

@@ -499,8 +499,10 @@ class SendWorker:
             must_wait = self._carrier_calls.empty()
             token = await self._carrier_calls.get()
             try:
-                if must_wait and not rate.still_in_time(slot):
-                    continue  # all connections were busy past the slot: take another
+                # All connections were busy past the slot: another one, if one is due now (the line has room to
+                # spare); if not, the connection goes back while we wait for the next.
+                if must_wait and not rate.still_in_time(slot) and rate.take_due() is None:
+                    continue
                 if asyncio.get_running_loop().time() > claim_ends - LAST_CALL_BEFORE_LAPSE:
                     log.warning(
                         "sender: message %s not sent: its claim is about to lapse; it will be reconciled", message_id

@@ -229,3 +229,32 @@ async def test_a_lease_taken_ahead_starts_at_once(database_url):
         rate.warm()
         await rate.close()
         assert await rate.acquire() == asked
+
+
+async def test_a_caller_whose_slot_went_by_takes_one_due_now_without_waiting(database_url):
+    """A send whose slot went by while it waited for a connection takes another at once when the line has one
+    free now (`take_due`), rather than giving its connection back and queueing again."""
+    async with rate_on(database_url, "line:10", 5000) as (_db, rate, statements):
+        first = await rate.acquire()
+        await asyncio.sleep(0.002)  # the span leased goes on: slots of it are free now
+        statements.clear()
+        again = rate.take_due()
+        assert again is not None, "no slot was due although the leased span has room"
+        assert again - first >= rate.interval - 1e-9, "two slots closer than the interval"
+        assert again <= rate.clock.timestamp(), "a slot later than now was handed out"
+        assert [s for s in statements if "rate_slots" in s] == [], "taking a due slot waited for a lease"
+
+
+async def test_a_slot_not_due_yet_is_left_for_the_next_caller(database_url):
+    """`take_due` declines a slot that starts later than now, and does not use it up: the next caller gets it.
+    Time stands still, so every slot after the first is later than now; on PostgreSQL the lease then held
+    starts a round trip's lead ahead of the moment it was asked for, so even its first slot is."""
+    async with rate_on(database_url, "line:11", 5000) as (_db, rate, _statements):
+        for _ in range(3):
+            await rate.acquire()  # leases that took a round trip each: the lead is at least that now
+            await asyncio.sleep(2 * MAX_SPAN)
+        rate.clock = ManualClock(datetime.now(UTC) + timedelta(seconds=10 * MAX_SPAN))
+        first = await rate.acquire()
+        assert rate.take_due() is None, "a slot later than now was handed out"
+        second = await rate.acquire()
+        assert second == pytest.approx(first + rate.interval, abs=1e-6), "the declined slot was used up"
