@@ -254,21 +254,22 @@ async def main(
     counting = asyncio.create_task(count())
     try:
         print(f"recipients: {n:,}; sender concurrency {CONCURRENCY}; emulator in process {process.pid}")
+        compared = not mps and baseline  # beside the bare loop, in rounds
         for kind in kinds:
-            if mps or not baseline:
+            ratios = []
+            for round_ in range(1, (rounds if compared else 1) + 1):
                 result = await run_campaign(kind, n, twilio, counter, mps, text)
                 if mps:
                     print(f"[{kind}] throttled campaign of {n:,}: {rate_report(counter['seconds'], mps)}")
-                else:
-                    print(
-                        f"[{kind}] campaign: {result['rate']:,.0f} msg/s ({result['elapsed']:.1f} s); "
-                        f"bridge CPU {result['cpu_ms']:.2f} ms/text; preview {result['preview_s']:.1f} s; "
-                        f"RSS {result['rss_before']:.0f} MB before, {result['rss_peak_campaign']:.0f} MB peak"
-                    )
-                continue
-            ratios = []
-            for round_ in range(1, rounds + 1):
-                result = await run_campaign(kind, n, twilio, counter, mps, text)
+                    continue
+                figures = (
+                    f"campaign {result['rate']:,.0f} msg/s ({result['elapsed']:.1f} s); "
+                    f"bridge CPU {result['cpu_ms']:.2f} ms/text; preview {result['preview_s']:.1f} s; "
+                    f"RSS {result['rss_before']:.0f} MB before, {result['rss_peak_campaign']:.0f} MB peak"
+                )
+                if not compared:
+                    print(f"[{kind}] {figures}")
+                    continue
                 # The baseline runs right after the campaign and once more after a pause; the faster of the two
                 # is the one compared against, so a slow moment of the machine cannot flatter the ratio.
                 first = await bare_loop(url, sid, token, n, text)
@@ -276,13 +277,11 @@ async def main(
                 bare, bare_cpu = max(first, await bare_loop(url, sid, token, n, text))
                 ratios.append(result["rate"] / bare)
                 print(
-                    f"[{kind}] round {round_}/{rounds}: campaign {result['rate']:,.0f} msg/s "
-                    f"({result['elapsed']:.1f} s); bare aiohttp loop: {bare:,.0f} req/s; ratio {ratios[-1]:.2f}; "
-                    f"bridge CPU {result['cpu_ms']:.2f} ms/text (bare loop {bare_cpu:.2f} ms/request); "
-                    f"preview {result['preview_s']:.1f} s; RSS {result['rss_before']:.0f} MB before, "
-                    f"{result['rss_peak_campaign']:.0f} MB peak during the campaign"
+                    f"[{kind}] round {round_}/{rounds}: {figures}; bare aiohttp loop: {bare:,.0f} req/s "
+                    f"({bare_cpu:.2f} ms of CPU per request); ratio {ratios[-1]:.2f}"
                 )
-            print(f"[{kind}] ratio, median of {rounds} rounds: {statistics.median(ratios):.2f}")
+            if ratios:
+                print(f"[{kind}] ratio, median of {rounds} rounds: {statistics.median(ratios):.2f}")
         print(f"peak RSS of the bench process (bridge + Slack emulator + seeding): {peak_rss_mb():.0f} MB")
     finally:
         stop.set()
